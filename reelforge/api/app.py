@@ -1,0 +1,67 @@
+"""The FastAPI application factory.
+
+`create_app` takes ready `Services` and an `Executor`, so tests, `reelforge serve` and a fleet deployment
+build the same app with different wiring. The app's lifespan runs the executor and the webhook dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from reelforge import __version__
+from reelforge.api import system
+from reelforge.api.dialects import WEBHOOK_RENDERERS, aivideomaker
+from reelforge.api.errors import install_error_handlers
+from reelforge.api.links import Links
+from reelforge.api.ratelimit import QueryRateLimit
+from reelforge.domain.task import Task
+from reelforge.runtime.executor import Executor
+from reelforge.services import Services
+from reelforge.webhooks.dispatcher import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services, executor: Executor, *, run_dispatcher: bool = True) -> FastAPI:
+    settings = services.settings
+
+    def render_webhook(dialect: str, task: Task) -> dict[str, Any]:
+        # Links are signed from the event time, so every retry of one event carries the same body.
+        links = Links(services.storage, settings.public_url or "http://127.0.0.1:8000",
+                      settings.download_url_ttl, now=task.updated_at.timestamp())
+        return WEBHOOK_RENDERERS[dialect](task, links)
+
+    dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        executor.start()
+        stop = asyncio.Event()
+        background = asyncio.create_task(dispatcher.run(stop)) if run_dispatcher else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if background:
+                await background
+            await asyncio.to_thread(executor.stop)
+
+    app = FastAPI(
+        title="reelforge",
+        version=__version__,
+        description="Self-hosted video-generation API speaking the AIVideoMaker v1 dialect (and more).",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.executor = executor
+    app.state.dispatcher = dispatcher
+    install_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(aivideomaker.build_router(QueryRateLimit(settings.query_rate_limit)))
+    return app

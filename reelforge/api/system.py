@@ -1,0 +1,65 @@
+"""Routes every deployment has whatever the dialect: health, the model catalog, signed file downloads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import text
+
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.engines.base import engine_class
+from reelforge.services import Services
+
+router = APIRouter()
+
+MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+
+
+@router.get("/healthz", tags=["system"], summary="200 when the server and its store are ready")
+async def healthz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+
+    def ping() -> None:
+        with services.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.to_thread(ping)
+    except Exception:
+        return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "store": "ok"})
+
+
+@router.get("/api/v1/models", tags=["system"], summary="The model catalog, with engines and capabilities")
+async def models(request: Request) -> dict[str, Any]:
+    catalog = request.app.state.services.tasks.catalog
+    listed = []
+    for name in catalog.names:
+        spec = catalog.models[name]
+        listed.append({
+            "name": spec.name,
+            "engine": spec.engine,
+            "kind": spec.kind.value,
+            "description": spec.description,
+            "creditsPerSecond": spec.credits_per_second,
+            "durations": spec.durations,
+            "aspectRatios": spec.aspect_ratios,
+            "maxPrompts": spec.max_prompts,
+            "height": spec.height,
+            "fps": spec.fps,
+            "capabilities": engine_class(spec.engine).capabilities.to_dict(),
+        })
+    return {"models": listed}
+
+
+@router.get("/files/{key:path}", tags=["system"], summary="Download a file through a signed, expiring link")
+async def download(key: str, expires: int, signature: str, request: Request) -> FileResponse:
+    storage = request.app.state.services.storage
+    storage.verify(key, expires, signature)
+    path = storage.path(key)
+    if not path.is_file():
+        raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, "this file no longer exists")
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

@@ -1,0 +1,44 @@
+"""Options and helpers shared by the CLI's commands."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reelforge.config import Settings
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="REELFORGE_DATA_DIR",
+                 help="Where the database, artifacts and dev key live [default: the user data directory]."),
+]
+
+
+def settings_for(data_dir: Path | None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir.expanduser().resolve()
+    return Settings(**values)
+
+
+class _RedactSignatures(logging.Filter):
+    """Keep download signatures (bearer-like capabilities) out of access logs."""
+
+    pattern = re.compile(r"(signature=)[0-9a-f]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.pattern.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(_RedactSignatures())
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,0 +1,115 @@
+"""`reelforge keys ...` and `reelforge credits ...`: managing API keys and their credits locally."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reelforge.cli.common import DataDir, settings_for
+from reelforge.domain.errors import ReelforgeError
+from reelforge.services import build_services
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
+console = Console()
+
+
+def _fail(exc: ReelforgeError) -> None:
+    console.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(2)
+
+
+@keys_app.command("create")
+def create(
+    data_dir: DataDir = None,
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "default",
+    credits: Annotated[int, typer.Option(help="Credits granted at creation.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key. Its secret is printed once and never stored: copy it now."""
+    services = build_services(settings_for(data_dir))
+    created = services.keys.create(name=name, credits=credits)
+    if as_json:
+        typer.echo(json.dumps({
+            "id": created.key.id, "name": name, "key": created.secret,
+            "webhookSecret": created.key.webhook_secret, "credits": credits,
+        }))
+        return
+    console.print(f"Created key [bold]{created.key.id}[/bold] ({name}) with {credits} credits.")
+    console.print(f"  API key:        {created.secret}")
+    console.print(f"  webhook secret: {created.key.webhook_secret}")
+    console.print("The API key is shown only now; reelforge keeps only its hash.")
+
+
+@keys_app.command("list")
+def list_keys(data_dir: DataDir = None,
+              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List keys with their balances (secrets are never shown)."""
+    services = build_services(settings_for(data_dir))
+    rows = [
+        {"id": k.id, "name": k.name, "prefix": k.prefix + "...", "active": k.active,
+         "credits": services.keys.balance(k.id), "createdAt": k.created_at.isoformat()}
+        for k in services.keys.list()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("id", "name", "prefix", "active", "credits", "created")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["prefix"], "yes" if row["active"] else "revoked",
+                      str(row["credits"]), row["createdAt"][:19])
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a key: it stops working at once; its tasks and ledger stay."""
+    services = build_services(settings_for(data_dir))
+    try:
+        services.keys.revoke(key_id)
+    except ReelforgeError as exc:
+        _fail(exc)
+    console.print(f"Revoked {key_id}.")
+
+
+@credits_app.command("grant")
+def grant(key_id: str, amount: int, data_dir: DataDir = None,
+          note: Annotated[str | None, typer.Option(help="Why, for the ledger.")] = None) -> None:
+    """Add credits to a key (a negative amount removes them)."""
+    services = build_services(settings_for(data_dir))
+    try:
+        balance = services.keys.grant(key_id, amount, note)
+    except ReelforgeError as exc:
+        _fail(exc)
+    console.print(f"{key_id}: {amount:+d} credits, balance {balance}.")
+
+
+@credits_app.command("show")
+def show(key_id: str, data_dir: DataDir = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show a key's balance and its ledger."""
+    from reelforge.tasks import ledger
+
+    services = build_services(settings_for(data_dir))
+    try:
+        services.keys.get(key_id)
+    except ReelforgeError as exc:
+        _fail(exc)
+    with services.db.read() as conn:
+        rows = ledger.entries(conn, key_id)
+    balance = sum(row["amount"] for row in rows)
+    if as_json:
+        typer.echo(json.dumps({"id": key_id, "balance": balance, "ledger": [
+            {"amount": r["amount"], "reason": r["reason"], "taskId": r["task_id"], "note": r["note"],
+             "createdAt": r["created_at"].isoformat()} for r in rows]}))
+        return
+    table = Table("when", "amount", "reason", "task", "note")
+    for r in rows:
+        table.add_row(r["created_at"].isoformat()[:19], f"{r['amount']:+d}", r["reason"], r["task_id"] or "",
+                      r["note"] or "")
+    console.print(table)
+    console.print(f"balance: [bold]{balance}[/bold]")

@@ -1,0 +1,106 @@
+"""`reelforge`: run the server or a worker, and manage keys and credits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from reelforge import __version__
+from reelforge.cli.common import DataDir, configure_logging, settings_for
+from reelforge.cli.keys import credits_app, keys_app
+
+app = typer.Typer(help="reelforge: a self-hosted video-generation API for AI agents.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+console = Console(soft_wrap=True)
+log = logging.getLogger("reelforge")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Embedded worker processes (0: run `reelforge worker` yourself).")] = 1,
+    public_url: Annotated[str | None, typer.Option(envvar="REELFORGE_PUBLIC_URL",
+                                                   help="Base URL clients reach this server at.")] = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+) -> None:
+    """Run the API server with its embedded workers, printing a dev key and a first request."""
+    import uvicorn
+
+    from reelforge.api.app import create_app
+    from reelforge.cli.devkey import ensure_dev_key
+    from reelforge.runtime.embedded import EmbeddedExecutor
+    from reelforge.services import build_services
+
+    configure_logging(log_level)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    settings = settings_for(data_dir, public_url=public_url or f"http://{shown_host}:{port}")
+    services = build_services(settings)
+    dev = ensure_dev_key(services)
+    executor = EmbeddedExecutor(settings, workers=workers)
+    application = create_app(services, executor)
+    base = settings.public_url
+    console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
+    console.print(f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
+                  f"workers: {workers}, docs: {base}/docs")
+    console.print(f"  dev API key{' (new)' if dev.created else ''}: [bold]{dev.secret}[/bold]  "
+                  f"(credits: {dev.balance})")
+    console.print("\nCreate a 5 s text-to-video task:")
+    console.print(
+        f"  curl -s -X POST {base}/api/v1/generate/t2v -H 'key: {dev.secret}' "
+        "-H 'content-type: application/json' "
+        "-d '{\"prompt\": \"A cinematic sunset over a futuristic city skyline\", "
+        "\"aspectRatio\": \"16:9\", \"duration\": \"5\"}'",
+        soft_wrap=True,
+    )
+    console.print("Then poll the statusUrl it returns, and fetch output.videoUrl from the responseUrl.\n",
+                  soft_wrap=True)
+    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), log_config=None)
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    models: Annotated[str | None, typer.Option(help="Models to serve, comma-separated [default: all].")] = None,
+    name: Annotated[str | None, typer.Option(help="Worker name in leases and logs.")] = None,
+    exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+) -> None:
+    """Run a standalone worker against the same data directory or database as the server."""
+    from reelforge.runtime.worker import Worker
+    from reelforge.services import build_services
+
+    configure_logging(log_level)
+    services = build_services(settings_for(data_dir))
+    runner = Worker(
+        services,
+        name=name,
+        models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        parent_pid=os.getppid() if exit_with_parent else None,
+    )
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("worker %s: signal %d, stopping after giving back the running task", runner.name, signum)
+        runner.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    runner.run_forever()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,100 @@
+"""Settings (environment `REELFORGE_*`) and the model catalog (`models.toml`).
+
+Every default works on a laptop with nothing installed but reelforge: SQLite and files under the data
+directory, in-process workers, the `draft` engine.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reelforge.domain.catalog import Catalog, ModelSpec
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("reelforge"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELFORGE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    """SQLAlchemy URL; default `sqlite:///<data_dir>/reelforge.db` (WAL mode)."""
+    models_file: Path | None = None
+    """A `models.toml` replacing the built-in catalog."""
+    public_url: str | None = None
+    """Base URL used in links the server hands out (webhook bodies); default: the request's own URL."""
+
+    # runtime
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    max_attempts: int = 3
+    poll_interval: float = 0.2
+    """How often an idle embedded worker looks for a job (seconds)."""
+
+    # credits
+    starter_credits: int = 500
+    """Credits granted to the dev key `reelforge serve` creates on first start."""
+
+    # HTTP
+    query_rate_limit: str = "60/minute"
+    """Per-IP limit on the task query endpoints, in `limits` notation."""
+    download_url_ttl: int = 24 * 3600
+    """Seconds a signed download URL stays valid."""
+
+    # fetching remote inputs and delivering webhooks
+    allow_private_urls: bool = False
+    """Allow http:// and loopback/private/link-local hosts for inputs and webhooks (tests, trusted LANs)."""
+    fetch_max_bytes: int = 20 * 1024 * 1024
+    fetch_timeout: float = 20.0
+    data_uri_max_bytes: int = 10 * 1024 * 1024
+
+    webhook_max_attempts: int = 8
+    webhook_backoff_base: float = 2.0
+    """Seconds before the first retry; doubles each attempt (with jitter)."""
+    webhook_timeout: float = 10.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'reelforge.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.models_file)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Parse `models.toml` (the built-in one when `path` is None) into a validated `Catalog`."""
+    if path is None:
+        text = resources.files("reelforge").joinpath("models.toml").read_text()
+        origin = "built-in models.toml"
+    else:
+        text = Path(path).read_text()
+        origin = str(path)
+    try:
+        raw = tomllib.loads(text)
+        models = {
+            name: ModelSpec(name=name, **table) for name, table in raw.get("models", {}).items()
+        }
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ReelforgeError(ErrorCode.INTERNAL_ERROR, f"{origin} is invalid: {exc}") from exc
+    return Catalog(models=models)

@@ -1,0 +1,50 @@
+"""`ModelSpec`: one public model name, the engine behind it, its rules and its price."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.domain.request import GenerationRequest, Kind
+
+
+class ModelSpec(BaseModel):
+    """One `[models.<name>]` table of `models.toml`.
+
+    `durations`, `aspect_ratios` and `max_prompts` are the contract's per-model rules; `settings` is
+    passed to the engine untouched (resolution, fps, weights path ...).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    engine: str
+    kind: Kind
+    description: str = ""
+    credits_per_second: float = 1.0
+    durations: list[int] = Field(default_factory=list)
+    aspect_ratios: list[str] = Field(default_factory=list)
+    max_prompts: int = 1
+    segment_seconds: int = 5
+    height: int = 720
+    fps: int = 24
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def price(self, request: GenerationRequest) -> int:
+        """Credits for `request`: whole seconds of output times the model's rate, rounded up."""
+        return math.ceil(round(request.duration) * self.credits_per_second)
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    models: dict[str, ModelSpec]
+
+    def get(self, name: str) -> ModelSpec | None:
+        return self.models.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.models)

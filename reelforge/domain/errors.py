@@ -1,0 +1,67 @@
+"""Stable error codes.
+
+Every failure a user can cause maps to one `ErrorCode`; dialects render the code, the HTTP status and the
+message in their own shape, so clients can branch on the code rather than parse prose.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_MODEL = "INVALID_MODEL"
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    AUTH_FAILED = "AUTH_FAILED"
+    FORBIDDEN = "FORBIDDEN"
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    INVALID_STATE = "INVALID_STATE"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUEUE_FULL = "QUEUE_FULL"
+    LINK_EXPIRED = "LINK_EXPIRED"
+    INPUT_FETCH_FAILED = "INPUT_FETCH_FAILED"
+    ENGINE_ERROR = "ENGINE_ERROR"
+    WORKER_LOST = "WORKER_LOST"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_MODEL: 400,
+    ErrorCode.INVALID_PAYLOAD: 400,
+    ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.INSUFFICIENT_CREDITS: 402,
+    ErrorCode.TASK_NOT_FOUND: 404,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.LINK_EXPIRED: 410,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUEUE_FULL: 503,
+    ErrorCode.INPUT_FETCH_FAILED: 400,
+    ErrorCode.ENGINE_ERROR: 500,
+    ErrorCode.WORKER_LOST: 500,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class ReelforgeError(Exception):
+    """A failure with a stable code and a message that tells the caller what to change.
+
+    `field` names the offending input (a JSON pointer such as `/duration`) when there is one.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+
+def invalid(message: str, field: str | None = None) -> ReelforgeError:
+    return ReelforgeError(ErrorCode.INVALID_PAYLOAD, message, field=field)

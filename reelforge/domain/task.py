@@ -1,0 +1,93 @@
+"""The task: what a caller asked for, where it stands, and what it produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from reelforge.domain.request import GenerationRequest
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+# RUNNING -> QUEUED is the re-queue of a task whose worker lost its lease.
+ALLOWED_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    TaskStatus.RUNNING: frozenset(
+        {TaskStatus.QUEUED, TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.SUCCEEDED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+# Statuses that give the credits back.
+REFUNDED = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
+    return new in ALLOWED_TRANSITIONS[current]
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """Where the finished video lives (storage keys, not URLs: URLs are signed per response)."""
+
+    video_key: str
+    thumbnail_key: str
+    duration: float
+    width: int
+    height: int
+    fps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video_key": self.video_key,
+            "thumbnail_key": self.thumbnail_key,
+            "duration": self.duration,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskOutput:
+        return cls(**{k: data[k] for k in ("video_key", "thumbnail_key", "duration", "width", "height", "fps")})
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    key_id: str
+    model: str
+    dialect: str
+    request: GenerationRequest
+    input: dict[str, Any]
+    status: TaskStatus
+    progress: int
+    cost: int
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    output: TaskOutput | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    webhook_url: str | None = None
+    cancel_requested: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Engines turn a `GenerationRequest` into an MP4. See `base.py` for the protocol."""

@@ -1,0 +1,1 @@
+"""Running tasks: the job table with leases, the `Executor` protocol, and the embedded worker pool."""

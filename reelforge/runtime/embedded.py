@@ -1,0 +1,78 @@
+"""The embedded executor: worker processes started by `reelforge serve`, fed by polling the job table.
+
+Workers are separate processes (not threads) so a CPU-heavy engine never stalls the API's event loop and
+a crash in native code takes down one worker, not the server. A watchdog restarts a worker that died;
+the task it held comes back when its lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+
+from reelforge.config import Settings
+from reelforge.domain.task import Task
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedExecutor:
+    def __init__(self, settings: Settings, workers: int = 1, *, restart: bool = True) -> None:
+        self.settings = settings
+        self.count = workers
+        self.restart = restart
+        self._procs: list[subprocess.Popen] = []
+        self._stopping = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def _spawn(self, index: int) -> subprocess.Popen:
+        env = dict(os.environ)
+        env["REELFORGE_DATA_DIR"] = str(self.settings.data_dir)
+        env["REELFORGE_DATABASE_URL"] = self.settings.resolved_database_url
+        if self.settings.public_url:
+            env["REELFORGE_PUBLIC_URL"] = self.settings.public_url
+        if self.settings.models_file:
+            env["REELFORGE_MODELS_FILE"] = str(self.settings.models_file)
+        command = [sys.executable, "-m", "reelforge", "worker", "--exit-with-parent",
+                   "--name", f"embedded-{os.getpid()}-{index}"]
+        return subprocess.Popen(command, env=env)
+
+    def start(self) -> None:
+        self._procs = [self._spawn(i) for i in range(self.count)]
+        if self.restart and self.count:
+            self._watchdog = threading.Thread(target=self._watch, name="worker-watchdog", daemon=True)
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            for index, proc in enumerate(self._procs):
+                if proc.poll() is not None and not self._stopping.is_set():
+                    log.warning("worker %d exited with %s; starting a new one", index, proc.returncode)
+                    self._procs[index] = self._spawn(index)
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping.set()
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.terminate()  # SIGTERM: the worker gives its running task back to the queue
+        for proc in self._procs:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._watchdog:
+            self._watchdog.join(timeout=2)
+
+    def dispatch(self, task: Task) -> None:
+        """Nothing to send: workers poll the job table every `poll_interval` seconds."""
+
+    def cancel(self, task_id: str) -> None:
+        """Nothing to send: the running engine sees the cancel flag through `ctx.cancelled()`."""

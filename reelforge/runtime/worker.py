@@ -1,0 +1,136 @@
+"""The worker loop: claim a job, run its engine under a heartbeat, store the result, report the outcome.
+
+Execution is at least once: a worker that dies mid-task loses its lease and another worker runs the task
+again. Credits are never touched here beyond what `TaskService` does, so a re-run never charges twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.task import Task, TaskOutput
+from reelforge.engines.base import Engine, TaskCancelled, create_engine
+from reelforge.runtime.context import WorkerContext
+from reelforge.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, services: Services, *, name: str | None = None, models: list[str] | None = None,
+                 parent_pid: int | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.models = models or None
+        self.parent_pid = parent_pid
+        self.stop_event = threading.Event()
+        self._engines: dict[str, Engine] = {}
+        self._last_reap = 0.0
+
+    # ----------------------------------------------------------------- loop
+
+    def run_forever(self) -> None:
+        log.info("worker %s started (models: %s)", self.name, ", ".join(self.models or ["all"]))
+        while not self.stop_event.is_set():
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                log.warning("worker %s: parent process exited; stopping", self.name)
+                break
+            if not self.run_once():
+                self.stop_event.wait(self.settings.poll_interval)
+        log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> bool:
+        """Reap expired leases now and then, then run one task if there is one; True if one ran."""
+        now = time.monotonic()
+        if now - self._last_reap >= max(1.0, self.settings.lease_seconds / 3):
+            self._last_reap = now
+            self.services.tasks.reap_expired_leases()
+        task = self.services.tasks.claim(self.name, queues=self.models)
+        if task is None:
+            return False
+        self.execute(task)
+        return True
+
+    # ------------------------------------------------------------- one task
+
+    def engine_for(self, model: str) -> Engine:
+        engine = self._engines.get(model)
+        if engine is None:
+            spec = self.services.tasks.model(model)
+            engine = self._engines[model] = create_engine(spec.engine, spec.settings)
+        return engine
+
+    def execute(self, task: Task) -> None:
+        service = self.services.tasks
+        workdir = self.settings.work_dir / task.id / f"attempt-{task.attempts}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        lost = threading.Event()
+        stop = _AnyEvent(self.stop_event, lost)
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(task.id, lost, done), daemon=True)
+        heartbeat.start()
+        ctx = WorkerContext(task.id, workdir, service, self.services.storage, self.settings, stop)
+        log.info("task %s (%s) started, attempt %d", task.id, task.model, task.attempts)
+        try:
+            artifact = self.engine_for(task.model).run(task.request, ctx)
+            output = self._store(task, artifact)
+            service.complete(task.id, output)
+            log.info("task %s completed", task.id)
+        except TaskCancelled:
+            if ctx.cancel_was_requested:
+                service.mark_cancelled(task.id)
+                log.info("task %s cancelled", task.id)
+            elif not lost.is_set():
+                service.release(task.id, self.name)
+                log.info("task %s returned to the queue (worker stopping)", task.id)
+        except ReelforgeError as exc:
+            log.info("task %s failed: %s %s", task.id, exc.code, exc.message)
+            service.fail(task.id, exc.code, exc.message)
+        except Exception as exc:
+            log.error("task %s crashed: %s", task.id, traceback.format_exc())
+            service.fail(task.id, ErrorCode.ENGINE_ERROR, f"the engine failed: {type(exc).__name__}: {exc}")
+        finally:
+            done.set()
+            heartbeat.join()
+            shutil.rmtree(self.settings.work_dir / task.id, ignore_errors=True)
+
+    def _heartbeat(self, task_id: str, lost: threading.Event, done: threading.Event) -> None:
+        while not done.wait(self.settings.heartbeat_seconds):
+            try:
+                ours, _ = self.services.tasks.heartbeat(task_id, self.name)
+            except Exception:  # a flaky database must not kill the task; the lease has slack
+                log.exception("heartbeat for task %s failed", task_id)
+                continue
+            if not ours:
+                log.warning("task %s: lease lost to another worker; abandoning this attempt", task_id)
+                lost.set()
+                return
+
+    def _store(self, task: Task, artifact) -> TaskOutput:  # type: ignore[no-untyped-def]
+        storage = self.services.storage
+        prefix = f"tasks/{task.id}"
+        video_key = storage.put_file(f"{prefix}/video.mp4", Path(artifact.video_path))
+        thumb_key = storage.put_file(f"{prefix}/thumbnail.jpg", Path(artifact.thumbnail_path))
+        return TaskOutput(
+            video_key=video_key, thumbnail_key=thumb_key, duration=artifact.duration,
+            width=artifact.width, height=artifact.height, fps=artifact.fps,
+        )
+
+
+class _AnyEvent:
+    """Looks like a `threading.Event` that is set when any of its parts is."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)

@@ -1,0 +1,43 @@
+"""Wiring: one `Services` object holding the database, storage and the services built on them.
+
+The API server, the workers and the CLI all start here, so they agree on where things live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reelforge.config import Settings
+from reelforge.storage.local import LocalStorage
+from reelforge.store.db import Database
+from reelforge.store.state import get_or_create_secret
+from reelforge.tasks.keys import KeyService
+from reelforge.tasks.service import TaskService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: LocalStorage
+    keys: KeyService
+    tasks: TaskService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_services(settings: Settings | None = None, *, migrate: bool = True) -> Services:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        db.migrate()
+    storage = LocalStorage(settings.artifacts_dir, get_or_create_secret(db, "url_signing_secret"))
+    return Services(
+        settings=settings,
+        db=db,
+        storage=storage,
+        keys=KeyService(db),
+        tasks=TaskService(db, settings),
+    )

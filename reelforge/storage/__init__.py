@@ -1,0 +1,1 @@
+"""Artifact storage: where finished videos and stored inputs live, and how they are handed out."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables, the `Database` handle, Alembic migrations."""

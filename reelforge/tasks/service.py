@@ -1,0 +1,365 @@
+"""`TaskService`: the only writer of task state and credits.
+
+Each public method is one database transaction, so a task, its debit, its job and its webhook event are
+written together or not at all. Status changes go through `_transition`, which enforces the allowed
+transitions and records a webhook event when the task asked for one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from reelforge.config import Settings
+from reelforge.domain.catalog import Catalog, ModelSpec
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.request import GenerationRequest
+from reelforge.domain.task import REFUNDED, Task, TaskOutput, TaskStatus, can_transition
+from reelforge.engines.base import Engine, create_engine
+from reelforge.runtime import jobs
+from reelforge.runtime.jobs import Lease
+from reelforge.store.db import Database
+from reelforge.store.tables import api_keys, tasks, utcnow, webhook_outbox
+from reelforge.tasks import ledger
+from reelforge.tasks.ids import new_id, new_task_id
+from reelforge.tasks.records import row_to_task, task_snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a dialect hands over: the canonical request plus what to echo back and where to call."""
+
+    model: str
+    request: GenerationRequest
+    input: dict[str, Any]
+    dialect: str
+    webhook_url: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class TaskService:
+    def __init__(self, db: Database, settings: Settings, catalog: Catalog | None = None,
+                 on_dispatch: Callable[[Task], None] | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.catalog = catalog or settings.catalog
+        self._on_dispatch = on_dispatch
+        self._validators: dict[str, Engine] = {}
+
+    # ----------------------------------------------------------------- submit
+
+    def model(self, name: str) -> ModelSpec:
+        spec = self.catalog.get(name)
+        if spec is None:
+            raise ReelforgeError(
+                ErrorCode.INVALID_MODEL,
+                f"Unknown model {name!r}; available models: {', '.join(self.catalog.names)}",
+            )
+        return spec
+
+    def validate(self, spec: ModelSpec, request: GenerationRequest) -> None:
+        engine = self._validators.get(spec.name)
+        if engine is None:
+            engine = self._validators[spec.name] = create_engine(spec.engine, spec.settings)
+        engine.validate(request)
+
+    def submit(self, key_id: str, submission: Submission) -> Task:
+        """Validate, price, debit and persist one task with its job, atomically; then dispatch it."""
+        spec = self.model(submission.model)
+        self.validate(spec, submission.request)
+        cost = spec.price(submission.request)
+        now = utcnow()
+        task_id = new_task_id()
+        with self.db.write() as conn:
+            self._lock_key(conn, key_id)
+            available = ledger.balance(conn, key_id)
+            if available < cost:
+                raise ReelforgeError(
+                    ErrorCode.INSUFFICIENT_CREDITS,
+                    "Insufficient credits",
+                )
+            conn.execute(
+                insert(tasks).values(
+                    id=task_id,
+                    key_id=key_id,
+                    model=spec.name,
+                    dialect=submission.dialect,
+                    request=submission.request.model_dump(mode="json"),
+                    input=submission.input,
+                    status=TaskStatus.QUEUED.value,
+                    progress=0,
+                    cost=cost,
+                    attempts=0,
+                    cancel_requested=False,
+                    webhook_url=submission.webhook_url,
+                    extra=submission.extra or {},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if cost:
+                ledger.add_entry(conn, key_id, -cost, ledger.DEBIT, task_id=task_id)
+            jobs.enqueue(conn, task_id, queue=spec.name)
+            task = self._load(conn, task_id)
+            self._emit(conn, task)
+        if self._on_dispatch:
+            self._on_dispatch(task)
+        return task
+
+    def _lock_key(self, conn: Connection, key_id: str) -> None:
+        """Serialise debits of one key (PostgreSQL); SQLite's IMMEDIATE transaction already has."""
+        query = select(api_keys.c.id).where(api_keys.c.id == key_id)
+        if self.db.for_update:
+            query = query.with_for_update()
+        if conn.execute(query).first() is None:
+            raise ReelforgeError(ErrorCode.AUTH_FAILED, "Invalid or revoked API key")
+
+    # ------------------------------------------------------------------- read
+
+    def get(self, task_id: str, key_id: str | None = None) -> Task:
+        """The task, or TASK_NOT_FOUND, also when it belongs to another key (no existence leak)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
+        if row is None or (key_id is not None and row.key_id != key_id):
+            raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
+        return row_to_task(row)
+
+    def status_of(self, task_id: str, key_id: str) -> TaskStatus:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(tasks.c.status, tasks.c.key_id).where(tasks.c.id == task_id)
+            ).first()
+        if row is None or row.key_id != key_id:
+            raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
+        return TaskStatus(row.status)
+
+    def list(self, key_id: str, *, limit: int = 100, offset: int = 0) -> list[Task]:
+        """The key's tasks, newest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(tasks)
+                .where(tasks.c.key_id == key_id)
+                .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [row_to_task(row) for row in rows]
+
+    def balance(self, key_id: str) -> int:
+        with self.db.read() as conn:
+            return ledger.balance(conn, key_id)
+
+    # ----------------------------------------------------------------- cancel
+
+    def cancel(self, task_id: str, key_id: str, *, allow_running: bool = False) -> Task:
+        """Cancel a queued task at once (with refund); a running one is asked to stop if allowed.
+
+        A running task stops at the engine's next check of `ctx.cancelled()`; the worker then records
+        CANCELLED and the refund.
+        """
+        with self.db.write() as conn:
+            task = self._load(conn, task_id, lock=True)
+            if task.key_id != key_id:
+                raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
+            if task.status == TaskStatus.QUEUED:
+                jobs.finish(conn, task_id)
+                return self._transition(conn, task, TaskStatus.CANCELLED)
+            if task.status == TaskStatus.RUNNING and allow_running:
+                conn.execute(
+                    update(tasks).where(tasks.c.id == task_id).values(cancel_requested=True, updated_at=utcnow())
+                )
+                return self._load(conn, task_id)
+            raise ReelforgeError(
+                ErrorCode.INVALID_STATE,
+                f"Task {task_id!r} cannot be cancelled: it is {task.status.value}; "
+                "only a task still waiting in the queue can be cancelled",
+            )
+
+    # --------------------------------------------------------- worker side
+
+    def claim(self, owner: str, *, queues: list[str] | None = None, task_id: str | None = None) -> Task | None:
+        """Lease the next queued task to worker `owner` and mark it RUNNING."""
+        with self.db.write() as conn:
+            lease = jobs.claim(
+                conn, owner, self.settings.lease_seconds, queues=queues, task_id=task_id,
+                for_update=self.db.for_update,
+            )
+            if lease is None:
+                return None
+            task = self._load(conn, lease.task_id, lock=True)
+            if task.status != TaskStatus.QUEUED:  # ended while queued (e.g. cancelled): drop the job
+                jobs.finish(conn, lease.task_id)
+                return None
+            return self._start(conn, task, lease)
+
+    def _start(self, conn: Connection, task: Task, lease: Lease) -> Task:
+        now = utcnow()
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.id == task.id)
+            .values(attempts=lease.attempts, started_at=task.started_at or now)
+        )
+        return self._transition(conn, self._load(conn, task.id), TaskStatus.RUNNING)
+
+    def heartbeat(self, task_id: str, owner: str) -> tuple[bool, bool]:
+        """Renew the lease. Returns (still ours, cancel requested)."""
+        with self.db.write() as conn:
+            ours = jobs.renew(conn, task_id, owner, self.settings.lease_seconds)
+            row = conn.execute(select(tasks.c.cancel_requested).where(tasks.c.id == task_id)).first()
+        return ours, bool(row and row.cancel_requested)
+
+    def cancel_requested(self, task_id: str) -> bool:
+        with self.db.read() as conn:
+            row = conn.execute(select(tasks.c.cancel_requested).where(tasks.c.id == task_id)).first()
+        return bool(row and row.cancel_requested)
+
+    def progress(self, task_id: str, percent: int) -> None:
+        """Record progress; it only moves forward, and only while the task runs."""
+        percent = max(0, min(100, int(percent)))
+        with self.db.write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.RUNNING.value,
+                       tasks.c.progress < percent)
+                .values(progress=percent, updated_at=utcnow())
+            )
+
+    def complete(self, task_id: str, output: TaskOutput) -> Task:
+        """Record the finished video; a task cancelled meanwhile ends CANCELLED (refunded) instead."""
+        with self.db.write() as conn:
+            task = self._load(conn, task_id, lock=True)
+            if task.status != TaskStatus.RUNNING:
+                return task  # another attempt finished it, or it was cancelled: nothing to do
+            jobs.finish(conn, task_id)
+            if task.cancel_requested:
+                return self._transition(conn, task, TaskStatus.CANCELLED)
+            conn.execute(
+                update(tasks).where(tasks.c.id == task_id).values(output=output.to_dict(), progress=100)
+            )
+            return self._transition(conn, self._load(conn, task_id), TaskStatus.SUCCEEDED)
+
+    def fail(self, task_id: str, code: ErrorCode | str, message: str) -> Task:
+        """End the task FAILED with a refund (exactly once, whoever calls this how often)."""
+        with self.db.write() as conn:
+            task = self._load(conn, task_id, lock=True)
+            if task.status.is_terminal:
+                return task
+            jobs.finish(conn, task_id)
+            conn.execute(
+                update(tasks).where(tasks.c.id == task_id).values(error_code=str(code), error_message=message)
+            )
+            return self._transition(conn, self._load(conn, task_id), TaskStatus.FAILED)
+
+    def mark_cancelled(self, task_id: str) -> Task:
+        """The engine stopped on a cancel request: record CANCELLED with the refund."""
+        with self.db.write() as conn:
+            task = self._load(conn, task_id, lock=True)
+            if task.status.is_terminal:
+                return task
+            jobs.finish(conn, task_id)
+            return self._transition(conn, task, TaskStatus.CANCELLED)
+
+    def release(self, task_id: str, owner: str, delay_seconds: float = 0.0) -> None:
+        """Give a task back to the queue (a worker shutting down mid-task) without failing it."""
+        with self.db.write() as conn:
+            if not jobs.renew(conn, task_id, owner, 0):
+                return
+            task = self._load(conn, task_id, lock=True)
+            if task.status == TaskStatus.RUNNING:
+                jobs.requeue(conn, task_id, delay_seconds)
+                self._transition(conn, task, TaskStatus.QUEUED)
+
+    def reap_expired_leases(self) -> int:
+        """Re-queue tasks whose worker died (lease expired); past the attempt cap, fail them with refund.
+
+        Any process may call this at any time: each job is handled in the transaction that locks it.
+        """
+        handled = 0
+        with self.db.write() as conn:
+            for task_id, attempts in jobs.expired_leases(conn, for_update=self.db.for_update):
+                task = self._load(conn, task_id, lock=True)
+                handled += 1
+                if task.status != TaskStatus.RUNNING:
+                    jobs.finish(conn, task_id)
+                elif task.cancel_requested:
+                    jobs.finish(conn, task_id)
+                    self._transition(conn, task, TaskStatus.CANCELLED)
+                elif attempts >= self.settings.max_attempts:
+                    jobs.finish(conn, task_id)
+                    conn.execute(
+                        update(tasks).where(tasks.c.id == task_id).values(
+                            error_code=ErrorCode.WORKER_LOST.value,
+                            error_message=f"the worker running this task stopped responding "
+                            f"{attempts} times; giving up",
+                        )
+                    )
+                    self._transition(conn, self._load(conn, task_id), TaskStatus.FAILED)
+                else:
+                    log.warning("task %s lost its worker (attempt %d); re-queued", task_id, attempts)
+                    jobs.requeue(conn, task_id)
+                    self._transition(conn, task, TaskStatus.QUEUED)
+        return handled
+
+    # -------------------------------------------------------------- helpers
+
+    def _load(self, conn: Connection, task_id: str, *, lock: bool = False) -> Task:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if lock and self.db.for_update:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
+        return row_to_task(row)
+
+    def _transition(self, conn: Connection, task: Task, new: TaskStatus) -> Task:
+        if not can_transition(task.status, new):
+            raise ReelforgeError(
+                ErrorCode.INVALID_STATE, f"Task {task.id!r} cannot go from {task.status.value} to {new.value}"
+            )
+        now = utcnow()
+        values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        if new.is_terminal:
+            values["completed_at"] = now
+        if new == TaskStatus.QUEUED:
+            values["progress"] = 0
+        conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
+        if new in REFUNDED:
+            ledger.refund_once(conn, task.key_id, task.id)
+        updated = self._load(conn, task.id)
+        self._emit(conn, updated)
+        return updated
+
+    def _emit(self, conn: Connection, task: Task) -> None:
+        """Queue a webhook event for this status, in the transaction that made the change."""
+        if not task.webhook_url:
+            return
+        now = utcnow()
+        conn.execute(
+            insert(webhook_outbox).values(
+                id=new_id("msg_"),
+                task_id=task.id,
+                key_id=task.key_id,
+                url=task.webhook_url,
+                event_type=f"task.{task.status.value}",
+                dialect=task.dialect,
+                snapshot=task_snapshot(task),
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO-8601 UTC with milliseconds and `Z`, as the AIVideoMaker API writes them."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

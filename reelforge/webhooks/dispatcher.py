@@ -1,0 +1,117 @@
+"""Delivers the webhook outbox: claim due rows, POST them signed, retry with exponential backoff.
+
+Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
+server) never send the same row at once; a dispatcher that dies mid-delivery leaves the lock to expire and
+the row is sent again (at least once), with the same `webhook-id` so receivers can de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from reelforge.config import Settings
+from reelforge.domain.errors import ReelforgeError
+from reelforge.domain.task import Task
+from reelforge.media.fetch import check_url
+from reelforge.store.db import Database
+from reelforge.store.tables import api_keys, utcnow, webhook_outbox
+from reelforge.tasks.records import snapshot_to_task
+from reelforge.webhooks.signing import standard_headers
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[Task], dict[str, Any]]
+CLAIM_SECONDS = 60
+BATCH = 20
+
+
+class WebhookDispatcher:
+    def __init__(self, db: Database, settings: Settings, render: Callable[[str, Task], dict[str, Any]]) -> None:
+        self.db = db
+        self.settings = settings
+        self.render = render
+
+    def claim_due(self) -> list[Any]:
+        now = utcnow()
+        with self.db.write() as conn:
+            query = (
+                select(webhook_outbox, api_keys.c.webhook_secret)
+                .join(api_keys, api_keys.c.id == webhook_outbox.c.key_id)
+                .where(
+                    webhook_outbox.c.state == "pending",
+                    webhook_outbox.c.next_attempt_at <= now,
+                    or_(webhook_outbox.c.locked_until.is_(None), webhook_outbox.c.locked_until < now),
+                )
+                .order_by(webhook_outbox.c.created_at)
+                .limit(BATCH)
+            )
+            if self.db.for_update:
+                query = query.with_for_update(skip_locked=True, of=webhook_outbox)
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    update(webhook_outbox)
+                    .where(webhook_outbox.c.id.in_([row.id for row in rows]))
+                    .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS))
+                )
+        return rows
+
+    def body_for(self, row: Any) -> str:
+        task = snapshot_to_task(row.snapshot)
+        return json.dumps(self.render(row.dialect, task), separators=(",", ":"))
+
+    async def deliver(self, client: httpx.AsyncClient, row: Any) -> None:
+        body = self.body_for(row)
+        headers = {"content-type": "application/json", "user-agent": "reelforge-webhooks/1"}
+        headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
+        error: str | None = None
+        try:
+            check_url(row.url, allow_private=self.settings.allow_private_urls, purpose="webhook URL")
+            response = await client.post(row.url, content=body, headers=headers)
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}"
+        except ReelforgeError as exc:
+            error = exc.message
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(self._record, row, error)
+
+    def _record(self, row: Any, error: str | None) -> None:
+        now = utcnow()
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": error}
+        if error is None:
+            values.update(state="delivered", delivered_at=now)
+        elif attempts >= self.settings.webhook_max_attempts:
+            values.update(state="failed")
+            log.warning("webhook %s to task %s gave up after %d attempts: %s", row.id, row.task_id, attempts, error)
+        else:
+            delay = self.settings.webhook_backoff_base * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+            values.update(next_attempt_at=now + timedelta(seconds=delay))
+            log.info("webhook %s failed (%s); retry %d in %.1fs", row.id, error, attempts, delay)
+        with self.db.write() as conn:
+            conn.execute(update(webhook_outbox).where(webhook_outbox.c.id == row.id).values(**values))
+
+    async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False) as client:
+            while not stop.is_set():
+                rows = []
+                try:
+                    rows = await asyncio.to_thread(self.claim_due)
+                    if rows:
+                        await asyncio.gather(*(self.deliver(client, row) for row in rows))
+                except Exception:
+                    log.exception("webhook dispatcher iteration failed")
+                if not rows:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=interval)
