@@ -1,0 +1,111 @@
+"""Test helpers: API calls as a client makes them, local HTTP peers, and test media made in code."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from tests.conftest import ServerProcess, run_cli
+
+
+def png_bytes(width: int = 320, height: int = 180, seed: int = 1) -> bytes:
+    rng = np.random.default_rng(seed)
+    gradient = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    pixels = np.clip(gradient + rng.normal(0, 30, (height, width, 3)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def new_key(server: ServerProcess, credits: int = 100, name: str = "test") -> dict[str, Any]:
+    result = run_cli(server.data_dir, "keys", "create", "--name", name, "--credits", str(credits), "--json",
+                     env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")})
+    return json.loads(result.stdout)
+
+
+def create(server: ServerProcess, model: str, body: dict, key: str | None = None,
+           headers: dict[str, str] | None = None) -> httpx.Response:
+    all_headers = {"key": key or server.key, **(headers or {})}
+    return httpx.post(f"{server.url}/api/v1/generate/{model}", json=body, headers=all_headers, timeout=30)
+
+
+def details(server: ServerProcess, task_id: str, key: str | None = None) -> httpx.Response:
+    return httpx.get(f"{server.url}/api/v1/tasks/{task_id}", headers={"key": key or server.key}, timeout=30)
+
+
+def wait_for(server: ServerProcess, task_id: str, statuses: set[str], key: str | None = None,
+             timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = details(server, task_id, key).json()
+        if body.get("status") in statuses:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} did not reach {statuses}; last: {body}\n{server.log()[-3000:]}")
+
+
+def download(url: str, target: Path) -> Path:
+    response = httpx.get(url, timeout=60)
+    response.raise_for_status()
+    target.write_bytes(response.content)
+    return target
+
+
+def balance(server: ServerProcess, key_id: str) -> tuple[int, list[dict]]:
+    result = run_cli(server.data_dir, "credits", "show", key_id, "--json",
+                     env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")})
+    body = json.loads(result.stdout)
+    return body["balance"], body["ledger"]
+
+
+class LocalHTTPServer:
+    """A tiny HTTP server on loopback with a per-test handler; records every request it gets."""
+
+    def __init__(self, respond: Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]):
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                outer.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body,
+                                       "at": time.monotonic()})
+                status, out_headers, payload = respond(self.command, self.path, headers, body)
+                self.send_response(status)
+                for name, value in out_headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _handle  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
