@@ -63,14 +63,16 @@ class ServerProcess:
         self.env = test_env(data_dir, env, database_url)
         self.workers = workers
         self.proc: subprocess.Popen | None = None
-        self.log_path = data_dir / f"serve-{self.port}.log"
+        self.log_path = data_dir / f"serve-{self.port}.log"  # logging (stderr)
+        self.banner_path = data_dir / f"serve-{self.port}.out"  # the banner (stdout)
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
+        self._out = open(self.banner_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reelforge", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            env=self.env, stdout=self._out, stderr=self._log,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -107,6 +109,10 @@ class ServerProcess:
                 self.proc.wait()
         if hasattr(self, "_log"):
             self._log.close()
+            self._out.close()
+
+    def banner(self) -> str:
+        return self.banner_path.read_text(errors="replace")
 
 
 def test_env(data_dir: Path, extra: dict[str, str] | None = None, database_url: str | None = None) -> dict[str, str]:
@@ -149,6 +155,8 @@ def start_server(tmp_path: Path) -> Iterator:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One shared server with one worker, for tests that don't need their own."""
-    instance = ServerProcess(tmp_path_factory.mktemp("shared-server"), workers=1).start()
+    # Tests poll a lot from one IP; the 429 behaviour has its own test with a low limit.
+    instance = ServerProcess(tmp_path_factory.mktemp("shared-server"), workers=1,
+                             env={"REELFORGE_QUERY_RATE_LIMIT": "100000/minute"}).start()
     yield instance
     instance.stop()
