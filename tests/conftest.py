@@ -60,7 +60,7 @@ class ServerProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = test_env(data_dir, env, database_url)
+        self.env = server_env(data_dir, env, database_url)
         self.workers = workers
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir / f"serve-{self.port}.log"  # logging (stderr)
@@ -115,13 +115,15 @@ class ServerProcess:
         return self.banner_path.read_text(errors="replace")
 
 
-def test_env(data_dir: Path, extra: dict[str, str] | None = None, database_url: str | None = None) -> dict[str, str]:
+def server_env(data_dir: Path, extra: dict[str, str] | None = None, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
     env.update({
         "REELFORGE_DATA_DIR": str(data_dir),
         "REELFORGE_ALLOW_PRIVATE_URLS": "true",  # tests serve images and receive webhooks on loopback
         "REELFORGE_POLL_INTERVAL": "0.05",
         "REELFORGE_WEBHOOK_BACKOFF_BASE": "0.3",
+        # tests poll a lot from one IP; the 429 behaviour has its own test with a low limit
+        "REELFORGE_QUERY_RATE_LIMIT": "100000/minute",
     })
     if database_url:
         env["REELFORGE_DATABASE_URL"] = database_url
@@ -132,7 +134,7 @@ def test_env(data_dir: Path, extra: dict[str, str] | None = None, database_url: 
 def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reelforge", *args], env=test_env(data_dir, env),
+        [sys.executable, "-m", "reelforge", *args], env=server_env(data_dir, env),
         capture_output=True, text=True, check=check, timeout=120,
     )
 
@@ -155,8 +157,6 @@ def start_server(tmp_path: Path) -> Iterator:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One shared server with one worker, for tests that don't need their own."""
-    # Tests poll a lot from one IP; the 429 behaviour has its own test with a low limit.
-    instance = ServerProcess(tmp_path_factory.mktemp("shared-server"), workers=1,
-                             env={"REELFORGE_QUERY_RATE_LIMIT": "100000/minute"}).start()
+    instance = ServerProcess(tmp_path_factory.mktemp("shared-server"), workers=1).start()
     yield instance
     instance.stop()

@@ -1,6 +1,6 @@
 """Delivers the webhook outbox: claim due rows, POST them signed, retry with exponential backoff.
 
-Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
+Events of one task are delivered in the order they happened. Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
 server) never send the same row at once; a dispatcher that dies mid-delivery leaves the lock to expire and
 the row is sent again (at least once), with the same `webhook-id` so receivers can de-duplicate.
 """
@@ -43,6 +43,14 @@ class WebhookDispatcher:
 
     def claim_due(self) -> list[Any]:
         now = utcnow()
+        earlier = webhook_outbox.alias("earlier")
+        # Per task, events go out in order: one waits while an older event of its task is still pending.
+        older_pending = (
+            select(earlier.c.id)
+            .where(earlier.c.task_id == webhook_outbox.c.task_id, earlier.c.state == "pending",
+                   earlier.c.created_at < webhook_outbox.c.created_at)
+            .exists()
+        )
         with self.db.write() as conn:
             query = (
                 select(webhook_outbox, api_keys.c.webhook_secret)
@@ -51,6 +59,7 @@ class WebhookDispatcher:
                     webhook_outbox.c.state == "pending",
                     webhook_outbox.c.next_attempt_at <= now,
                     or_(webhook_outbox.c.locked_until.is_(None), webhook_outbox.c.locked_until < now),
+                    ~older_pending,
                 )
                 .order_by(webhook_outbox.c.created_at)
                 .limit(BATCH)
