@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 5.0
     max_attempts: int = 3
-    poll_interval: float = 0.2
-    """How often an idle embedded worker looks for a job (seconds)."""
+    poll_interval: float = 0.05
+    """How often an idle embedded worker looks for a job (seconds); an idle look is one indexed read."""
 
     # credits
     starter_credits: int = 500

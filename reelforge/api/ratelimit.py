@@ -1,4 +1,8 @@
-"""Per-client-IP rate limits with the `limits` library (moving window, in-memory storage by default)."""
+"""Per-client-IP rate limits with the `limits` library.
+
+The sliding-window-counter strategy costs O(1) per hit whatever the limit (a moving window keeps one
+entry per request, which grows slow under high limits); in-memory storage by default, Redis by URI.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import time
 from fastapi import Request
 from limits import parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 
@@ -18,9 +22,9 @@ class QueryRateLimit:
 
     def __init__(self, limit: str, storage_uri: str = "memory://") -> None:
         self.limit = parse(limit)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:
         client_ip = request.client.host if request.client else "unknown"
         if self.limiter.hit(self.limit, "query", client_ip):
             return

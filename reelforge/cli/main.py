@@ -45,7 +45,7 @@ def serve(
     settings = settings_for(data_dir, public_url=public_url or f"http://{shown_host}:{port}")
     services = build_services(settings)
     dev = ensure_dev_key(services)
-    executor = EmbeddedExecutor(settings, workers=workers)
+    executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level)
     application = create_app(services, executor)
     base = settings.public_url
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedExecutor:
-    def __init__(self, settings: Settings, workers: int = 1, *, restart: bool = True) -> None:
+    def __init__(self, settings: Settings, workers: int = 1, *, restart: bool = True,
+                 log_level: str = "INFO") -> None:
         self.settings = settings
+        self.log_level = log_level
         self.count = workers
         self.restart = restart
         self._procs: list[subprocess.Popen] = []
@@ -37,7 +39,7 @@ class EmbeddedExecutor:
         if self.settings.models_file:
             env["REELFORGE_MODELS_FILE"] = str(self.settings.models_file)
         command = [sys.executable, "-m", "reelforge", "worker", "--exit-with-parent",
-                   "--name", f"embedded-{os.getpid()}-{index}"]
+                   "--name", f"embedded-{os.getpid()}-{index}", "--log-level", self.log_level]
         return subprocess.Popen(command, env=env)
 
     def start(self) -> None:

@@ -35,6 +35,14 @@ def enqueue(conn: Connection, task_id: str, queue: str) -> None:
     )
 
 
+def has_ready(conn: Connection, queues: list[str] | None = None) -> bool:
+    """Cheap read-only check that lets idle workers poll often without taking the write lock."""
+    query = select(jobs.c.task_id).where(jobs.c.state == QUEUED, jobs.c.available_at <= utcnow())
+    if queues:
+        query = query.where(jobs.c.queue.in_(queues))
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def claim(conn: Connection, owner: str, lease_seconds: float, *, queues: list[str] | None = None,
           task_id: str | None = None, for_update: bool = False) -> Lease | None:
     """Lease the oldest queued job (of `queues`, or the given `task_id`) to `owner`, or None."""

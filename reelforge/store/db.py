@@ -3,7 +3,7 @@
 SQLite has one writer at a time. Write transactions start with `BEGIN IMMEDIATE`, so a transaction that
 reads a balance and then debits it holds the write lock from its first statement and can't be overtaken
 (a deferred transaction would fail with SQLITE_BUSY on lock upgrade instead). Reads use a second engine
-with plain deferred transactions, so pollers never queue behind writers (WAL lets them read a snapshot).
+in autocommit mode (each statement reads its own WAL snapshot), so pollers never queue behind writers.
 On PostgreSQL both are the same pool and writers lock the rows they change (`FOR UPDATE`).
 """
 
@@ -103,8 +103,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

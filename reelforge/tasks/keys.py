@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.store.db import Database
@@ -21,6 +21,8 @@ from reelforge.tasks import ledger
 from reelforge.tasks.ids import new_id
 
 SECRET_PREFIX = "rf_"
+# Built once: this lookup runs on every authenticated request.
+_BY_HASH = select(api_keys).where(api_keys.c.secret_hash == bindparam("secret_hash"))
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class KeyService:
         if not secret:
             raise ReelforgeError(ErrorCode.AUTH_FAILED, "Missing API key: send it in the `key` header")
         with self.db.read() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == hash_secret(secret))).first()
+            row = conn.execute(_BY_HASH, {"secret_hash": hash_secret(secret)}).first()
         if row is None or row.revoked_at is not None:
             raise ReelforgeError(ErrorCode.AUTH_FAILED, "Invalid or revoked API key")
         return _row_to_key(row)

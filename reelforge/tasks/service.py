@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from reelforge.config import Settings
 from reelforge.domain.catalog import Catalog, ModelSpec
@@ -30,6 +30,9 @@ from reelforge.tasks.ids import new_id, new_task_id
 from reelforge.tasks.records import row_to_task, task_snapshot
 
 log = logging.getLogger(__name__)
+
+# Built once: the polling endpoints run this on every request.
+_STATUS_BY_ID = select(tasks.c.status, tasks.c.progress, tasks.c.key_id).where(tasks.c.id == bindparam("task_id"))
 
 
 @dataclass(frozen=True)
@@ -131,14 +134,13 @@ class TaskService:
             raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
         return row_to_task(row)
 
-    def status_of(self, task_id: str, key_id: str) -> TaskStatus:
+    def status_of(self, task_id: str, key_id: str) -> tuple[TaskStatus, int]:
+        """(status, progress) only: the cheap read behind polling endpoints."""
         with self.db.read() as conn:
-            row = conn.execute(
-                select(tasks.c.status, tasks.c.key_id).where(tasks.c.id == task_id)
-            ).first()
+            row = conn.execute(_STATUS_BY_ID, {"task_id": task_id}).first()
         if row is None or row.key_id != key_id:
             raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
-        return TaskStatus(row.status)
+        return TaskStatus(row.status), row.progress
 
     def list(self, key_id: str, *, limit: int = 100, offset: int = 0) -> list[Task]:
         """The key's tasks, newest first."""
@@ -186,6 +188,10 @@ class TaskService:
 
     def claim(self, owner: str, *, queues: list[str] | None = None, task_id: str | None = None) -> Task | None:
         """Lease the next queued task to worker `owner` and mark it RUNNING."""
+        if task_id is None:
+            with self.db.read() as conn:
+                if not jobs.has_ready(conn, queues):
+                    return None
         with self.db.write() as conn:
             lease = jobs.claim(
                 conn, owner, self.settings.lease_seconds, queues=queues, task_id=task_id,

@@ -268,8 +268,8 @@ def build_router(query_limit: Any) -> APIRouter:
     @router.get("/tasks/{task_id}/status", summary="Task status (for polling)",
                 dependencies=[Depends(query_limit)])
     async def status(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-        task = request.app.state.services.tasks.get(task_id, key.id)
-        return {"status": STATUS_NAMES[task.status], "progress": task.progress}
+        status, progress = request.app.state.services.tasks.status_of(task_id, key.id)
+        return {"status": STATUS_NAMES[status], "progress": progress}
 
     @router.put("/tasks/{task_id}/cancel", summary="Cancel a task that is still SUBMITTED")
     async def cancel(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:

@@ -1,0 +1,125 @@
+"""Benchmark submit-to-start latency of the embedded queue (`reelforge serve` with one worker process).
+
+    python bench/bench_queue.py [--tasks 40]
+
+Tasks are submitted over HTTP one at a time to an idle worker; latency is the task's `started_at` minus
+its `created_at`, as recorded by the task service. Baseline, measured in the same run: the same
+submit-then-claim through `TaskService` in one process with a worker spinning on `claim()` (the
+database's own floor, no polling interval, no process boundary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from reelforge.config import Settings
+from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.services import build_services
+from reelforge.tasks.service import Submission
+
+TINY_MODELS = """
+[models.tiny]
+engine = "draft"
+kind = "text_to_video"
+credits_per_second = 0
+durations = [1]
+aspect_ratios = ["16:9"]
+height = 96
+fps = 12
+"""
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def served_latencies(count: int, tmp: Path) -> list[float]:
+    models = tmp / "models.toml"
+    models.write_text(TINY_MODELS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
+    env.update(REELFORGE_DATA_DIR=str(tmp / "served"), REELFORGE_MODELS_FILE=str(models),
+               REELFORGE_QUERY_RATE_LIMIT="1000000/minute")
+    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", "8773", "--workers", "1",
+                             "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL)
+    base = "http://127.0.0.1:8773"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        key = json.loads((tmp / "served" / "dev-key.json").read_text())["secret"]
+        ids = []
+        with httpx.Client(base_url=base, headers={"key": key}) as client:
+            time.sleep(1.0)  # let the worker process finish starting
+            for _ in range(count):
+                task_id = client.post("/api/v1/generate/tiny", json={"prompt": "latency", "aspectRatio": "16:9",
+                                                                     "duration": "1"}).json()["taskId"]
+                ids.append(task_id)
+                while client.get(f"/api/v1/tasks/{task_id}/status").json()["status"] != "COMPLETED":
+                    time.sleep(0.05)
+        services = build_services(Settings(data_dir=tmp / "served", models_file=models), migrate=False)
+        return [(services.tasks.get(i).started_at - services.tasks.get(i).created_at).total_seconds() * 1000
+                for i in ids]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def in_process_latencies(count: int, tmp: Path) -> list[float]:
+    models = tmp / "models.toml"
+    services = build_services(Settings(data_dir=tmp / "inproc", models_file=models))
+    key = services.keys.create(credits=0).key
+    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="latency", width=160, height=96, fps=12, duration=1)
+    latencies = []
+    for _ in range(count):
+        claimed: list = []
+        spinner = threading.Thread(target=lambda: claimed.append(_spin_claim(services)))
+        spinner.start()
+        task = services.tasks.submit(key.id, Submission("tiny", request, {}, "bench"))
+        spinner.join()
+        started = services.tasks.get(task.id).started_at
+        latencies.append((started - task.created_at).total_seconds() * 1000)
+    return latencies
+
+
+def _spin_claim(services):  # type: ignore[no-untyped-def]
+    while True:
+        task = services.tasks.claim("spinner")
+        if task is not None:
+            return task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        served = served_latencies(args.tasks, tmp)
+        floor = in_process_latencies(args.tasks, tmp)
+    poll = Settings().poll_interval
+    print(f"submit-to-start latency, {args.tasks} tasks, idle worker, SQLite, poll interval {poll * 1000:.0f} ms")
+    print(f"{'path':<44}{'p50 ms':>10}{'p95 ms':>10}")
+    p50_floor, p95_floor = percentiles(floor)
+    p50, p95 = percentiles(served)
+    print(f"{'in-process submit -> claim (baseline)':<44}{p50_floor:>10.1f}{p95_floor:>10.1f}")
+    print(f"{'HTTP submit -> embedded worker start':<44}{p50:>10.1f}{p95:>10.1f}")
+    print(f"ratio p50 served / baseline: {p50 / p50_floor:.1f}")
+
+
+if __name__ == "__main__":
+    main()

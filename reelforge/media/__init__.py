@@ -1,0 +1,1 @@
+"""Media helpers: encoding, probing, thumbnails and image decoding shared by every engine."""

@@ -1,0 +1,55 @@
+"""The `reelforge` command as an operator uses it: keys, credits, and the serve banner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import run_cli
+from tests.helpers import create
+
+
+def test_keys_create_list_revoke_and_credits(tmp_path: Path) -> None:
+    created = json.loads(run_cli(tmp_path, "keys", "create", "--name", "ci", "--credits", "40", "--json").stdout)
+    assert created["key"].startswith("rf_") and created["webhookSecret"].startswith("whsec_")
+
+    listed = json.loads(run_cli(tmp_path, "keys", "list", "--json").stdout)
+    assert [(k["id"], k["name"], k["credits"], k["active"]) for k in listed] == [(created["id"], "ci", 40, True)]
+    assert created["key"] not in json.dumps(listed)  # secrets are never listed
+
+    granted = run_cli(tmp_path, "credits", "grant", created["id"], "15", "--note", "top-up")
+    assert "balance 55" in granted.stdout
+    shown = json.loads(run_cli(tmp_path, "credits", "show", created["id"], "--json").stdout)
+    assert shown["balance"] == 55 == sum(e["amount"] for e in shown["ledger"])
+    assert [e["note"] for e in shown["ledger"]] == ["initial credits", "top-up"]
+
+    assert run_cli(tmp_path, "keys", "revoke", created["id"]).returncode == 0
+    assert json.loads(run_cli(tmp_path, "keys", "list", "--json").stdout)[0]["active"] is False
+
+
+def test_unknown_key_id_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "credits", "grant", "key_nope", "5", check=False)
+    assert result.returncode == 2 and "key_nope" in result.stdout
+
+
+def test_serve_prints_url_dev_key_and_a_working_curl(start_server) -> None:
+    server = start_server(workers=0)
+    banner = server.banner()
+    assert server.url in banner and server.key in banner and "credits: 500" in banner
+    assert f"curl -s -X POST {server.url}/api/v1/generate/t2v -H 'key: {server.key}'" in banner
+    # the dev key is reused on the next start, not multiplied
+    server.stop()
+    again = start_server(workers=0, data_dir=server.data_dir)
+    assert again.key == server.key and "(new)" not in again.banner()
+
+
+def test_revoked_key_stops_working_at_once(start_server) -> None:
+    server = start_server(workers=0)
+    created = json.loads(run_cli(server.data_dir, "keys", "create", "--credits", "10", "--json").stdout)
+    body = {"prompt": "x", "aspectRatio": "1:1", "duration": "5"}
+    assert create(server, "t2v", body, key=created["key"]).status_code == 200
+    run_cli(server.data_dir, "keys", "revoke", created["id"])
+    assert create(server, "t2v", body, key=created["key"]).status_code == 401
+    assert httpx.get(f"{server.url}/api/v1/tasks", headers={"key": created["key"]}).status_code == 401
