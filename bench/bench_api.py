@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import run_load  # noqa: E402
+from loadgen import run_load
 
 BARE_APP = textwrap.dedent("""
     import sys, uvicorn

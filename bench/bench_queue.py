@@ -86,8 +86,7 @@ def in_process_latencies(count: int, tmp: Path) -> list[float]:
     request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="latency", width=160, height=96, fps=12, duration=1)
     latencies = []
     for _ in range(count):
-        claimed: list = []
-        spinner = threading.Thread(target=lambda: claimed.append(_spin_claim(services)))
+        spinner = threading.Thread(target=_spin_claim, args=(services,))
         spinner.start()
         task = services.tasks.submit(key.id, Submission("tiny", request, {}, "bench"))
         spinner.join()

@@ -68,12 +68,11 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self._out = open(self.banner_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelforge", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env, stdout=self._out, stderr=self._log,
-        )
+        with open(self.log_path, "ab") as log, open(self.banner_path, "ab") as out:  # the child keeps its copies
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reelforge", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env, stdout=out, stderr=log,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -107,9 +106,6 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if hasattr(self, "_log"):
-            self._log.close()
-            self._out.close()
 
     def banner(self) -> str:
         return self.banner_path.read_text(errors="replace")

@@ -1,6 +1,7 @@
 """Delivers the webhook outbox: claim due rows, POST them signed, retry with exponential backoff.
 
-Events of one task are delivered in the order they happened. Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
+Events of one task are delivered in the order they happened.
+Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
 server) never send the same row at once; a dispatcher that dies mid-delivery leaves the lock to expire and
 the row is sent again (at least once), with the same `webhook-id` so receivers can de-duplicate.
 """

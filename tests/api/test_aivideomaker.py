@@ -169,7 +169,7 @@ def test_list_is_newest_first_and_only_the_callers(server: ServerProcess) -> Non
         response = create(server, "t2v", {**T2V, "prompt": prompt}, key=alice["key"])
         ids.append(response.json()["taskId"])
     bob_task = create(server, "t2v", T2V, key=bob["key"]).json()["taskId"]
-    for task_id in ids + [bob_task]:
+    for task_id in [*ids, bob_task]:
         httpx.put(f"{server.url}/api/v1/tasks/{task_id}/cancel",
                   headers={"key": alice["key"] if task_id in ids else bob["key"]})
     listing = httpx.get(f"{server.url}/api/v1/tasks", headers={"key": alice["key"]}).json()

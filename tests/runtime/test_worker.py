@@ -83,15 +83,21 @@ def test_attempt_cap_fails_with_refund(services: Services) -> None:
     assert services.tasks.claim("anyone") is None
 
 
-def test_running_task_is_cancelled_cooperatively_and_refunded(services: Services) -> None:
-    key = services.keys.create(credits=100).key
-    task_id = submit(services, key.id, duration=60, width=320, height=192)
+def start_long_task(services: Services, key_id: str) -> tuple[str, Worker, threading.Thread]:
+    """A 60 s task running on a worker thread, returned once it has made some progress."""
+    task_id = submit(services, key_id, duration=60, width=320, height=192)
     worker = Worker(services, name="w")
     thread = threading.Thread(target=worker.run_once)
     thread.start()
     deadline = time.monotonic() + 30
     while services.tasks.get(task_id).progress < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
+    return task_id, worker, thread
+
+
+def test_running_task_is_cancelled_cooperatively_and_refunded(services: Services) -> None:
+    key = services.keys.create(credits=100).key
+    task_id, _worker, thread = start_long_task(services, key.id)
     assert services.tasks.get(task_id).status == TaskStatus.RUNNING
     services.tasks.cancel(task_id, key.id, allow_running=True)
     thread.join(30)
@@ -104,13 +110,7 @@ def test_running_task_is_cancelled_cooperatively_and_refunded(services: Services
 
 def test_worker_shutdown_gives_the_running_task_back(services: Services) -> None:
     key = services.keys.create(credits=100).key
-    task_id = submit(services, key.id, duration=60, width=320, height=192)
-    worker = Worker(services, name="w")
-    thread = threading.Thread(target=worker.run_once)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while services.tasks.get(task_id).progress < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    task_id, worker, thread = start_long_task(services, key.id)
     worker.stop_event.set()
     thread.join(30)
     task = services.tasks.get(task_id)

@@ -44,7 +44,7 @@ def test_sigkilled_worker_task_completes_elsewhere_charged_once(start_server, da
                 break
             time.sleep(0.1)
         else:
-            pytest.fail(f"task never made progress: {body}")
+            pytest.fail(f"task never made progress: {body}\n{(tmp_path / 'doomed.log').read_text()[-3000:]}")
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
     finally:
@@ -73,7 +73,8 @@ def test_sigkilled_worker_task_completes_elsewhere_charged_once(start_server, da
 
 def test_serve_restarts_a_killed_embedded_worker(start_server) -> None:
     server = start_server(workers=1, env=FAST_LEASES)
-    task_id = create(server, "t2v", {"prompt": "rain on glass", "aspectRatio": "16:9", "duration": "8"}).json()["taskId"]
+    body = {"prompt": "rain on glass", "aspectRatio": "16:9", "duration": "8"}
+    task_id = create(server, "t2v", body).json()["taskId"]
     deadline = time.monotonic() + 60
     while details(server, task_id).json()["progress"] < 5 and time.monotonic() < deadline:
         time.sleep(0.1)
