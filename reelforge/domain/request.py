@@ -22,6 +22,10 @@ class Kind(StrEnum):
     COMPOSE = "compose"
 
 
+STORED_PREFIX = "stored:"
+"""`ImageInput.source` prefix for bytes already in reelforge's storage (followed by the storage key)."""
+
+
 class ImageInput(BaseModel):
     """An input image: a remote URL (fetched by the worker through the safe fetcher) or a stored upload.
 

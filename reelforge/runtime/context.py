@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 from reelforge.config import Settings
+from reelforge.domain.request import STORED_PREFIX
 from reelforge.engines.base import TaskCancelled
 from reelforge.media.fetch import fetch
 from reelforge.storage.local import LocalStorage
 from reelforge.tasks.service import TaskService
-
-STORED_PREFIX = "stored:"
 
 
 class WorkerContext:

@@ -8,9 +8,7 @@ transitions and records a webhook event when the task asked for one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -48,12 +46,10 @@ class Submission:
 
 
 class TaskService:
-    def __init__(self, db: Database, settings: Settings, catalog: Catalog | None = None,
-                 on_dispatch: Callable[[Task], None] | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, catalog: Catalog | None = None) -> None:
         self.db = db
         self.settings = settings
         self.catalog = catalog or settings.catalog
-        self._on_dispatch = on_dispatch
         self._validators: dict[str, Engine] = {}
 
     # ----------------------------------------------------------------- submit
@@ -74,7 +70,10 @@ class TaskService:
         engine.validate(request)
 
     def submit(self, key_id: str, submission: Submission) -> Task:
-        """Validate, price, debit and persist one task with its job, atomically; then dispatch it."""
+        """Validate, price, debit and persist one task with its job, atomically.
+
+        The caller hands the returned task to its `Executor.dispatch` once this has committed.
+        """
         spec = self.model(submission.model)
         self.validate(spec, submission.request)
         cost = spec.price(submission.request)
@@ -112,8 +111,6 @@ class TaskService:
             jobs.enqueue(conn, task_id, queue=spec.name)
             task = self._load(conn, task_id)
             self._emit(conn, task)
-        if self._on_dispatch:
-            self._on_dispatch(task)
         return task
 
     def _lock_key(self, conn: Connection, key_id: str) -> None:
@@ -363,9 +360,3 @@ class TaskService:
             )
         )
 
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with milliseconds and `Z`, as the AIVideoMaker API writes them."""
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

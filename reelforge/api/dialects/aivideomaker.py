@@ -25,7 +25,7 @@ from reelforge.api.errors import register_error_renderer
 from reelforge.api.links import Links, links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.request import GenerationRequest, ImageInput, Kind
+from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
@@ -238,8 +238,8 @@ def build_router(query_limit: Any) -> APIRouter:
             task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
         except ReelforgeError:
             for image in generation.images:  # nothing half-written: drop uploads of a refused task
-                if image.source.startswith("stored:"):
-                    services.storage.path(image.source.removeprefix("stored:")).unlink(missing_ok=True)
+                if image.source.startswith(STORED_PREFIX):
+                    services.storage.path(image.source.removeprefix(STORED_PREFIX)).unlink(missing_ok=True)
             raise
         request.app.state.executor.dispatch(task)
         links = links_for(request)

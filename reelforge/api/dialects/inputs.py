@@ -9,8 +9,8 @@ from PIL import Image, UnidentifiedImageError
 
 from reelforge.config import Settings
 from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.domain.request import STORED_PREFIX
 from reelforge.media.fetch import check_url, decode_data_uri, is_data_uri
-from reelforge.runtime.context import STORED_PREFIX
 from reelforge.storage.local import LocalStorage
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
