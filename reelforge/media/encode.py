@@ -6,12 +6,14 @@ tagged, `moov` atom first (`+faststart`) so playback starts before the download 
 
 Encoding is deterministic: the same frames give the same bytes. That is why the x264 thread count is
 fixed rather than "auto" (x264's output depends on its thread count, so "auto" would make the bytes
-depend on the host's core count), and why no creation time is written.
+depend on the host's core count), why no creation time is written, and why x264's AVX-512 code is
+switched off on CPUs that have it (see `x264_asm_override`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import threading
@@ -44,6 +46,46 @@ def fps_fraction(fps: float | Fraction) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+# x264 `asm` levels (each implies the ones below it) and the /proc/cpuinfo flags each needs.
+_X264_LEVELS = (
+    ("AVX2", {"avx2", "bmi2", "fma"}),
+    ("AVX", {"avx"}),
+    ("SSE4.2", {"sse4_2"}),
+    ("SSE4.1", {"sse4_1"}),
+    ("SSSE3", {"ssse3"}),
+    ("SSE3", {"pni"}),
+    ("SSE2", {"sse2"}),
+)
+
+
+@functools.cache
+def x264_asm_override() -> str | None:
+    """The x264 `asm` value to use instead of auto-detection, or None to keep auto-detection.
+
+    With its AVX-512 routines, the x264 bundled in PyAV 18 made output that depended on leftover heap
+    contents: in one process, the same frames encoded again after other numpy or encoding work often
+    gave different bytes (up to one run in three), with one x264 thread or several; turning off
+    mb-tree or B-frames hid it, at a large cost in size. Limiting x264 to AVX2 makes every run
+    repeatable, at the same file size and speed (measured at 720p: 232 KiB, ~11 ms a frame either
+    way). So on x86 CPUs with AVX-512 (read from /proc/cpuinfo; elsewhere nothing changes) the
+    highest level below AVX-512 is named explicitly. x264 does not intersect the value with what the
+    CPU has, hence the care to name only levels the CPU reports. Test:
+    `test_same_frames_give_same_bytes_after_other_numpy_work`.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            line = next((ln for ln in cpuinfo if ln.startswith("flags")), "")
+    except OSError:
+        return None
+    flags = set(line.partition(":")[2].split())
+    if "avx512f" not in flags:
+        return None
+    for level, needs in _X264_LEVELS:
+        if needs <= flags:
+            return f"{level},Cache64"
+    return None
+
+
 class VideoWriter:
     """Encode RGB frames (H x W x 3 uint8 numpy arrays) to an H.264 MP4, as a context manager.
 
@@ -54,9 +96,9 @@ class VideoWriter:
     ```
 
     Colour conversion and x264 run on a background thread fed through a short queue, so an engine
-    renders frame n+1 while frame n is being encoded: on a 2-core host that nearly halves the wall time
-    of a render-then-encode loop (PyAV and numpy release the GIL in their heavy work). `write` copies
-    the frame, so the caller may reuse its buffer.
+    renders frame n+1 while frame n is being encoded (PyAV, Pillow and numpy release the GIL in their
+    heavy work); on 2 cores that cut the draft engine's wall time by about a third. `write` copies the
+    frame, so the caller may reuse its buffer. Engines that render in YUV call `write_i420` instead.
 
     The file is written under a temporary name next to `path` and moved into place only when the
     `with` block ends without an exception, so a failed or cancelled render never leaves a truncated
@@ -120,9 +162,10 @@ class VideoWriter:
             str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"}
         )
         try:
-            stream = container.add_stream(
-                "libx264", rate=self.rate, options={"crf": str(self.crf), "preset": self.preset}
-            )
+            options = {"crf": str(self.crf), "preset": self.preset}
+            if (asm := x264_asm_override()) is not None:
+                options["x264-params"] = f"asm={asm}"
+            stream = container.add_stream("libx264", rate=self.rate, options=options)
             stream.width = self.width
             stream.height = self.height
             stream.pix_fmt = "yuv420p"

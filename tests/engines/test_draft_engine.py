@@ -17,6 +17,7 @@ from reelforge.engines.base import Artifact, RunContext, TaskCancelled, create_e
 from reelforge.engines.draft import DraftEngine
 from reelforge.engines.draft.scene import TextScene
 from reelforge.media.probe import probe
+from reelforge.media.yuv import i420_to_rgb
 
 
 class FakeContext:
@@ -156,7 +157,7 @@ def test_same_seed_same_pixels_other_seed_other_pixels(engine: DraftEngine, tmp_
 def test_prompt_colours_the_scene() -> None:
     def mean_rgb(prompt: str) -> np.ndarray:
         scene = TextScene(prompt, seed=1, width=160, height=96, fps=24, n_frames=24, caption=False)
-        return scene.frame(12).reshape(-1, 3).mean(axis=0)
+        return i420_to_rgb(scene.frame(12)).reshape(-1, 3).mean(axis=0)
 
     ocean, fire = mean_rgb("deep blue ocean waves"), mean_rgb("a roaring fire")
     assert ocean[2] > ocean[0]
@@ -166,7 +167,7 @@ def test_prompt_colours_the_scene() -> None:
 def test_caption_is_drawn_at_the_bottom() -> None:
     def frame(caption: bool) -> np.ndarray:
         scene = TextScene("hello world", seed=1, width=320, height=192, fps=24, n_frames=24, caption=caption)
-        return scene.frame(0).astype(int)
+        return i420_to_rgb(scene.frame(0)).astype(int)
 
     with_caption, without = frame(True), frame(False)
     changed_rows = np.nonzero(np.abs(with_caption - without).max(axis=(1, 2)))[0]

@@ -12,6 +12,7 @@ from PIL import Image
 
 from reelforge.media.encode import VideoWriter, fps_fraction, write_thumbnail
 from reelforge.media.probe import probe
+from reelforge.media.yuv import i420_to_rgb, planes, rgb_delta_to_yuv, rgb_to_i420, rgb_to_yuv
 
 
 def _frames(n: int, width: int = 96, height: int = 64) -> list[np.ndarray]:
@@ -65,6 +66,29 @@ def test_same_frames_give_same_bytes(tmp_path: Path) -> None:
     first = _encode(tmp_path / "a.mp4", frames).read_bytes()
     second = _encode(tmp_path / "b.mp4", frames).read_bytes()
     assert first == second
+
+
+def test_same_frames_give_same_bytes_after_other_numpy_work(tmp_path: Path) -> None:
+    # Regression: x264's AVX-512 code let leftover heap contents leak into the output (see
+    # `x264_asm_override`); freeing random-valued numpy buffers between frames exposed it, on smooth,
+    # slowly moving content like the draft engine's.
+    yy, xx = np.mgrid[0:96, 0:160].astype(np.float32)
+    frames = [
+        np.clip(np.stack([128 + 60 * np.sin(xx / 25 + i * 0.05) + 20 * np.cos(yy / 17),
+                          100 + 50 * np.cos((xx + yy) / 40 - i * 0.03),
+                          140 + 40 * np.sin(yy / 30 + i * 0.04)], -1), 0, 255).astype(np.uint8)
+        for i in range(24)
+    ]
+    rng = np.random.default_rng(0)
+    outputs = set()
+    for run in range(8):
+        with VideoWriter(tmp_path / f"{run}.mp4", 160, 96, 24) as writer:
+            for frame in frames:
+                for size in rng.integers(1_000, 200_000, 8):
+                    rng.random(size)
+                writer.write(frame)
+        outputs.add((tmp_path / f"{run}.mp4").read_bytes())
+    assert len(outputs) == 1
 
 
 def test_colours_survive_the_round_trip(tmp_path: Path) -> None:
@@ -130,3 +154,28 @@ def test_thumbnail_is_a_small_jpeg_with_the_same_aspect(tmp_path: Path) -> None:
         assert image.getpixel((100, 180))[0] > 200
     with Image.open(write_thumbnail(frame[:96, :160], tmp_path / "small.jpg")) as image:
         assert image.size == (160, 96)
+
+
+def test_i420_helpers_round_trip() -> None:
+    rgb = _frames(1)[0]
+    i420 = rgb_to_i420(rgb)
+    assert i420.shape == (96, 96) and i420.dtype == np.uint8
+    y, u, v = planes(i420)
+    assert (y.shape, u.shape, v.shape) == ((64, 96), (32, 48), (32, 48))
+    back = i420_to_rgb(i420)
+    assert np.abs(back.astype(int) - rgb).mean() < 6  # chroma is subsampled, so not exact
+    assert rgb_to_i420(rgb, 192, 128).shape == (192, 192)
+    np.testing.assert_allclose(rgb_to_yuv(np.array([[255, 255, 255], [0, 0, 0]])), [[235, 128, 128], [16, 128, 128]],
+                               atol=0.01)
+    np.testing.assert_allclose(rgb_delta_to_yuv(np.array([10, 10, 10])), [10 * 219 / 255, 0, 0], atol=1e-4)
+
+
+def test_i420_frames_encode_like_rgb_frames(tmp_path: Path) -> None:
+    frames = _frames(6)
+    rgb_path = _encode(tmp_path / "rgb.mp4", frames)
+    with VideoWriter(tmp_path / "yuv.mp4", 96, 64, 24) as writer:
+        for frame in frames:
+            writer.write_i420(rgb_to_i420(frame))
+        with pytest.raises(ValueError, match="I420"):
+            writer.write_i420(np.zeros((64, 96), np.uint8))
+    assert (tmp_path / "yuv.mp4").read_bytes() == rgb_path.read_bytes()
