@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     models_file: Path | None = None
     """A `models.toml` replacing the built-in catalog."""
     public_url: str | None = None
-    """Base URL used in links the server hands out (webhook bodies); default: the request's own URL."""
+    """Base URL of every link the server hands out. Default: the URL each request came in on, and for
+    webhook bodies (which have no request) `http://<serve host>:<port>`."""
 
     # runtime
     lease_seconds: float = 30.0
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 20 * 1024 * 1024
     fetch_timeout: float = 20.0
     data_uri_max_bytes: int = 10 * 1024 * 1024
+    max_request_bytes: int = 16 * 1024 * 1024
+    """Largest request body; room for one data URI at its cap (base64 adds a third) plus the rest."""
 
     webhook_max_attempts: int = 8
     webhook_backoff_base: float = 2.0

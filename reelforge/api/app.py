@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from reelforge import __version__
 from reelforge.api import system
+from reelforge.api.body_limit import BodyLimitMiddleware
 from reelforge.api.dialects import WEBHOOK_RENDERERS, aivideomaker
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.links import Links
@@ -28,13 +29,17 @@ from reelforge.webhooks.dispatcher import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Services, executor: Executor, *, run_dispatcher: bool = True) -> FastAPI:
+def create_app(services: Services, executor: Executor, *, run_dispatcher: bool = True,
+               default_base_url: str = "http://127.0.0.1:8000") -> FastAPI:
+    """The app. API answers link to the URL each request came in on (or `public_url` when set); webhook
+    bodies, which have no request, link to `public_url` or else `default_base_url`."""
     settings = services.settings
+    webhook_base_url = settings.public_url or default_base_url
 
     def render_webhook(dialect: str, task: Task) -> dict[str, Any]:
         # Links are signed from the event time, so every retry of one event carries the same body.
-        links = Links(services.storage, settings.public_url or "http://127.0.0.1:8000",
-                      settings.download_url_ttl, now=task.updated_at.timestamp())
+        links = Links(services.storage, webhook_base_url, settings.download_url_ttl,
+                      now=task.updated_at.timestamp())
         return WEBHOOK_RENDERERS[dialect](task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
@@ -62,6 +67,7 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.include_router(system.router)
     app.include_router(aivideomaker.build_router(QueryRateLimit(settings.query_rate_limit)))
     return app

@@ -19,6 +19,8 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 log = logging.getLogger(__name__)
 
 ErrorRenderer = Callable[[ReelforgeError], dict]
+_HTTP_CODES = {401: ErrorCode.AUTH_FAILED, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED,
+               413: ErrorCode.PAYLOAD_TOO_LARGE}
 _RENDERERS: list[tuple[str, ErrorRenderer]] = []
 
 
@@ -57,12 +59,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: ErrorCode.AUTH_FAILED, 404: ErrorCode.TASK_NOT_FOUND}.get(exc.status_code)
-        if code is None:
-            return JSONResponse({"error": {"code": "HTTP_ERROR", "message": str(exc.detail)}},
-                                status_code=exc.status_code)
-        message = "Not found" if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, ReelforgeError(code, message))
+        """Framework errors (no such route, wrong method) in the dialect's own error shape too."""
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID_PAYLOAD if exc.status_code < 500
+                               else ErrorCode.INTERNAL_ERROR)
+        messages = {404: f"No endpoint {request.url.path}; see /docs for the API",
+                    405: f"{request.method} is not allowed on {request.url.path}"}
+        return error_response(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

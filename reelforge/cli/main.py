@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -42,20 +43,25 @@ def serve(
 
     configure_logging(log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    settings = settings_for(data_dir, public_url=public_url or f"http://{shown_host}:{port}")
+    settings = settings_for(data_dir, public_url=public_url)
     services = build_services(settings)
     dev = ensure_dev_key(services)
     executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level)
-    application = create_app(services, executor)
-    base = settings.public_url
+    base = settings.public_url or f"http://{shown_host}:{port}"
+    application = create_app(services, executor, default_base_url=base)
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
     console.print(f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
                   f"workers: {workers}, docs: {base}/docs")
-    console.print(f"  dev API key{' (new)' if dev.created else ''}: [bold]{dev.secret}[/bold]  "
-                  f"(credits: {dev.balance})")
+    # Secrets go to the terminal, not to a log: when stdout is not a terminal (a service manager's
+    # journal) and the key is not new, only its prefix is shown; the whole key is in dev-key.json.
+    reveal = dev.created or sys.stdout.isatty()
+    shown_key = dev.secret if reveal else f"{dev.secret[:10]}... (full key in {settings.data_dir / 'dev-key.json'})"
+    console.print(f"  dev API key{' (new)' if dev.created else ''}: [bold]{shown_key}[/bold]  (credits: {dev.balance})")
+    if reveal:
+        console.print(f"  its webhook signing secret: {dev.webhook_secret}")
     console.print("\nCreate a 5 s text-to-video task:")
     console.print(
-        f"  curl -s -X POST {base}/api/v1/generate/t2v -H 'key: {dev.secret}' "
+        f"  curl -s -X POST {base}/api/v1/generate/t2v -H 'key: {dev.secret if reveal else '<dev key>'}' "
         "-H 'content-type: application/json' "
         "-d '{\"prompt\": \"A cinematic sunset over a futuristic city skyline\", "
         "\"aspectRatio\": \"16:9\", \"duration\": \"5\"}'",

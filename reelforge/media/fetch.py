@@ -61,7 +61,8 @@ def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
           accept_prefix: str = "image/") -> Fetched:
     """GET `url` safely; raise INPUT_FETCH_FAILED (or INVALID_PAYLOAD for a forbidden URL) on any problem."""
     current = url
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    # trust_env=False: an environment proxy must not become a way around the address checks
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=allow_private, purpose="input URL")
             try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
 from reelforge.store.tables import jobs, utcnow
 
@@ -86,15 +86,23 @@ def finish(conn: Connection, task_id: str) -> None:
     )
 
 
-def requeue(conn: Connection, task_id: str, delay_seconds: float = 0.0) -> None:
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.task_id == task_id)
-        .values(
-            state=QUEUED, lease_owner=None, lease_expires_at=None,
-            available_at=utcnow() + timedelta(seconds=delay_seconds),
-        )
-    )
+def requeue(conn: Connection, task_id: str, delay_seconds: float = 0.0, *, refund_attempt: bool = False) -> None:
+    """Back to the queue; `refund_attempt` when the attempt was given back rather than lost."""
+    values = {
+        "state": QUEUED, "lease_owner": None, "lease_expires_at": None,
+        "available_at": utcnow() + timedelta(seconds=delay_seconds),
+    }
+    if refund_attempt:
+        values["attempts"] = jobs.c.attempts - 1
+    conn.execute(update(jobs).where(jobs.c.task_id == task_id).values(**values))
+
+
+def lock(conn: Connection, task_id: str, *, for_update: bool) -> Row | None:
+    """The job row of `task_id` (state, lease_owner), locked for the rest of the transaction."""
+    query = select(jobs.c.state, jobs.c.lease_owner).where(jobs.c.task_id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    return conn.execute(query).first()
 
 
 def expired_leases(conn: Connection, *, for_update: bool = False) -> list[tuple[str, int]]:
@@ -108,6 +116,4 @@ def expired_leases(conn: Connection, *, for_update: bool = False) -> list[tuple[
 
 
 def queued_count(conn: Connection) -> int:
-    from sqlalchemy import func
-
     return int(conn.execute(select(func.count()).where(jobs.c.state == QUEUED)).scalar_one())

@@ -6,6 +6,7 @@ again. Credits are never touched here beyond what `TaskService` does, so a re-ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -40,12 +41,20 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started (models: %s)", self.name, ", ".join(self.models or ["all"]))
+        backoff = self.settings.poll_interval
         while not self.stop_event.is_set():
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.warning("worker %s: parent process exited; stopping", self.name)
                 break
-            if not self.run_once():
-                self.stop_event.wait(self.settings.poll_interval)
+            try:
+                ran = self.run_once()
+                backoff = self.settings.poll_interval
+            except Exception:  # e.g. the database is briefly unreachable: keep the worker alive
+                log.exception("worker %s: looking for work failed; retrying in %.1fs", self.name, backoff)
+                ran = False
+                backoff = min(backoff * 2 + 0.5, 30.0)
+            if not ran:
+                self.stop_event.wait(backoff)
         log.info("worker %s stopped", self.name)
 
     def run_once(self) -> bool:
@@ -83,30 +92,35 @@ class Worker:
         try:
             artifact = self.engine_for(task.model).run(task.request, ctx)
             output = self._store(task, artifact)
-            service.complete(task.id, output)
+            service.complete(task.id, output, owner=self.name)
             log.info("task %s completed", task.id)
         except TaskCancelled:
             if ctx.cancel_was_requested:
-                service.mark_cancelled(task.id)
+                service.mark_cancelled(task.id, owner=self.name)
                 log.info("task %s cancelled", task.id)
             elif not lost.is_set():
                 service.release(task.id, self.name)
                 log.info("task %s returned to the queue (worker stopping)", task.id)
         except ReelforgeError as exc:
             log.info("task %s failed: %s %s", task.id, exc.code, exc.message)
-            service.fail(task.id, exc.code, exc.message)
+            service.fail(task.id, exc.code, exc.message, owner=self.name)
         except Exception as exc:
+            # The details (paths, library internals) go to the log, not to the caller.
             log.error("task %s crashed: %s", task.id, traceback.format_exc())
-            service.fail(task.id, ErrorCode.ENGINE_ERROR, f"the engine failed: {type(exc).__name__}: {exc}")
+            service.fail(task.id, ErrorCode.ENGINE_ERROR,
+                         f"the {task.model} engine failed ({type(exc).__name__}); the server log has details",
+                         owner=self.name)
         finally:
             done.set()
             heartbeat.join()
-            shutil.rmtree(self.settings.work_dir / task.id, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                workdir.parent.rmdir()  # only if no other attempt of this task is using it
 
     def _heartbeat(self, task_id: str, lost: threading.Event, done: threading.Event) -> None:
         while not done.wait(self.settings.heartbeat_seconds):
             try:
-                ours, _ = self.services.tasks.heartbeat(task_id, self.name)
+                ours = self.services.tasks.heartbeat(task_id, self.name)
             except Exception:  # a flaky database must not kill the task; the lease has slack
                 log.exception("heartbeat for task %s failed", task_id)
                 continue

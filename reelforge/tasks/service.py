@@ -20,7 +20,6 @@ from reelforge.domain.request import GenerationRequest
 from reelforge.domain.task import REFUNDED, Task, TaskOutput, TaskStatus, can_transition
 from reelforge.engines.base import Engine, create_engine
 from reelforge.runtime import jobs
-from reelforge.runtime.jobs import Lease
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, tasks, utcnow, webhook_outbox
 from reelforge.tasks import ledger
@@ -164,8 +163,8 @@ class TaskService:
         CANCELLED and the refund.
         """
         with self.db.write() as conn:
-            task = self._load(conn, task_id, lock=True)
-            if task.key_id != key_id:
+            task = self._lock(conn, task_id)
+            if task is None or task.key_id != key_id:
                 raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
             if task.status == TaskStatus.QUEUED:
                 jobs.finish(conn, task_id)
@@ -182,6 +181,10 @@ class TaskService:
             )
 
     # --------------------------------------------------------- worker side
+    #
+    # Lock order, everywhere: the job row, then the task row (PostgreSQL would otherwise deadlock a
+    # claim against a cancel). Outcomes reported by a worker (`owner`) count only while it still holds
+    # the lease: a worker that lost its lease to another must not end that other worker's attempt.
 
     def claim(self, owner: str, *, queues: list[str] | None = None, task_id: str | None = None) -> Task | None:
         """Lease the next queued task to worker `owner` and mark it RUNNING."""
@@ -200,23 +203,17 @@ class TaskService:
             if task.status != TaskStatus.QUEUED:  # ended while queued (e.g. cancelled): drop the job
                 jobs.finish(conn, lease.task_id)
                 return None
-            return self._start(conn, task, lease)
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task.id)
+                .values(attempts=lease.attempts, started_at=task.started_at or utcnow())
+            )
+            return self._transition(conn, self._load(conn, task.id), TaskStatus.RUNNING)
 
-    def _start(self, conn: Connection, task: Task, lease: Lease) -> Task:
-        now = utcnow()
-        conn.execute(
-            update(tasks)
-            .where(tasks.c.id == task.id)
-            .values(attempts=lease.attempts, started_at=task.started_at or now)
-        )
-        return self._transition(conn, self._load(conn, task.id), TaskStatus.RUNNING)
-
-    def heartbeat(self, task_id: str, owner: str) -> tuple[bool, bool]:
-        """Renew the lease. Returns (still ours, cancel requested)."""
+    def heartbeat(self, task_id: str, owner: str) -> bool:
+        """Renew the lease; False when it was lost (the worker should abandon the attempt)."""
         with self.db.write() as conn:
-            ours = jobs.renew(conn, task_id, owner, self.settings.lease_seconds)
-            row = conn.execute(select(tasks.c.cancel_requested).where(tasks.c.id == task_id)).first()
-        return ours, bool(row and row.cancel_requested)
+            return jobs.renew(conn, task_id, owner, self.settings.lease_seconds)
 
     def cancel_requested(self, task_id: str) -> bool:
         with self.db.read() as conn:
@@ -234,12 +231,12 @@ class TaskService:
                 .values(progress=percent, updated_at=utcnow())
             )
 
-    def complete(self, task_id: str, output: TaskOutput) -> Task:
+    def complete(self, task_id: str, output: TaskOutput, *, owner: str | None = None) -> Task:
         """Record the finished video; a task cancelled meanwhile ends CANCELLED (refunded) instead."""
         with self.db.write() as conn:
-            task = self._load(conn, task_id, lock=True)
-            if task.status != TaskStatus.RUNNING:
-                return task  # another attempt finished it, or it was cancelled: nothing to do
+            task = self._lock(conn, task_id, owner=owner)
+            if task is None or task.status != TaskStatus.RUNNING:
+                return self._load(conn, task_id)  # our lease is gone, or the task already ended
             jobs.finish(conn, task_id)
             if task.cancel_requested:
                 return self._transition(conn, task, TaskStatus.CANCELLED)
@@ -248,36 +245,31 @@ class TaskService:
             )
             return self._transition(conn, self._load(conn, task_id), TaskStatus.SUCCEEDED)
 
-    def fail(self, task_id: str, code: ErrorCode | str, message: str) -> Task:
+    def fail(self, task_id: str, code: ErrorCode | str, message: str, *, owner: str | None = None) -> Task:
         """End the task FAILED with a refund (exactly once, whoever calls this how often)."""
         with self.db.write() as conn:
-            task = self._load(conn, task_id, lock=True)
-            if task.status.is_terminal:
-                return task
-            jobs.finish(conn, task_id)
-            conn.execute(
-                update(tasks).where(tasks.c.id == task_id).values(error_code=str(code), error_message=message)
-            )
-            return self._transition(conn, self._load(conn, task_id), TaskStatus.FAILED)
+            task = self._lock(conn, task_id, owner=owner)
+            if task is None or task.status.is_terminal:
+                return self._load(conn, task_id)
+            return self._fail_locked(conn, task, code, message)
 
-    def mark_cancelled(self, task_id: str) -> Task:
+    def mark_cancelled(self, task_id: str, *, owner: str | None = None) -> Task:
         """The engine stopped on a cancel request: record CANCELLED with the refund."""
         with self.db.write() as conn:
-            task = self._load(conn, task_id, lock=True)
-            if task.status.is_terminal:
-                return task
+            task = self._lock(conn, task_id, owner=owner)
+            if task is None or task.status.is_terminal:
+                return self._load(conn, task_id)
             jobs.finish(conn, task_id)
             return self._transition(conn, task, TaskStatus.CANCELLED)
 
     def release(self, task_id: str, owner: str, delay_seconds: float = 0.0) -> None:
-        """Give a task back to the queue (a worker shutting down mid-task) without failing it."""
+        """Give a task back to the queue (a worker shutting down mid-task); the attempt does not count."""
         with self.db.write() as conn:
-            if not jobs.renew(conn, task_id, owner, 0):
-                return
-            task = self._load(conn, task_id, lock=True)
-            if task.status == TaskStatus.RUNNING:
-                jobs.requeue(conn, task_id, delay_seconds)
-                self._transition(conn, task, TaskStatus.QUEUED)
+            task = self._lock(conn, task_id, owner=owner)
+            if task is not None and task.status == TaskStatus.RUNNING:
+                jobs.requeue(conn, task_id, delay_seconds, refund_attempt=True)
+                conn.execute(update(tasks).where(tasks.c.id == task_id).values(attempts=task.attempts - 1))
+                self._transition(conn, self._load(conn, task_id), TaskStatus.QUEUED)
 
     def reap_expired_leases(self) -> int:
         """Re-queue tasks whose worker died (lease expired); past the attempt cap, fail them with refund.
@@ -295,15 +287,8 @@ class TaskService:
                     jobs.finish(conn, task_id)
                     self._transition(conn, task, TaskStatus.CANCELLED)
                 elif attempts >= self.settings.max_attempts:
-                    jobs.finish(conn, task_id)
-                    conn.execute(
-                        update(tasks).where(tasks.c.id == task_id).values(
-                            error_code=ErrorCode.WORKER_LOST.value,
-                            error_message=f"the worker running this task stopped responding "
-                            f"{attempts} times; giving up",
-                        )
-                    )
-                    self._transition(conn, self._load(conn, task_id), TaskStatus.FAILED)
+                    self._fail_locked(conn, task, ErrorCode.WORKER_LOST,
+                                      f"the worker running this task stopped responding {attempts} times; giving up")
                 else:
                     log.warning("task %s lost its worker (attempt %d); re-queued", task_id, attempts)
                     jobs.requeue(conn, task_id)
@@ -311,6 +296,25 @@ class TaskService:
         return handled
 
     # -------------------------------------------------------------- helpers
+
+    def _lock(self, conn: Connection, task_id: str, *, owner: str | None = None) -> Task | None:
+        """Lock the task's job row, then its task row, and return the task.
+
+        With `owner`: None when that worker no longer holds the lease (its report must be ignored).
+        """
+        held = jobs.lock(conn, task_id, for_update=self.db.for_update)
+        task = self._load(conn, task_id, lock=True)
+        if owner is not None and (held is None or held.lease_owner != owner or held.state != jobs.LEASED):
+            log.warning("task %s: worker %s reported after losing its lease; ignored", task_id, owner)
+            return None
+        return task
+
+    def _fail_locked(self, conn: Connection, task: Task, code: ErrorCode | str, message: str) -> Task:
+        jobs.finish(conn, task.id)
+        conn.execute(
+            update(tasks).where(tasks.c.id == task.id).values(error_code=str(code), error_message=message)
+        )
+        return self._transition(conn, self._load(conn, task.id), TaskStatus.FAILED)
 
     def _load(self, conn: Connection, task_id: str, *, lock: bool = False) -> Task:
         query = select(tasks).where(tasks.c.id == task_id)

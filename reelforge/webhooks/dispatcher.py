@@ -81,12 +81,13 @@ class WebhookDispatcher:
         return json.dumps(self.render(row.dialect, task), separators=(",", ":"))
 
     async def deliver(self, client: httpx.AsyncClient, row: Any) -> None:
-        body = self.body_for(row)
-        headers = {"content-type": "application/json", "user-agent": "reelforge-webhooks/1"}
-        headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
         error: str | None = None
         try:
-            check_url(row.url, allow_private=self.settings.allow_private_urls, purpose="webhook URL")
+            body = self.body_for(row)
+            headers = {"content-type": "application/json", "user-agent": "reelforge-webhooks/1"}
+            headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
+            await asyncio.to_thread(check_url, row.url, allow_private=self.settings.allow_private_urls,
+                                    purpose="webhook URL")
             response = await client.post(row.url, content=body, headers=headers)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
@@ -94,6 +95,9 @@ class WebhookDispatcher:
             error = exc.message
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a bug must still count as an attempt, or the row would retry forever
+            log.exception("webhook %s could not be prepared", row.id)
+            error = f"internal error: {type(exc).__name__}"
         await asyncio.to_thread(self._record, row, error)
 
     def _record(self, row: Any, error: str | None) -> None:
@@ -113,7 +117,8 @@ class WebhookDispatcher:
             conn.execute(update(webhook_outbox).where(webhook_outbox.c.id == row.id).values(**values))
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
-        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False,
+                                     trust_env=False) as client:
             while not stop.is_set():
                 rows = []
                 try:

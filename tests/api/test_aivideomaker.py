@@ -244,3 +244,24 @@ def test_models_and_health(server: ServerProcess) -> None:
     assert models["t2v"]["engine"] == "draft"
     assert "text_to_video" in models["t2v"]["capabilities"]["kinds"]
     assert models["t2v_v3"]["durations"] == [5, 10, 15, 20]
+
+
+def test_oversized_bodies_and_framework_errors_keep_the_contract_shape(server: ServerProcess) -> None:
+    huge = httpx.post(f"{server.url}/api/v1/generate/t2v", headers={"key": server.key},
+                      content=b'{"prompt": "' + b"x" * (17 * 1024 * 1024) + b'"}')
+    assert huge.status_code == 413
+    assert huge.json()["status"] == "FAILED" and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
+    wrong_method = httpx.delete(f"{server.url}/api/v1/tasks/abc/cancel", headers={"key": server.key})
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"
+    no_route = httpx.get(f"{server.url}/api/v1/nothing-here", headers={"key": server.key})
+    assert no_route.status_code == 404 and no_route.json()["status"] == "FAILED"
+
+
+def test_input_echoes_only_the_contract_fields_and_a_blank_i2v_prompt_is_null(server: ServerProcess) -> None:
+    response = create(server, "i2v", {"image": data_uri(png_bytes(64, 64)), "duration": "5", "prompt": "",
+                                      "junk": "x" * 1000, "seed": 5})
+    assert response.status_code == 200, response.text
+    task_id = response.json()["taskId"]
+    httpx.put(f"{server.url}/api/v1/tasks/{task_id}/cancel", headers={"key": server.key})
+    echoed = details(server, task_id).json()["input"]
+    assert set(echoed) == {"image", "duration", "prompt", "seed"}

@@ -197,3 +197,36 @@ def test_ledger_sum_equals_balance_after_a_mixed_run(services: Services) -> None
     assert services.tasks.balance(key.id) == 125 - 5 - 5 == ledger_sum(services, key.id)
     assert services.keys.balance(key.id) == 115
     assert d.status == TaskStatus.QUEUED
+
+
+def test_a_worker_that_lost_its_lease_cannot_end_the_new_attempt(services: Services) -> None:
+    services.settings.lease_seconds = 0.2
+    key = services.keys.create(credits=20).key
+    task = services.tasks.submit(key.id, t2v())
+    services.tasks.claim("slow")
+    import time
+
+    time.sleep(0.3)
+    services.tasks.reap_expired_leases()
+    services.settings.lease_seconds = 30
+    assert services.tasks.claim("fresh").id == task.id
+    # the first worker wakes up and reports: ignored, the second attempt goes on
+    services.tasks.fail(task.id, ErrorCode.ENGINE_ERROR, "late failure", owner="slow")
+    services.tasks.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="slow")
+    services.tasks.mark_cancelled(task.id, owner="slow")
+    assert services.tasks.get(task.id).status == TaskStatus.RUNNING
+    assert services.tasks.heartbeat(task.id, "slow") is False
+    assert services.tasks.heartbeat(task.id, "fresh") is True
+    done = services.tasks.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="fresh")
+    assert done.status == TaskStatus.SUCCEEDED and done.attempts == 2
+
+
+def test_a_released_task_does_not_use_up_an_attempt(services: Services) -> None:
+    key = services.keys.create(credits=20).key
+    task = services.tasks.submit(key.id, t2v())
+    for _ in range(services.settings.max_attempts + 2):  # restarts of a worker are not failures
+        assert services.tasks.claim("w").id == task.id
+        services.tasks.release(task.id, "w")
+    queued = services.tasks.get(task.id)
+    assert queued.status == TaskStatus.QUEUED and queued.attempts == 0
+    assert services.tasks.claim("w").attempts == 1

@@ -37,6 +37,8 @@ PREFIX = "/api/v1"
 DEFAULT_ASPECT = "16:9"
 MAX_PROMPT_CHARS = 2000
 MAX_LIST = 1000
+ECHOED_FIELDS = ("prompt", "aspectRatio", "duration", "image", "seed")
+"""What `input` echoes back: the contract's fields (and `seed`), never arbitrary extra payload."""
 
 STATUS_NAMES = {
     TaskStatus.QUEUED: "SUBMITTED",
@@ -75,7 +77,7 @@ def nearest_aspect(size: tuple[int, int], choices: list[str]) -> str:
 
 def _prompt(payload: dict[str, Any], *, required: bool) -> str | None:
     value = payload.get("prompt")
-    if value is None and not required:
+    if not required and (value is None or (isinstance(value, str) and not value.strip())):
         return None
     if not isinstance(value, str) or not value.strip():
         if required:
@@ -137,7 +139,7 @@ def parse_generation(payload: Any, spec: ModelSpec, services: Services) -> tuple
     if not isinstance(payload, dict):
         raise invalid("the request body must be a JSON object")
     seed = _seed(payload)
-    echoed = {k: elide_data_uri(v) for k, v in payload.items()}
+    echoed = {k: elide_data_uri(v) for k, v in payload.items() if k in ECHOED_FIELDS}
     common = {"fps": spec.fps, "seed": seed}
     if spec.kind == Kind.TEXT_TO_VIDEO:
         prompt = _prompt(payload, required=True)
@@ -225,9 +227,9 @@ def build_router(query_limit: Any) -> APIRouter:
             raise invalid("the request body must be valid JSON") from None
         webhook_url = request.headers.get("webhookUrl")
         if webhook_url:
-            try:
-                check_url(webhook_url, allow_private=services.settings.allow_private_urls,
-                          purpose="webhookUrl header")
+            try:  # resolves the host: off the event loop
+                await asyncio.to_thread(check_url, webhook_url, allow_private=services.settings.allow_private_urls,
+                                        purpose="webhookUrl header")
             except ReelforgeError as exc:
                 exc.field = "webhookUrl"
                 raise
@@ -236,10 +238,10 @@ def build_router(query_limit: Any) -> APIRouter:
                                 webhook_url=webhook_url or None)
         try:
             task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
-        except ReelforgeError:
+        except Exception:
             for image in generation.images:  # nothing half-written: drop uploads of a refused task
                 if image.source.startswith(STORED_PREFIX):
-                    services.storage.path(image.source.removeprefix(STORED_PREFIX)).unlink(missing_ok=True)
+                    services.storage.delete(image.source.removeprefix(STORED_PREFIX))
             raise
         request.app.state.executor.dispatch(task)
         links = links_for(request)
