@@ -91,3 +91,5 @@ class Task:
     webhook_url: str | None = None
     cancel_requested: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    phase: str | None = None
+    """What a running task is doing (engine-defined, e.g. `rendering`); the status name once it ended."""

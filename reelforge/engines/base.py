@@ -44,6 +44,9 @@ class RunContext(Protocol):
     def raise_if_cancelled(self) -> None:
         """Raise `TaskCancelled` if `cancelled()`."""
 
+    def phase(self, name: str) -> None:
+        """Name the stage the task is in (`preparing_assets`, `generating`, `rendering`); shown to callers."""
+
     def read_input(self, source: str) -> bytes:
         """The bytes of an input (`ImageInput.source`): a stored upload or a URL through the safe fetcher."""
 

@@ -52,6 +52,9 @@ class WorkerContext:
             self._cancel_seen = self._service.cancel_requested(self.task_id)
         return self._cancel_seen
 
+    def phase(self, name: str) -> None:
+        self._service.set_phase(self.task_id, name)
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled():
             raise TaskCancelled(self.task_id)

@@ -88,6 +88,7 @@ tasks = Table(
     Column("input", JSON, nullable=False),
     Column("status", String(20), nullable=False),
     Column("progress", Integer, nullable=False, default=0),
+    Column("phase", String(40)),
     Column("cost", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("cancel_requested", Boolean, nullable=False, default=False),

@@ -31,6 +31,7 @@ def row_to_task(row: Any) -> Task:
         webhook_url=row.webhook_url,
         cancel_requested=bool(row.cancel_requested),
         extra=row.extra or {},
+        phase=row.phase,
     )
 
 
@@ -61,6 +62,7 @@ def task_snapshot(task: Task) -> dict[str, Any]:
         "webhook_url": task.webhook_url,
         "cancel_requested": task.cancel_requested,
         "extra": task.extra,
+        "phase": task.phase,
     }
 
 
@@ -89,4 +91,5 @@ def snapshot_to_task(data: dict[str, Any]) -> Task:
         webhook_url=data.get("webhook_url"),
         cancel_requested=data.get("cancel_requested", False),
         extra=data.get("extra") or {},
+        phase=data.get("phase"),
     )

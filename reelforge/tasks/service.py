@@ -28,6 +28,15 @@ from reelforge.tasks.records import row_to_task, task_snapshot
 
 log = logging.getLogger(__name__)
 
+# The phase a task is in right after entering a status; engines name finer phases while RUNNING.
+PHASE_ON_ENTRY = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.RUNNING: "started",
+    TaskStatus.SUCCEEDED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
 # Built once: the polling endpoints run this on every request.
 _STATUS_BY_ID = select(tasks.c.status, tasks.c.progress, tasks.c.key_id).where(tasks.c.id == bindparam("task_id"))
 
@@ -95,6 +104,7 @@ class TaskService:
                     request=submission.request.model_dump(mode="json"),
                     input=submission.input,
                     status=TaskStatus.QUEUED.value,
+                    phase="queued",
                     progress=0,
                     cost=cost,
                     attempts=0,
@@ -231,6 +241,14 @@ class TaskService:
                 .values(progress=percent, updated_at=utcnow())
             )
 
+    def set_phase(self, task_id: str, phase: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.RUNNING.value)
+                .values(phase=phase, updated_at=utcnow())
+            )
+
     def complete(self, task_id: str, output: TaskOutput, *, owner: str | None = None) -> Task:
         """Record the finished video; a task cancelled meanwhile ends CANCELLED (refunded) instead."""
         with self.db.write() as conn:
@@ -331,7 +349,7 @@ class TaskService:
                 ErrorCode.INVALID_STATE, f"Task {task.id!r} cannot go from {task.status.value} to {new.value}"
             )
         now = utcnow()
-        values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        values: dict[str, Any] = {"status": new.value, "updated_at": now, "phase": PHASE_ON_ENTRY[new]}
         if new.is_terminal:
             values["completed_at"] = now
         if new == TaskStatus.QUEUED:

@@ -18,34 +18,7 @@ from reelforge.engines.draft import DraftEngine
 from reelforge.engines.draft.scene import TextScene
 from reelforge.media.probe import probe
 from reelforge.media.yuv import i420_to_rgb
-
-
-class FakeContext:
-    """A RunContext that reads inputs from a dict and records progress; cancels after N checks if asked."""
-
-    def __init__(self, workdir: Path, inputs: dict[str, bytes] | None = None,
-                 cancel_after: int | None = None) -> None:
-        self.task_id = "task-test"
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.inputs = inputs or {}
-        self.cancel_after = cancel_after
-        self.cancel_checks = 0
-        self.reported: list[float] = []
-
-    def progress(self, percent: float) -> None:
-        self.reported.append(percent)
-
-    def cancelled(self) -> bool:
-        self.cancel_checks += 1
-        return self.cancel_after is not None and self.cancel_checks > self.cancel_after
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled():
-            raise TaskCancelled()
-
-    def read_input(self, source: str) -> bytes:
-        return self.inputs[source]
+from tests.engines.fake_context import FakeContext
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -18,7 +18,7 @@ def test_migrations_create_the_schema_and_are_idempotent(database_url: str) -> N
     names = set(inspect(db.write_engine).get_table_names())
     assert {"api_keys", "ledger", "tasks", "jobs", "webhook_outbox", "server_state", "alembic_version"} <= names
     with db.read() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     db.dispose()
 
 
