@@ -24,6 +24,10 @@ class ModelSpec(BaseModel):
     kind: Kind
     description: str = ""
     credits_per_second: float = 1.0
+    credits_per_job: int = 0
+    """A flat price per task (e.g. AVS: 5 for a render, 3 more for the creator step)."""
+    credits_per_asset: dict[str, int] = Field(default_factory=dict)
+    """Price per input asset by type (`video`, `image`, `audio`), as uploads are priced."""
     durations: list[int] = Field(default_factory=list)
     aspect_ratios: list[str] = Field(default_factory=list)
     max_prompts: int = 1
@@ -33,8 +37,9 @@ class ModelSpec(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def price(self, request: GenerationRequest) -> int:
-        """Credits for `request`: whole seconds of output times the model's rate, rounded up."""
-        return math.ceil(round(request.duration) * self.credits_per_second)
+        """Credits for `request`: whole seconds of output times the rate, plus the flat and per-asset prices."""
+        per_asset = sum(self.credits_per_asset.get(asset.type, 0) for asset in request.assets)
+        return math.ceil(round(request.duration) * self.credits_per_second) + self.credits_per_job + per_asset
 
 
 class Catalog(BaseModel):

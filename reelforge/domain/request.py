@@ -40,6 +40,16 @@ class ImageInput(BaseModel):
     strength: float = 1.0
 
 
+class Asset(BaseModel):
+    """An input file the task consumes (a template's video, image or audio), priced as an upload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    type: str  # video | image | audio
+    name: str | None = None
+
+
 class GenerationRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -56,6 +66,7 @@ class GenerationRequest(BaseModel):
     negative_prompt: str | None = None
     steps: int | None = None
     template: dict[str, Any] | None = None
+    assets: list[Asset] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property

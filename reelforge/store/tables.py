@@ -93,6 +93,8 @@ tasks = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("webhook_url", Text),
+    Column("webhook_scheme", String(20)),  # standard | avs; NULL means standard
+    Column("webhook_secret", String(200)),  # a per-task signing secret (AVS); NULL: the key's secret
     Column("output", JSON),
     Column("error_code", String(40)),
     Column("error_message", Text),
@@ -127,6 +129,8 @@ webhook_outbox = Table(
     Column("url", Text, nullable=False),
     Column("event_type", String(60), nullable=False),
     Column("dialect", String(40), nullable=False),
+    Column("scheme", String(20)),  # how to sign: standard (NULL) | avs
+    Column("secret", String(200)),  # the signing secret when it is the task's own, not the key's
     Column("snapshot", JSON, nullable=False),
     Column("state", String(20), nullable=False),  # pending | delivered | failed
     Column("attempts", Integer, nullable=False, default=0),
@@ -136,6 +140,19 @@ webhook_outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Index("ix_webhook_outbox_due", "state", "next_attempt_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the <tokenId> of avs.<tokenId>.<secret>
+    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # public_api | cli
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("rotated_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
 )
 
 server_state = Table(

@@ -50,6 +50,9 @@ class Submission:
     input: dict[str, Any]
     dialect: str
     webhook_url: str | None = None
+    webhook_scheme: str = "standard"
+    """`standard` (Standard Webhooks, the key's secret, every status) or `avs` (X-AVS-*, terminal only)."""
+    webhook_secret: str | None = None
     extra: dict[str, Any] | None = None
 
 
@@ -110,6 +113,8 @@ class TaskService:
                     attempts=0,
                     cancel_requested=False,
                     webhook_url=submission.webhook_url,
+                    webhook_scheme=submission.webhook_scheme,
+                    webhook_secret=submission.webhook_secret,
                     extra=submission.extra or {},
                     created_at=now,
                     updated_at=now,
@@ -119,7 +124,7 @@ class TaskService:
                 ledger.add_entry(conn, key_id, -cost, ledger.DEBIT, task_id=task_id)
             jobs.enqueue(conn, task_id, queue=spec.name)
             task = self._load(conn, task_id)
-            self._emit(conn, task)
+            self._emit(conn, task, task_row_webhook(conn, task_id))
         return task
 
     def _lock_key(self, conn: Connection, key_id: str) -> None:
@@ -358,12 +363,18 @@ class TaskService:
         if new in REFUNDED:
             ledger.refund_once(conn, task.key_id, task.id)
         updated = self._load(conn, task.id)
-        self._emit(conn, updated)
+        self._emit(conn, updated, task_row_webhook(conn, task.id))
         return updated
 
-    def _emit(self, conn: Connection, task: Task) -> None:
-        """Queue a webhook event for this status, in the transaction that made the change."""
+    def _emit(self, conn: Connection, task: Task, webhook: tuple[str | None, str | None]) -> None:
+        """Queue a webhook event for this status, in the transaction that made the change.
+
+        AVS webhooks announce only terminal states, as that contract says; Standard ones every status.
+        """
         if not task.webhook_url:
+            return
+        scheme, secret = webhook
+        if scheme == "avs" and not task.status.is_terminal:
             return
         now = utcnow()
         conn.execute(
@@ -374,6 +385,8 @@ class TaskService:
                 url=task.webhook_url,
                 event_type=f"task.{task.status.value}",
                 dialect=task.dialect,
+                scheme=scheme or "standard",
+                secret=secret,
                 snapshot=task_snapshot(task),
                 state="pending",
                 attempts=0,
@@ -382,3 +395,11 @@ class TaskService:
             )
         )
 
+
+
+def task_row_webhook(conn: Connection, task_id: str) -> tuple[str | None, str | None]:
+    """(scheme, secret) of a task's webhook: kept out of `Task` so the secret never reaches a renderer."""
+    row = conn.execute(
+        select(tasks.c.webhook_scheme, tasks.c.webhook_secret).where(tasks.c.id == task_id)
+    ).first()
+    return (row.webhook_scheme, row.webhook_secret) if row else (None, None)

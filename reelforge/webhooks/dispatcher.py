@@ -27,7 +27,7 @@ from reelforge.media.fetch import check_url
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, utcnow, webhook_outbox
 from reelforge.tasks.records import snapshot_to_task
-from reelforge.webhooks.signing import standard_headers
+from reelforge.webhooks.signing import AVS_MAX_ATTEMPTS, avs_headers, standard_headers
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,20 @@ class WebhookDispatcher:
                 )
         return rows
 
-    def body_for(self, row: Any) -> str:
-        task = snapshot_to_task(row.snapshot)
-        return json.dumps(self.render(row.dialect, task), separators=(",", ":"))
+    def payload_for(self, row: Any) -> dict[str, Any]:
+        return self.render(row.dialect, snapshot_to_task(row.snapshot))
 
     async def deliver(self, client: httpx.AsyncClient, row: Any) -> None:
         error: str | None = None
         try:
-            body = self.body_for(row)
+            payload = self.payload_for(row)
+            body = json.dumps(payload, separators=(",", ":"))
             headers = {"content-type": "application/json", "user-agent": "reelforge-webhooks/1"}
-            headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
+            if row.scheme == "avs":
+                event = f"job.{payload.get('status', 'updated')}"
+                headers.update(avs_headers(row.secret or row.webhook_secret, event, row.id, body, utcnow()))
+            else:
+                headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
             await asyncio.to_thread(check_url, row.url, allow_private=self.settings.allow_private_urls,
                                     purpose="webhook URL")
             response = await client.post(row.url, content=body, headers=headers)
@@ -106,7 +110,7 @@ class WebhookDispatcher:
         values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": error}
         if error is None:
             values.update(state="delivered", delivered_at=now)
-        elif attempts >= self.settings.webhook_max_attempts:
+        elif attempts >= (AVS_MAX_ATTEMPTS if row.scheme == "avs" else self.settings.webhook_max_attempts):
             values.update(state="failed")
             log.warning("webhook %s to task %s gave up after %d attempts: %s", row.id, row.task_id, attempts, error)
         else:
