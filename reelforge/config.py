@@ -55,11 +55,13 @@ class Settings(BaseSettings):
     # fetching remote inputs and delivering webhooks
     allow_private_urls: bool = False
     """Allow http:// and loopback/private/link-local hosts for inputs and webhooks (tests, trusted LANs)."""
-    fetch_max_bytes: int = 20 * 1024 * 1024
+    fetch_max_bytes: int = 256 * 1024 * 1024
     fetch_timeout: float = 20.0
     data_uri_max_bytes: int = 10 * 1024 * 1024
     max_request_bytes: int = 16 * 1024 * 1024
     """Largest request body; room for one data URI at its cap (base64 adds a third) plus the rest."""
+    max_upload_bytes: int = 256 * 1024 * 1024
+    """Largest request body on the routes that take file uploads (AVS `/api/v1/videos/*` multipart)."""
 
     webhook_max_attempts: int = 8
     webhook_backoff_base: float = 2.0

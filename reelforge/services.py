@@ -13,6 +13,7 @@ from reelforge.store.db import Database
 from reelforge.store.state import get_or_create_secret
 from reelforge.tasks.keys import KeyService
 from reelforge.tasks.service import TaskService
+from reelforge.tasks.tokens import TokenService
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     storage: LocalStorage
     keys: KeyService
     tasks: TaskService
+    tokens: TokenService
 
     def close(self) -> None:
         self.db.dispose()
@@ -40,4 +42,5 @@ def build_services(settings: Settings | None = None, *, migrate: bool = True) ->
         storage=storage,
         keys=KeyService(db),
         tasks=TaskService(db, settings),
+        tokens=TokenService(db),
     )

@@ -15,23 +15,29 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """`max_bytes` everywhere but under `upload_prefixes`, where file uploads may take `upload_max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int = 0,
+                 upload_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+        self.upload_prefixes = upload_prefixes
 
-    def _too_large(self) -> ReelforgeError:
+    def _too_large(self, limit: int) -> ReelforgeError:
         return ReelforgeError(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"Request body larger than {self.max_bytes} bytes; send large images as https URLs",
+            f"Request body larger than {limit} bytes; send large media as https URLs",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_max_bytes if scope["path"].startswith(self.upload_prefixes or ("\0",)) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(Request(scope), self._too_large())(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await error_response(Request(scope), self._too_large(limit))(scope, receive, send)
             return
         seen = 0
 
@@ -40,8 +46,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
+                if seen > limit:
+                    raise self._too_large(limit)
             return message
 
         await self.app(scope, counting_receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -17,6 +18,10 @@ class Links:
     ttl_seconds: int
     now: float | None = None
     """Fixed signing time (webhook bodies are rendered from the event time, so retries are identical)."""
+
+    def expires_at(self) -> float:
+        """When links made now stop working (epoch seconds)."""
+        return (self.now if self.now is not None else time.time()) + self.ttl_seconds
 
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}{path}"

@@ -113,3 +113,72 @@ def show(key_id: str, data_dir: DataDir = None,
                       r["note"] or "")
     console.print(table)
     console.print(f"balance: [bold]{balance}[/bold]")
+
+
+tokens_app = typer.Typer(help="Create, list, rotate and revoke AVS tokens (avs.<tokenId>.<secret>).",
+                         no_args_is_help=True)
+
+
+@tokens_app.command("create")
+def token_create(
+    key_id: Annotated[str, typer.Argument(help="The API key (account) the token acts for.")],
+    data_dir: DataDir = None,
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "default",
+    kind: Annotated[str, typer.Option(help="public_api (the AVS video API) or cli.")] = "public_api",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a token; it is printed once and only its hash is kept."""
+    services = build_services(settings_for(data_dir))
+    try:
+        issued = services.tokens.create(key_id, name, kind)
+    except ReelforgeError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"tokenId": issued.token.id, "token": issued.secret, "name": name, "kind": kind}))
+        return
+    console.print(f"Created {kind} token [bold]{issued.token.id}[/bold] ({name}) for {key_id}:")
+    console.print(f"  {issued.secret}")
+
+
+@tokens_app.command("list")
+def token_list(data_dir: DataDir = None,
+               key_id: Annotated[str | None, typer.Option(help="Only this key's tokens.")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List tokens (never their secrets)."""
+    services = build_services(settings_for(data_dir))
+    rows = [{"tokenId": t.id, "keyId": t.key_id, "name": t.name, "kind": t.kind, "active": t.active,
+             "createdAt": t.created_at.isoformat()} for t in services.tokens.list(key_id)]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("token id", "key", "name", "kind", "active", "created")
+    for row in rows:
+        table.add_row(row["tokenId"], row["keyId"], row["name"], row["kind"],
+                      "yes" if row["active"] else "revoked", row["createdAt"][:19])
+    console.print(table)
+
+
+@tokens_app.command("rotate")
+def token_rotate(token_id: str, data_dir: DataDir = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Give a token a new secret; the old one stops working at once."""
+    services = build_services(settings_for(data_dir))
+    try:
+        issued = services.tokens.rotate(token_id)
+    except ReelforgeError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"tokenId": token_id, "token": issued.secret}))
+        return
+    console.print(f"Rotated {token_id}: {issued.secret}")
+
+
+@tokens_app.command("revoke")
+def token_revoke(token_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a token."""
+    services = build_services(settings_for(data_dir))
+    try:
+        services.tokens.revoke(token_id)
+    except ReelforgeError as exc:
+        _fail(exc)
+    console.print(f"Revoked {token_id}.")

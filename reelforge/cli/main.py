@@ -13,12 +13,13 @@ from rich.console import Console
 
 from reelforge import __version__
 from reelforge.cli.common import DataDir, configure_logging, settings_for
-from reelforge.cli.keys import credits_app, keys_app
+from reelforge.cli.keys import credits_app, keys_app, tokens_app
 
 app = typer.Typer(help="reelforge: a self-hosted video-generation API for AI agents.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+app.add_typer(tokens_app, name="tokens")
 console = Console(soft_wrap=True)
 log = logging.getLogger("reelforge")
 

@@ -58,7 +58,7 @@ def check_url(url: str, *, allow_private: bool, purpose: str = "URL") -> None:
 
 
 def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
-          accept_prefix: str = "image/") -> Fetched:
+          accept_prefix: str | tuple[str, ...] = "image/") -> Fetched:
     """GET `url` safely; raise INPUT_FETCH_FAILED (or INVALID_PAYLOAD for a forbidden URL) on any problem."""
     current = url
     # trust_env=False: an environment proxy must not become a way around the address checks
@@ -76,9 +76,11 @@ def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
                         )
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     if not content_type.startswith(accept_prefix):
+                        expected = " or ".join(f"{p}*" for p in ((accept_prefix,) if isinstance(
+                            accept_prefix, str) else accept_prefix))
                         raise ReelforgeError(
                             ErrorCode.INPUT_FETCH_FAILED,
-                            f"{url} is {content_type or 'of unknown type'}, expected {accept_prefix}*",
+                            f"{url} is {content_type or 'of unknown type'}, expected {expected}",
                         )
                     declared = int(response.headers.get("content-length") or 0)
                     if declared > max_bytes:

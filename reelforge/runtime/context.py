@@ -72,4 +72,5 @@ class WorkerContext:
             allow_private=self._settings.allow_private_urls,
             max_bytes=self._settings.fetch_max_bytes,
             timeout=self._settings.fetch_timeout,
+            accept_prefix=("image/", "video/", "audio/"),
         ).data
