@@ -111,3 +111,32 @@ class LocalHTTPServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_video(path: Path, seconds: float = 2.0, color: str = "red", size: str = "320x180", fps: int = 25,
+               audio: bool = True) -> Path:
+    """A solid-colour H.264 clip (with a 440 Hz tone when `audio`), made by the bundled ffmpeg."""
+    import subprocess
+
+    command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={color}:s={size}:r={fps}:d={seconds}"]
+    if audio:
+        command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast"]
+    command += ["-c:a", "aac", "-shortest"] if audio else []
+    command.append(str(path))
+    subprocess.run(command, check=True, timeout=60)
+    return path
+
+
+def make_wav(path: Path, seconds: float = 2.0) -> Path:
+    import subprocess
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
+                    str(path)], check=True, timeout=60)
+    return path

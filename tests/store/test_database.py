@@ -16,7 +16,8 @@ def test_migrations_create_the_schema_and_are_idempotent(database_url: str) -> N
     db.migrate()
     db.migrate()  # a second start changes nothing
     names = set(inspect(db.write_engine).get_table_names())
-    assert {"api_keys", "ledger", "tasks", "jobs", "webhook_outbox", "server_state", "api_tokens", "alembic_version"} <= names
+    assert {"api_keys", "ledger", "tasks", "jobs", "webhook_outbox", "server_state", "api_tokens",
+            "alembic_version"} <= names
     with db.read() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     db.dispose()
