@@ -1,0 +1,1 @@
+"""The `creator` engine: plans a template from a prompt and assets, then renders it with `compose`."""
