@@ -50,9 +50,17 @@ async def models(request: Request) -> dict[str, Any]:
             "maxPrompts": spec.max_prompts,
             "height": spec.height,
             "fps": spec.fps,
-            "capabilities": engine_class(spec.engine).capabilities.to_dict(),
+            "capabilities": _capabilities(spec.engine),
         })
     return {"models": listed}
+
+
+def _capabilities(engine: str) -> dict[str, Any] | None:
+    """An engine's capabilities, or `available: false` with the reason when this deployment lacks it."""
+    try:
+        return engine_class(engine).capabilities.to_dict()
+    except (ImportError, ReelforgeError) as exc:
+        return {"available": False, "reason": str(exc)}
 
 
 @router.get("/files/{key:path}", tags=["system"], summary="Download a file through a signed, expiring link")
