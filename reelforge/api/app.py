@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from reelforge import __version__
 from reelforge.api import system
 from reelforge.api.body_limit import BodyLimitMiddleware
-from reelforge.api.dialects import WEBHOOK_RENDERERS, aivideomaker
+from reelforge.api.dialects import WEBHOOK_RENDERERS, aivideomaker, avs, avs_tokens
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.links import Links
 from reelforge.api.ratelimit import QueryRateLimit
@@ -60,14 +60,17 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app = FastAPI(
         title="reelforge",
         version=__version__,
-        description="Self-hosted video-generation API speaking the AIVideoMaker v1 dialect (and more).",
+        description="Self-hosted video-generation API: the AIVideoMaker v1 and AVS public video dialects.",
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes,
+                       upload_max_bytes=settings.max_upload_bytes, upload_prefixes=("/api/v1/videos/",))
     app.include_router(system.router)
     app.include_router(aivideomaker.build_router(QueryRateLimit(settings.query_rate_limit)))
+    app.include_router(avs.router)
+    app.include_router(avs_tokens.router)
     return app

@@ -74,6 +74,8 @@ class Engine(Protocol):
 # name -> "module:Class"; imported lazily so a heavy engine costs nothing until a worker needs it.
 ENGINE_CLASSES: dict[str, str] = {
     "draft": "reelforge.engines.draft.engine:DraftEngine",
+    "compose": "reelforge.engines.compose.engine:ComposeEngine",
+    "creator": "reelforge.engines.creator.engine:CreatorEngine",
 }
 
 

@@ -15,14 +15,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
+from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, create_engine
 from reelforge.engines.compose.engine import ComposeEngine
+from reelforge.engines.compose.inputs import probe_media
 from reelforge.engines.compose.template import parse_template, template_duration
 from reelforge.engines.creator.llm import ChatPlanner, PlannerError
 from reelforge.engines.creator.plan import ClipRequest, PlannedAsset, clips_for, plan
-from reelforge.media.probe import probe
 
 log = logging.getLogger(__name__)
 LOCAL_PREFIX = "local:"
@@ -127,11 +127,7 @@ class CreatorEngine:
                 path = ctx.workdir / "assets" / f"{index}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-                try:
-                    seconds = probe(path).duration
-                except Exception as exc:
-                    raise ReelforgeError(ErrorCode.INPUT_FETCH_FAILED,
-                                         f"{asset.name or asset.source} is not a readable {asset.type} file") from exc
+                seconds = probe_media(path, asset.name or f"asset {index}", f"/assets/{index}").duration
             planned.append(PlannedAsset(asset.source, asset.type, asset.name or f"asset-{index}", seconds))
             ctx.progress(10 * (index + 1) / max(1, len(request.assets)))
         return planned

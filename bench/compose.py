@@ -1,0 +1,228 @@
+"""Benchmark the compose engine against a hand-written ffmpeg command and against MoviePy 2.
+
+    python bench/compose.py [--repeat 3] [--moviepy-repeat 1] [--keep DIR]
+
+One 10 s 1280x720 30 fps composition -- a video clip cross-fading (1 s) into a Ken Burns image, a
+caption fading in and out, a music track fading out -- rendered three ways in the same run, on the same
+inputs, with the same encoder settings (libx264 veryfast CRF 23, AAC 128k, +faststart):
+
+(a) `ComposeEngine.run` on the AVS template (input probing, graph compilation, ffmpeg, thumbnail);
+(b) the ffmpeg command an expert would write by hand for that one video;
+(c) MoviePy 2 (`pip install "moviepy>=2,<3"`; a bench-only dependency), compositing frames in Python.
+
+Each figure is the best of `--repeat` runs (the least disturbed by other processes). Targets: (a)
+within 1.1x of (b), and (c) at least 5x slower than (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reelforge.domain.request import GenerationRequest, Kind  # noqa: E402
+from reelforge.engines.base import TaskCancelled  # noqa: E402
+from reelforge.engines.compose import ComposeEngine, output_format, parse_template, template_duration  # noqa: E402
+from reelforge.engines.compose.fonts import font_path  # noqa: E402
+from reelforge.engines.compose.runner import ffmpeg_exe  # noqa: E402
+from reelforge.media.probe import probe  # noqa: E402
+
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+SECONDS = 10.0
+CLIP_SECONDS, IMAGE_START, FADE = 6.0, 5.0, 1.0
+ZOOM_END = 1.3
+CAPTION = "reelforge compose: one ffmpeg graph"
+CAPTION_START, CAPTION_SECONDS, CAPTION_FADE = 1.0, 7.0, 1.0
+MUSIC_FADE = 2.0
+FONT_SIZE_1080 = 72  # template units: pixels at 1080p -> 48 px at 720p
+
+
+class _Context:
+    """The smallest RunContext: inputs from a dict, progress ignored, never cancelled."""
+
+    def __init__(self, workdir: Path, inputs: dict[str, bytes]) -> None:
+        self.task_id = "bench"
+        self.workdir = workdir
+        self.inputs = inputs
+
+    def progress(self, percent: float) -> None:
+        pass
+
+    def phase(self, name: str) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise TaskCancelled()
+
+    def read_input(self, source: str) -> bytes:
+        return self.inputs[source]
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def make_inputs(directory: Path) -> dict[str, Path]:
+    clip = directory / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={CLIP_SECONDS + 1}", "-c:v", "libx264",
+                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    photo = directory / "photo.jpg"
+    y, x = np.mgrid[0:1280, 0:1920]
+    pixels = np.stack([(x * 255 // 1919), (y * 255 // 1279), ((x + y) % 256)], axis=-1).astype(np.uint8)
+    pixels[::64, :] = 255
+    pixels[:, ::64] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    photo.write_bytes(buffer.getvalue())
+    music = directory / "music.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=frequency=330:sample_rate=44100:duration={SECONDS}", "-ac", "2", str(music)], check=True)
+    return {"clip": clip, "photo": photo, "music": music}
+
+
+def template() -> dict:
+    return {"version": "1", "name": "bench", "blocks": [
+        {"type": "video", "start": 0, "duration": CLIP_SECONDS, "source": {"ref": "clip", "uploadName": "clip.mp4"}},
+        {"type": "image", "start": IMAGE_START, "duration": SECONDS - IMAGE_START,
+         "source": {"ref": "photo", "uploadName": "photo.jpg"},
+         "kenBurns": {"zoomStart": 1.0, "zoomEnd": ZOOM_END}, "transition": {"type": "fade", "duration": FADE}},
+        {"type": "text", "start": CAPTION_START, "duration": CAPTION_SECONDS, "text": CAPTION,
+         "fontSize": FONT_SIZE_1080, "position": "bottom", "fadeIn": CAPTION_FADE, "fadeOut": CAPTION_FADE},
+        {"type": "audio", "start": 0, "duration": SECONDS, "source": {"ref": "music", "uploadName": "music.wav"},
+         "fadeOut": MUSIC_FADE},
+    ]}
+
+
+# ------------------------------------------------------------------ the three renderers
+
+
+def run_engine(inputs: dict[str, Path], out: Path) -> Path:
+    data = template()
+    fmt = output_format("16:9", "web")
+    request = GenerationRequest(kind=Kind.COMPOSE, template=data, width=fmt.width, height=fmt.height, fps=fmt.fps,
+                                duration=template_duration(parse_template(data)),
+                                extra={"quality": "web", "aspectRatio": "16:9"})
+    workdir = out.parent / "engine-work"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    artifact = ComposeEngine({}).run(request, _Context(workdir, {k: p.read_bytes() for k, p in inputs.items()}))
+    shutil.move(artifact.video_path, out)
+    return out
+
+
+def run_handwritten(inputs: dict[str, Path], out: Path) -> Path:
+    """What an expert writes for this one video: trim, scale, zoompan, xfade, drawtext, afade."""
+    clip_frames, image_frames = round(CLIP_SECONDS * FPS), round((SECONDS - IMAGE_START) * FPS)
+    size = round(FONT_SIZE_1080 * HEIGHT / 1080)
+    margin = round(0.05 * HEIGHT)
+    font = str(font_path("sans")).replace(":", "\\:")
+    caption_end = CAPTION_START + CAPTION_SECONDS
+    graph = (
+        f"[0:v]fps={FPS},scale={WIDTH}:{HEIGHT},setsar=1,format=yuv420p,trim=end_frame={clip_frames}[v0];"
+        f"[1:v]scale={2 * WIDTH}:{2 * HEIGHT}:force_original_aspect_ratio=increase,crop={2 * WIDTH}:{2 * HEIGHT},"
+        f"format=yuv420p,zoompan=z='1+{ZOOM_END - 1:g}*on/{image_frames - 1}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':"
+        f"d={image_frames}:s={WIDTH}x{HEIGHT}:fps={FPS}[v1];"
+        f"[v0][v1]xfade=transition=fade:duration={FADE}:offset={IMAGE_START},"
+        f"drawtext=fontfile='{font}':text='{CAPTION.replace(':', '')}':fontsize={size}:fontcolor=white:"
+        f"x=(w-text_w)/2:y=h-text_h-{margin}:"
+        f"alpha='clip((t-{CAPTION_START})/{CAPTION_FADE},0,1)*clip(({caption_end}-t)/{CAPTION_FADE},0,1)':"
+        f"enable='between(t,{CAPTION_START},{caption_end})'[v];"
+        f"[2:a]atrim=0:{SECONDS},afade=t=out:st={SECONDS - MUSIC_FADE}:d={MUSIC_FADE}[a]"
+    )
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-t", str(CLIP_SECONDS), "-i", str(inputs["clip"]),
+                    "-i", str(inputs["photo"]), "-i", str(inputs["music"]), "-filter_complex", graph,
+                    "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)],
+                   check=True)
+    return out
+
+
+def run_moviepy(inputs: dict[str, Path], out: Path) -> Path:
+    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip, VideoFileClip, afx, vfx
+
+    clip = VideoFileClip(str(inputs["clip"])).subclipped(0, CLIP_SECONDS).resized((WIDTH, HEIGHT))
+    photo = ImageClip(str(inputs["photo"])).resized(height=HEIGHT)  # 3:2 photo: crop to 16:9 after the zoom
+    photo = photo.resized(lambda t: 1 + (ZOOM_END - 1) * t / (SECONDS - IMAGE_START))
+    photo = (photo.with_duration(SECONDS - IMAGE_START).with_start(IMAGE_START).with_position("center")
+             .with_effects([vfx.CrossFadeIn(FADE)]))
+    size = round(FONT_SIZE_1080 * HEIGHT / 1080)
+    caption = (TextClip(font=str(font_path("sans")), text=CAPTION, font_size=size, color="white")
+               .with_start(CAPTION_START).with_duration(CAPTION_SECONDS)
+               .with_position(("center", HEIGHT - size - round(0.05 * HEIGHT) - 10))
+               .with_effects([vfx.CrossFadeIn(CAPTION_FADE), vfx.CrossFadeOut(CAPTION_FADE)]))
+    music = AudioFileClip(str(inputs["music"])).with_effects([afx.AudioFadeOut(MUSIC_FADE)])
+    final = CompositeVideoClip([clip, photo, caption], size=(WIDTH, HEIGHT)).with_duration(SECONDS).with_audio(music)
+    final.write_videofile(str(out), fps=FPS, codec="libx264", preset="veryfast", ffmpeg_params=["-crf", "23"],
+                          audio_codec="aac", audio_bitrate="128k", logger=None)
+    final.close()
+    return out
+
+
+# ------------------------------------------------------------------ timing
+
+
+def best_of(repeat: int, render: Callable[[], Path]) -> tuple[float, Path]:
+    best, path = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        path = render()
+        best = min(best, time.perf_counter() - started)
+    assert path is not None
+    return best, path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--moviepy-repeat", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep the inputs and the three MP4s in this directory")
+    args = parser.parse_args()
+
+    directory = args.keep or Path(tempfile.mkdtemp(prefix="reelforge-bench-compose-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs = make_inputs(directory)
+        print(f"compose bench: {SECONDS:g} s {WIDTH}x{HEIGHT} {FPS} fps (clip -> 1 s fade -> Ken Burns image, "
+              f"caption, music) on {platform.machine()}, {platform.python_version()}")
+        results = {}
+        results["engine"] = best_of(args.repeat, lambda: run_engine(inputs, directory / "engine.mp4"))
+        results["ffmpeg"] = best_of(args.repeat, lambda: run_handwritten(inputs, directory / "handwritten.mp4"))
+        try:
+            import moviepy  # noqa: F401
+        except ImportError:
+            print('moviepy is not installed: pip install "moviepy>=2,<3" to measure (c)')
+        else:
+            results["moviepy"] = best_of(args.moviepy_repeat, lambda: run_moviepy(inputs, directory / "moviepy.mp4"))
+        for name, (seconds, path) in results.items():
+            info = probe(path, count_frames=True)
+            print(f"  {name:8s} {seconds:7.2f} s  ({SECONDS / seconds:5.1f}x realtime)  "
+                  f"{info.width}x{info.height} {info.frame_count} frames {info.duration:.3f} s "
+                  f"audio={'yes' if info.has_audio else 'no'}")
+        engine, handwritten = results["engine"][0], results["ffmpeg"][0]
+        print(f"engine / hand-written ffmpeg = {engine / handwritten:.2f}x  (target <= 1.10x)")
+        if "moviepy" in results:
+            print(f"moviepy / engine            = {results['moviepy'][0] / engine:.1f}x  (target >= 5x)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

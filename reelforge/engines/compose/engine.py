@@ -1,0 +1,170 @@
+"""`ComposeEngine`: AVS Template JSON v1 -> MP4, rendered by ONE ffmpeg `filter_complex` graph.
+
+No frame is ever decoded into Python: inputs are probed (`inputs.py`), the template is compiled into a
+filtergraph script (`graph.py`), and the ffmpeg binary shipped in the imageio-ffmpeg wheel does the
+decoding, compositing and encoding in one process (`runner.py`). That is why it runs at the speed of a
+hand-written ffmpeg command (`python bench/compose.py`).
+
+Output: H.264 (High, yuv420p, BT.709) + AAC 48 kHz stereo (always; silent when the template has no
+sound) in MP4 with `+faststart`, exactly round(duration x fps) frames. Size, fps, x264 preset, CRF and
+audio bitrate come from the request (the API fills width, height and fps from `quality.output_format`;
+`extra.quality` picks the preset, CRF and bitrate). Input metadata (GPS tags, titles) is not copied.
+
+Settings (the model's table in `models.toml`), all optional:
+`max_duration` (600 s), `max_blocks` (100), `max_input_bytes` (512 MiB, one input), `timeout`
+(3600 s for one ffmpeg run), `threads` (0 = x264 decides), `fonts` ({} - family -> font file, to add
+e.g. a CJK font; see `fonts.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from reelforge.domain.errors import invalid
+from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
+from reelforge.engines.compose.fonts import font_path
+from reelforge.engines.compose.graph import CompiledGraph, compile_graph
+from reelforge.engines.compose.inputs import prepare_inputs
+from reelforge.engines.compose.quality import DEFAULT_QUALITY, QUALITIES, QualityPreset
+from reelforge.engines.compose.runner import run_ffmpeg
+from reelforge.engines.compose.template import (
+    MAX_BLOCKS,
+    MAX_DURATION,
+    MAX_INPUT_BYTES,
+    Template,
+    TextBlock,
+    check_timeline,
+    parse_template,
+    template_duration,
+)
+from reelforge.media.encode import fps_fraction, write_thumbnail
+
+MIN_SIDE, MAX_SIDE = 16, 4096
+MIN_FPS, MAX_FPS = 1, 60
+THUMBNAIL_AT = 1.0  # seconds, or the middle of a shorter video
+_PREPARE_SHARE = 5.0  # progress while fetching and probing inputs
+_RENDER_SHARE = 97.0  # progress when ffmpeg has finished; the thumbnail takes the rest
+
+
+class ComposeEngine:
+    """Templates of video, image, text and audio blocks on one timeline, rendered by one ffmpeg graph."""
+
+    name = "compose"
+    capabilities = EngineCapabilities(
+        kinds=frozenset({Kind.COMPOSE}),
+        description=(
+            "AVS Template JSON v1 (video, image, text and audio blocks on one timeline; fit, position, "
+            "opacity, fades, transitions, Ken Burns, text style, volume) rendered to H.264 + AAC MP4 by "
+            "one ffmpeg filter graph."
+        ),
+    )
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.max_duration = float(settings.get("max_duration", MAX_DURATION))
+        self.max_blocks = int(settings.get("max_blocks", MAX_BLOCKS))
+        self.max_input_bytes = int(settings.get("max_input_bytes", MAX_INPUT_BYTES))
+        self.timeout = float(settings.get("timeout", 3600.0))
+        self.threads = int(settings.get("threads", 0))
+        self.fonts = {str(k): str(v) for k, v in dict(settings.get("fonts", {})).items()}
+
+    # ------------------------------------------------------------ validation
+
+    def validate(self, request: GenerationRequest) -> None:
+        """Request-level checks (before any credit is taken), each naming the field to change."""
+        self._checked(request)
+
+    def _checked(self, request: GenerationRequest) -> Template:
+        if request.kind != Kind.COMPOSE:
+            raise invalid(f"the compose engine renders templates (kind compose), not {request.kind.value}", "/kind")
+        if request.template is None:
+            raise invalid("template is required: an AVS Template JSON v1 object", "/template")
+        template = parse_template(request.template, prefix="/template")
+        if len(template.blocks) > self.max_blocks:
+            raise invalid(f"this model renders at most {self.max_blocks} blocks; the template has "
+                          f"{len(template.blocks)}", "/template/blocks")
+        check_timeline(template, "/template", max_duration=self.max_duration)
+        for field, value in (("width", request.width), ("height", request.height)):
+            if not MIN_SIDE <= value <= MAX_SIDE or value % 2:
+                raise invalid(f"{field} must be even and between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}",
+                              f"/{field}")
+        if not MIN_FPS <= request.fps <= MAX_FPS:
+            raise invalid(f"fps must be between {MIN_FPS} and {MAX_FPS}, got {request.fps:g}", "/fps")
+        expected = template_duration(template)
+        if abs(request.duration - expected) > 1 / request.fps:
+            raise invalid(f"duration must be the template's length, {expected:g} s (the end of its last block); "
+                          f"got {request.duration:g}", "/duration")
+        quality = request.extra.get("quality", DEFAULT_QUALITY)
+        if quality not in QUALITIES:
+            raise invalid(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}", "/output/quality")
+        return template
+
+    # ------------------------------------------------------------ rendering
+
+    def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
+        """Render `video.mp4` and `thumbnail.jpg` into `ctx.workdir`; scratch files are removed either way."""
+        template = self._checked(request)
+        ctx.raise_if_cancelled()
+        quality = QUALITIES[request.extra.get("quality", DEFAULT_QUALITY)]
+        video_path = ctx.workdir / "video.mp4"
+        thumbnail_path = ctx.workdir / "thumbnail.jpg"
+        partial = ctx.workdir / ".video.mp4.partial"
+        scratch = ctx.workdir / "compose-work"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            ctx.phase("preparing_assets")
+            media = prepare_inputs(template, ctx, scratch, max_input_bytes=self.max_input_bytes)
+            graph = compile_graph(template, media, width=request.width, height=request.height, fps=request.fps,
+                                  font_for=self._font)
+            for name, text in graph.files.items():
+                (scratch / name).write_text(text, "utf-8")
+            (scratch / "graph.txt").write_text(graph.script, "utf-8")
+            ctx.raise_if_cancelled()
+
+            ctx.phase("rendering")
+            run_ffmpeg(self.ffmpeg_args(graph, quality, partial), cwd=scratch, duration=graph.duration, ctx=ctx,
+                       progress=(_PREPARE_SHARE, _RENDER_SHARE), timeout=self.timeout)
+            os.replace(partial, video_path)
+        finally:
+            partial.unlink(missing_ok=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+        grab_thumbnail(video_path, thumbnail_path, min(THUMBNAIL_AT, graph.duration / 2))
+        ctx.progress(100.0)
+        return Artifact(video_path=video_path, thumbnail_path=thumbnail_path,
+                        duration=float(Fraction(graph.frames) / fps_fraction(request.fps)),
+                        width=request.width, height=request.height, fps=request.fps)
+
+    def ffmpeg_args(self, graph: CompiledGraph, quality: QualityPreset, output: Path) -> list[str]:
+        """Everything after `ffmpeg`: inputs, the graph script (`graph.txt` in the working directory), encoders."""
+        args = [*graph.input_args(), "-/filter_complex", "graph.txt",
+                "-map", f"[{graph.video}]", "-map", f"[{graph.audio}]",
+                "-c:v", "libx264", "-preset", quality.preset, "-crf", str(quality.crf),
+                "-profile:v", "high", "-pix_fmt", "yuv420p",
+                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+                "-c:a", "aac", "-b:a", quality.audio_bitrate, "-ar", "48000", "-ac", "2",
+                "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart"]
+        if self.threads:
+            args += ["-threads", str(self.threads)]
+        return [*args, "-y", "-f", "mp4", str(output)]
+
+    def _font(self, block: TextBlock) -> Path:
+        return font_path(block.font, block.bold, block.italic, self.fonts)
+
+
+def grab_thumbnail(video: Path, target: Path, at: float) -> Path:
+    """A JPEG of the frame shown at `at` seconds, decoded from the finished MP4 (a few frames, with PyAV)."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        chosen = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if frame.time is not None and frame.time >= at - 1e-6:
+                break
+        assert chosen is not None, "the render produced no frame"
+        return write_thumbnail(chosen.to_ndarray(format="rgb24"), target)
