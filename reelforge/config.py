@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     poll_interval: float = 0.05
     """How often an idle embedded worker looks for a job (seconds); an idle look is one indexed read."""
 
+    default_video_model: str = "agnes-video-v2.0"
+    """The model of a `/v1/videos` create that names none."""
+    max_queued_tasks: int = 10000
+    """Bound on tasks waiting in the queue; past it, creates answer 503 (backpressure). 0: no bound."""
+
     # credits
     starter_credits: int = 500
     """Credits granted to the dev key `reelforge serve` creates on first start."""

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
-from reelforge.domain.task import Task, TaskOutput
+from reelforge.domain.task import Task, TaskOutput, TaskStatus
 from reelforge.engines.base import Engine, TaskCancelled, create_engine
 from reelforge.runtime.context import WorkerContext
 from reelforge.services import Services
@@ -92,8 +92,10 @@ class Worker:
         try:
             artifact = self.engine_for(task.model).run(task.request, ctx)
             output = self._store(task, artifact)
-            service.complete(task.id, output, owner=self.name)
-            log.info("task %s completed", task.id)
+            ended = service.complete(task.id, output, owner=self.name)
+            if ended.status != TaskStatus.SUCCEEDED:  # cancelled or deleted meanwhile: keep nothing
+                self.services.storage.delete_prefix(f"tasks/{task.id}")
+            log.info("task %s ended %s", task.id, ended.status.value)
         except TaskCancelled:
             if ctx.cancel_was_requested:
                 service.mark_cancelled(task.id, owner=self.name)

@@ -103,6 +103,7 @@ tasks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime),
     Column("completed_at", UTCDateTime),
+    Column("deleted_at", UTCDateTime),  # deleted by its owner: gone from every API, files removed
     Index("ix_tasks_key_created", "key_id", "created_at"),
 )
 

@@ -38,7 +38,10 @@ PHASE_ON_ENTRY = {
 }
 
 # Built once: the polling endpoints run this on every request.
-_STATUS_BY_ID = select(tasks.c.status, tasks.c.progress, tasks.c.key_id).where(tasks.c.id == bindparam("task_id"))
+_STATUS_BY_ID = (
+    select(tasks.c.status, tasks.c.progress, tasks.c.key_id)
+    .where(tasks.c.id == bindparam("task_id"), tasks.c.deleted_at.is_(None))
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,13 @@ class TaskService:
         now = utcnow()
         task_id = new_task_id()
         with self.db.write() as conn:
+            bound = self.settings.max_queued_tasks
+            if bound and jobs.queued_count(conn) >= bound:
+                raise ReelforgeError(
+                    ErrorCode.QUEUE_FULL,
+                    f"The queue is full ({bound} tasks waiting); try again shortly",
+                    retry_after=30,
+                )
             self._lock_key(conn, key_id)
             available = ledger.balance(conn, key_id)
             if available < cost:
@@ -141,7 +151,7 @@ class TaskService:
         """The task, or TASK_NOT_FOUND, also when it belongs to another key (no existence leak)."""
         with self.db.read() as conn:
             row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
-        if row is None or (key_id is not None and row.key_id != key_id):
+        if row is None or (key_id is not None and (row.key_id != key_id or row.deleted_at is not None)):
             raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
         return row_to_task(row)
 
@@ -158,12 +168,46 @@ class TaskService:
         with self.db.read() as conn:
             rows = conn.execute(
                 select(tasks)
-                .where(tasks.c.key_id == key_id)
+                .where(tasks.c.key_id == key_id, tasks.c.deleted_at.is_(None))
                 .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
                 .limit(limit)
                 .offset(offset)
             ).all()
         return [row_to_task(row) for row in rows]
+
+    def page(self, key_id: str, *, after: str | None = None, limit: int = 20,
+             descending: bool = True) -> tuple[list[Task], bool]:
+        """A cursor page of the key's tasks (newest first unless not `descending`); (tasks, has_more)."""
+        query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.deleted_at.is_(None))
+        if after is not None:
+            anchor = self.get(after, key_id)
+            newer = (tasks.c.created_at > anchor.created_at) | (
+                (tasks.c.created_at == anchor.created_at) & (tasks.c.id > anchor.id))
+            older = (tasks.c.created_at < anchor.created_at) | (
+                (tasks.c.created_at == anchor.created_at) & (tasks.c.id < anchor.id))
+            query = query.where(older if descending else newer)
+        order = (tasks.c.created_at.desc(), tasks.c.id.desc()) if descending else (tasks.c.created_at, tasks.c.id)
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
+        return [row_to_task(row) for row in rows[:limit]], len(rows) > limit
+
+    def delete(self, task_id: str, key_id: str) -> Task:
+        """Delete a task for its owner: a queued one is cancelled (refunded), a running one is asked to
+        stop (refunded when it does); the task then disappears from every API. Files are the caller's."""
+        with self.db.write() as conn:
+            task = self._lock(conn, task_id)
+            if task is None or task.key_id != key_id or (
+                    conn.execute(select(tasks.c.deleted_at).where(tasks.c.id == task_id)).scalar() is not None):
+                raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
+            if task.status == TaskStatus.QUEUED:
+                jobs.finish(conn, task_id)
+                task = self._transition(conn, task, TaskStatus.CANCELLED)
+            now = utcnow()
+            values: dict[str, Any] = {"deleted_at": now, "updated_at": now}
+            if task.status == TaskStatus.RUNNING:
+                values["cancel_requested"] = True
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+            return self._load(conn, task_id)
 
     def balance(self, key_id: str) -> int:
         with self.db.read() as conn:

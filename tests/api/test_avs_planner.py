@@ -52,7 +52,7 @@ def test_chat_planner_plans_or_falls_back(start_server, tmp_path: Path, answer: 
                               data={"request": json.dumps(body)},
                               files=[("files", ("still.png", png_bytes(320, 180)))])
         assert response.status_code == 202, response.text
-        done, phases = wait_job(server, response.json()["jobId"], token)
+        done, _ = wait_job(server, response.json()["jobId"], token)
     finally:
         chat.close()
     assert done["status"] == "completed", done

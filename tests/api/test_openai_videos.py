@@ -1,0 +1,187 @@
+"""OpenAI's Videos API and the Agnes-Video-V2.0 contract, driven by the official `openai` SDK and raw HTTP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from reelforge.api.dialects.video_sizes import standardize, table
+from reelforge.media.probe import probe
+from tests.conftest import ServerProcess
+from tests.helpers import LocalHTTPServer, balance, new_key, png_bytes
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora as retiring
+MODEL = "agnes-video-v2.0"
+
+
+def sdk(server: ServerProcess, key: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key=key, base_url=f"{server.url}/v1", max_retries=0)
+
+
+def agnes(server: ServerProcess, key: str, body: dict) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/videos", headers={"Authorization": f"Bearer {key}"}, json=body, timeout=30)
+
+
+def wait_agnes(server: ServerProcess, key: str, video_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{server.url}/agnesapi", params={"video_id": video_id, "model_name": MODEL},
+                         headers={"Authorization": f"Bearer {key}"}).json()
+        if body["status"] in ("completed", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"video {video_id} did not finish: {body}")
+
+
+def test_sdk_create_and_poll_retrieve_download_list_delete(server: ServerProcess, tmp_path: Path) -> None:
+    key = new_key(server, credits=100)
+    client = sdk(server, key["key"])
+    video = client.videos.create_and_poll(model=MODEL, prompt="a paper boat on a stream", seconds="4",
+                                          size="1280x720", poll_interval_ms=100)
+    assert video.status == "completed" and video.progress == 100, video
+    assert video.size == "1280x720" and video.seconds == "4" and video.object == "video"
+    assert client.videos.retrieve(video.id).completed_at >= video.created_at
+
+    content = client.videos.download_content(video.id, variant="video")
+    path = tmp_path / "sdk.mp4"
+    content.write_to_file(path)
+    info = probe(path)
+    assert (info.width, info.height, info.frame_count) == (1280, 720, 96) and info.fps == pytest.approx(24)
+    thumb = client.videos.download_content(video.id, variant="thumbnail")
+    assert thumb.content[:2] == b"\xff\xd8"
+
+    more = [client.videos.create(model=MODEL, prompt=f"clip {i}", seconds="1", size="854x480").id for i in range(3)]
+    first_page = client.videos.list(limit=2)
+    assert [v.id for v in first_page.data] == more[::-1][:2] and first_page.has_more
+    assert [v.id for v in client.videos.list(limit=2)] == [*more[::-1], video.id]  # auto-pagination
+    assert [v.id for v in client.videos.list(limit=10, order="asc").data] == [video.id, *more]
+
+    deleted = client.videos.delete(video.id)
+    assert deleted.deleted and deleted.object == "video.deleted" and deleted.id == video.id
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(video.id)
+    assert not (server.data_dir / "artifacts" / "tasks" / video.id).exists()
+
+
+def test_sdk_upload_input_reference_and_remix(server: ServerProcess, tmp_path: Path) -> None:
+    key = new_key(server, credits=100)
+    client = sdk(server, key["key"])
+    video = client.videos.create_and_poll(model=MODEL, prompt="the harbour wakes", seconds="2", size="720x1280",
+                                          input_reference=("harbour.png", png_bytes(300, 500), "image/png"),
+                                          poll_interval_ms=100)
+    assert video.status == "completed", video
+    remix = client.videos.remix(video.id, prompt="the harbour at night")
+    assert remix.id != video.id and remix.remixed_from_video_id == video.id and remix.prompt == "the harbour at night"
+    done = client.videos.poll(remix.id, poll_interval_ms=100)
+    assert done.status == "completed" and done.size == video.size and done.seconds == video.seconds
+
+
+def test_the_four_agnes_examples_end_to_end(server: ServerProcess, tmp_path: Path) -> None:
+    key = new_key(server, credits=200)
+    colours = {f"/{name}.png": png_bytes(640, 360, seed=i) for i, name in enumerate(("a", "b", "c"))}
+    images = LocalHTTPServer(lambda m, path, h, b: (200, {"content-type": "image/png"}, colours[path]))
+    try:
+        bodies = {
+            "text": {"model": MODEL, "prompt": "A fox runs through snow", "num_frames": 81, "frame_rate": 24},
+            "image": {"model": MODEL, "prompt": "The scene comes alive", "image": f"{images.url}/a.png",
+                      "num_frames": 41, "frame_rate": 20},
+            "multi": {"model": MODEL, "prompt": "A product tour", "extra_body": {
+                "image": [f"{images.url}/a.png", f"{images.url}/b.png", f"{images.url}/c.png"]},
+                "num_frames": 49, "frame_rate": 24},
+            "keyframes": {"model": MODEL, "prompt": "Morph between the states", "width": 1280, "height": 720,
+                          "image": [f"{images.url}/a.png", f"{images.url}/c.png"],
+                          "extra_body": {"mode": "keyframes"}, "num_frames": 33, "frame_rate": 16},
+        }
+        created = {}
+        for name, body in bodies.items():
+            response = agnes(server, key["key"], body)
+            assert response.status_code == 200, (name, response.text)
+            payload = response.json()
+            assert payload["id"] == payload["task_id"] == payload["video_id"]
+            assert payload["status"] == "queued" and response.headers["openai-poll-after-ms"]
+            created[name] = payload["video_id"]
+        results = {name: wait_agnes(server, key["key"], video_id) for name, video_id in created.items()}
+    finally:
+        images.close()
+    expected = {"text": (81, 24, "960x720"), "image": (41, 20, "960x720"), "multi": (49, 24, "960x720"),
+                "keyframes": (33, 16, "1280x720")}
+    for name, result in results.items():
+        assert result["status"] == "completed", (name, result)
+        frames, fps, size = expected[name]
+        assert result["size"] == size and result["seconds"] == f"{frames / fps:.2f}".rstrip("0").rstrip(".")
+        assert result["video_url"] and result["remixed_from_video_id"] == result["video_url"]
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(httpx.get(result["video_url"]).content)
+        info = probe(path)
+        assert info.frame_count == frames and info.fps == pytest.approx(fps), name
+        assert f"{info.width}x{info.height}" == size
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"num_frames": 120}, "/num_frames"),
+    ({"num_frames": 449}, "/num_frames"),
+    ({"frame_rate": 0}, "/frame_rate"),
+    ({"frame_rate": 61}, "/frame_rate"),
+    ({"prompt": ""}, "/prompt"),
+    ({"model": "sora-9"}, None),
+    ({"mode": "keyframes", "image": "https://example.com/one.png"}, "/extra_body/image"),
+    ({"size": "big"}, "/size"),
+    ({"image": "ftp://example.com/x.png"}, "/image"),
+])
+def test_invalid_creates_are_400_with_the_param(server: ServerProcess, body: dict, param: str | None) -> None:
+    response = agnes(server, server.key, {"model": MODEL, "prompt": "x", **body})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and error["message"] and error["type"] == "invalid_request_error"
+    if "num_frames" in body:
+        assert "8n+1" in error["message"] or "441" in error["message"]
+
+
+def test_441_frames_is_the_maximum_accepted(start_server) -> None:
+    idle = start_server(workers=0)
+    response = agnes(idle, idle.key, {"model": MODEL, "prompt": "long", "num_frames": 441, "frame_rate": 24})
+    assert response.status_code == 200 and response.json()["seconds"] == "18.38"
+
+
+def test_size_standardization_table() -> None:
+    assert ("720p", "4:3", "960x720") in table() and len(table()) == 15
+    assert standardize(1152, 768)[:2] == (960, 720)  # the contract's default size
+    assert standardize(1280, 720)[:2] == (1280, 720)
+    assert standardize(1792, 1024)[:2] == (1920, 1080)
+    assert standardize(500, 500)[:2] == (480, 480)
+    assert standardize(720, 1000)[:2] == (720, 960)
+
+
+def test_one_key_cannot_see_download_or_delete_anothers_video(server: ServerProcess) -> None:
+    alice, bob = new_key(server, 50, "alice"), new_key(server, 50, "bob")
+    video = sdk(server, alice["key"]).videos.create_and_poll(model=MODEL, prompt="mine", seconds="1",
+                                                             size="854x480", poll_interval_ms=100)
+    thief = sdk(server, bob["key"])
+    for attempt in (lambda: thief.videos.retrieve(video.id), lambda: thief.videos.download_content(video.id),
+                    lambda: thief.videos.delete(video.id), lambda: thief.videos.remix(video.id, prompt="x")):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    assert thief.videos.list().data == []
+    assert sdk(server, alice["key"]).videos.retrieve(video.id).status == "completed"
+    with pytest.raises(openai.AuthenticationError):
+        sdk(server, "rf_wrong").videos.list()
+
+
+def test_queue_bound_answers_503_and_delete_refunds_a_queued_video(start_server) -> None:
+    busy = start_server(workers=0, env={"REELFORGE_MAX_QUEUED_TASKS": "1"})
+    key = new_key(busy, credits=20)
+    first = agnes(busy, key["key"], {"model": MODEL, "prompt": "one", "num_frames": 121})
+    assert first.status_code == 200
+    second = agnes(busy, key["key"], {"model": MODEL, "prompt": "two", "num_frames": 121})
+    assert second.status_code == 503 and second.json()["error"]["code"] == "QUEUE_FULL"
+    assert int(second.headers["Retry-After"]) > 0
+    assert balance(busy, key["id"])[0] == 15  # only the first was charged
+    deleted = httpx.delete(f"{busy.url}/v1/videos/{first.json()['id']}",
+                           headers={"Authorization": f"Bearer {key['key']}"})
+    assert deleted.json() == {"id": first.json()["id"], "deleted": True, "object": "video.deleted"}
+    assert balance(busy, key["id"])[0] == 20
+    assert agnes(busy, key["key"], {"model": MODEL, "prompt": "three"}).status_code == 200  # room again
