@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from reelforge.domain.request import GenerationRequest, ImageInput, Kind
 from reelforge.engines.base import Artifact, RunContext, TaskCancelled, create_engine
 from reelforge.engines.draft import DraftEngine
 from reelforge.engines.draft.scene import TextScene
+from reelforge.media.images import cover_fit
 from reelforge.media.probe import probe
 from reelforge.media.yuv import i420_to_rgb
 from tests.engines.fake_context import FakeContext
@@ -33,6 +35,11 @@ def _split_image(width: int, height: int) -> np.ndarray:
     array[:, : width // 2] = (220, 30, 30)
     array[:, width // 2 :] = (30, 30, 220)
     return array
+
+
+def _images(count: int, frames: list[int] | None = None) -> list[ImageInput]:
+    """`count` inputs named stored:0.png, stored:1.png, ... at `frames` (all 0, i.e. unspecified, if None)."""
+    return [ImageInput(source=f"stored:{k}.png", frame=frames[k] if frames else 0) for k in range(count)]
 
 
 def _request(kind: Kind = Kind.TEXT_TO_VIDEO, **fields: Any) -> GenerationRequest:
@@ -80,7 +87,8 @@ def _assert_video(artifact: Artifact, width: int, height: int, fps: float, frame
 def test_registry_creates_the_draft_engine() -> None:
     engine = create_engine("draft")
     assert isinstance(engine, DraftEngine)
-    assert engine.capabilities.kinds == {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO}
+    assert engine.capabilities.kinds == {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO,
+                                         Kind.MULTI_IMAGE, Kind.KEYFRAMES}
 
 
 def test_fake_context_satisfies_the_protocol(tmp_path: Path) -> None:
@@ -240,6 +248,19 @@ def test_cancel_stops_the_render_and_leaves_no_video(engine: DraftEngine, tmp_pa
         ({"kind": Kind.LONG_VIDEO, "prompts": ["a", " "]}, "/prompts/1"),
         ({"kind": Kind.LONG_VIDEO, "prompts": ["a"] * 10, "duration": 5}, "/duration"),
         ({"kind": Kind.COMPOSE}, "/kind"),
+        ({"kind": Kind.KEYFRAMES}, "/images"),
+        ({"kind": Kind.KEYFRAMES, "images": []}, "/images"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(17)}, "/images"),
+        ({"kind": Kind.MULTI_IMAGE}, "/images"),
+        ({"kind": Kind.MULTI_IMAGE, "images": _images(17)}, "/images"),
+        ({"kind": Kind.MULTI_IMAGE, "images": _images(16), "duration": 2}, "/duration"),
+        ({"kind": Kind.MULTI_IMAGE, "images": _images(4), "fps": 1, "duration": 3}, "/duration"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(2, [0, 48])}, "/images/1/frame"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(2, [0, 100])}, "/images/1/frame"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(3, [-1, 10, 20])}, "/images/0/frame"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(3, [0, 10, 10])}, "/images/2/frame"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(3, [0, 30, 20])}, "/images/2/frame"),
+        ({"kind": Kind.KEYFRAMES, "images": _images(3), "fps": 1}, "/duration"),
     ],
 )
 def test_validate_names_the_field(engine: DraftEngine, fields: dict[str, Any], field: str) -> None:
@@ -257,3 +278,178 @@ def test_validate_accepts_a_good_request(engine: DraftEngine) -> None:
     engine.validate(_request())
     engine.validate(_request(Kind.IMAGE_TO_VIDEO))
     engine.validate(_request(Kind.LONG_VIDEO, prompts=["a", "b"], duration=10))
+
+
+# Multi-image and keyframes: distinct-colour images, each a colour with a gentle diagonal gradient (so a zoomed
+# or shifted framing differs from the exact one), recognisable by their mean colour in a decoded frame.
+RED, GREEN, BLUE = (210, 40, 40), (40, 190, 40), (40, 40, 210)
+
+
+def _colour_image(colour: tuple[int, int, int], width: int = 333, height: int = 201) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramp = (xx / width + yy / height - 1) * 30  # -30..30, mean 0
+    return np.clip(np.asarray(colour, np.float32) + ramp[..., None], 0, 255).astype(np.uint8)
+
+
+def _run_images(engine: DraftEngine, request: GenerationRequest, workdir: Path,
+                colours: list[tuple[int, int, int]]) -> tuple[Artifact, FakeContext]:
+    inputs = {f"stored:{k}.png": _png(_colour_image(colour)) for k, colour in enumerate(colours)}
+    ctx = FakeContext(workdir, inputs)
+    return engine.run(request, ctx), ctx
+
+
+def _mean(frame: np.ndarray) -> np.ndarray:
+    return frame.reshape(-1, 3).astype(float).mean(axis=0)
+
+
+def _shows(frame: np.ndarray, colour: tuple[int, int, int], tolerance: float = 12) -> bool:
+    return bool(np.abs(_mean(frame) - colour).max() < tolerance)
+
+
+def _is_blend(frame: np.ndarray, a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """Every channel where a and b differ lies well between them, not at either end."""
+    mean = _mean(frame)
+    for channel in range(3):
+        low, high = sorted((a[channel], b[channel]))
+        if high - low > 100 and not low + 30 < mean[channel] < high - 30:
+            return False
+    return True
+
+
+def _keyframes(frames: list[int] | None, **fields: Any) -> GenerationRequest:
+    count = len(frames) if frames else 3
+    return _request(Kind.KEYFRAMES, images=_images(count, frames), **{"duration": 2, **fields})
+
+
+def test_keyframes_show_each_image_at_its_frame(engine: DraftEngine, tmp_path: Path) -> None:
+    colours = [RED, GREEN, BLUE]
+    artifact, ctx = _run_images(engine, _keyframes([4, 20, 40]), tmp_path, colours)
+    _assert_video(artifact, 160, 96, 24, 48)
+    frames = _decode(artifact.video_path)
+    for position, colour in zip([4, 20, 40], colours, strict=True):
+        assert _shows(frames[position], colour)
+        # Exactly the cover-fitted image, unzoomed: the gradient lines up pixel for pixel.
+        expected = np.asarray(cover_fit(Image.fromarray(_colour_image(colour)), 160, 96)).astype(int)
+        assert np.abs(frames[position].astype(int) - expected).mean() < 4
+    # Halfway between two keyframes, a blend of both; held before the first and after the last.
+    assert _is_blend(frames[12], RED, GREEN)
+    assert _is_blend(frames[30], GREEN, BLUE)
+    assert _shows(frames[0], RED)
+    assert _shows(frames[47], BLUE)
+    # The transition is gradual: the red channel falls frame by frame from red to green.
+    reds = [_mean(frame)[0] for frame in frames[4:21]]
+    assert all(b <= a + 2 for a, b in itertools.pairwise(reds))
+    assert max(np.diff(reds)) > -60  # no cut
+    # Progress: every frame, never backwards, finishing at 100.
+    assert len(ctx.reported) >= 48
+    assert ctx.reported == sorted(ctx.reported)
+    assert ctx.reported[-1] == 100
+
+
+def test_keyframes_without_positions_spread_over_the_video(engine: DraftEngine, tmp_path: Path) -> None:
+    # The Agnes dialect's 121 frames at 24 fps, no frame positions: first at 0, last at the final frame.
+    request = _request(Kind.KEYFRAMES, images=_images(3), duration=121 / 24, width=128, height=96)
+    artifact, _ = _run_images(engine, request, tmp_path, [RED, GREEN, BLUE])
+    _assert_video(artifact, 128, 96, 24, 121)
+    frames = _decode(artifact.video_path)
+    assert _shows(frames[0], RED)
+    assert _shows(frames[60], GREEN)
+    assert _shows(frames[120], BLUE)
+    assert _is_blend(frames[30], RED, GREEN)
+    assert _is_blend(frames[90], GREEN, BLUE)
+    # A long gap dissolves in its middle half: a quarter of the way along, still the first image.
+    assert _shows(frames[12], RED, tolerance=20)
+
+
+def test_keyframes_zoom_between_keyframes(engine: DraftEngine, tmp_path: Path) -> None:
+    yy, xx = np.mgrid[0:96, 0:160].astype(np.float32)
+    stripes = 128 + 100 * np.sin(xx / 3) * np.cos(yy / 4)  # fine detail, but smooth enough to encode well
+    texture = np.repeat(stripes[..., None], 3, axis=2).astype(np.uint8)
+    request = _request(Kind.KEYFRAMES, images=_images(2), duration=2)
+    inputs = {"stored:0.png": _png(texture), "stored:1.png": _png(texture)}
+    artifact = engine.run(request, FakeContext(tmp_path, inputs))
+    frames = [f.astype(int) for f in _decode(artifact.video_path)]
+    # The same image at both ends, so what differs halfway is the camera, not the dissolve.
+    assert np.abs(frames[0] - frames[-1]).mean() < 10
+    assert np.abs(frames[0] - frames[24]).mean() > 20
+
+
+def test_keyframes_same_request_same_pixels(engine: DraftEngine, tmp_path: Path) -> None:
+    request = _keyframes(None, prompt="a caption")
+    first, _ = _run_images(engine, request, tmp_path / "a", [RED, GREEN, BLUE])
+    again, _ = _run_images(engine, request, tmp_path / "b", [RED, GREEN, BLUE])
+    frames_first, frames_again = _decode(first.video_path), _decode(again.video_path)
+    assert len(frames_first) == 48
+    assert all(np.array_equal(x, y) for x, y in zip(frames_first, frames_again, strict=True))
+    assert first.video_path.read_bytes() == again.video_path.read_bytes()
+
+
+def test_multi_image_gives_each_image_its_share(engine: DraftEngine, tmp_path: Path) -> None:
+    colours = [BLUE, RED, GREEN, RED]
+    request = _request(Kind.MULTI_IMAGE, images=_images(4), duration=4, fps=12)
+    artifact, ctx = _run_images(engine, request, tmp_path, colours)
+    _assert_video(artifact, 160, 96, 12, 48)
+    frames = _decode(artifact.video_path)
+    # Shares of 12 frames, in the order given; the middle of each share shows its image.
+    for k, colour in enumerate(colours):
+        assert _shows(frames[12 * k + 6], colour), k
+    # Neighbours dissolve into each other around each boundary, not at a cut.
+    assert _is_blend(frames[12], BLUE, RED)
+    assert _is_blend(frames[24], RED, GREEN)
+    assert _is_blend(frames[36], GREEN, RED)
+    assert ctx.reported == sorted(ctx.reported)
+    assert ctx.reported[-1] == 100
+
+
+def test_multi_image_camera_moves_and_is_deterministic(engine: DraftEngine, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    textures = [(rng.random((120, 200, 3)) * 255).astype(np.uint8) for _ in range(2)]
+    inputs = {f"stored:{k}.png": _png(texture) for k, texture in enumerate(textures)}
+    request = _request(Kind.MULTI_IMAGE, images=_images(2), duration=4, fps=10)
+    first = engine.run(request, FakeContext(tmp_path / "a", inputs))
+    again = engine.run(request, FakeContext(tmp_path / "b", inputs))
+    frames_first, frames_again = _decode(first.video_path), _decode(again.video_path)
+    assert all(np.array_equal(x, y) for x, y in zip(frames_first, frames_again, strict=True))
+    # Within the first image's share the camera moves.
+    assert np.abs(frames_first[0].astype(int) - frames_first[14]).mean() > 5
+
+
+def test_multi_image_caption(engine: DraftEngine, tmp_path: Path) -> None:
+    def frame(prompt: str | None, workdir: Path) -> np.ndarray:
+        request = _request(Kind.MULTI_IMAGE, images=_images(2), prompt=prompt, width=320, height=192)
+        artifact, _ = _run_images(engine, request, workdir, [RED, BLUE])
+        return _decode(artifact.video_path)[6].astype(int)
+
+    with_caption, without = frame("two colours", tmp_path / "a"), frame(None, tmp_path / "b")
+    difference = np.abs(with_caption - without).max(axis=(1, 2))
+    assert difference[: 192 // 2].max() < 10  # the top half is untouched (give or take the encoder)
+    assert difference[192 // 2 :].max() > 100  # the caption is drawn at the bottom
+
+
+def test_an_undecodable_keyframe_image_names_its_field(engine: DraftEngine, tmp_path: Path) -> None:
+    inputs = {"stored:0.png": _png(_colour_image(RED)), "stored:1.png": b"<html>not found</html>"}
+    ctx = FakeContext(tmp_path, inputs)
+    with pytest.raises(ReelforgeError) as info:
+        engine.run(_keyframes([0, 30]), ctx)
+    assert info.value.code == ErrorCode.INVALID_PAYLOAD
+    assert info.value.field == "/images/1"
+    assert info.value.message.startswith("image 1: ")
+    assert not (tmp_path / "video.mp4").exists()
+
+
+def test_cancel_stops_a_keyframes_render(engine: DraftEngine, tmp_path: Path) -> None:
+    inputs = {f"stored:{k}.png": _png(_colour_image(colour)) for k, colour in enumerate([RED, GREEN, BLUE])}
+    ctx = FakeContext(tmp_path, inputs, cancel_after=6)
+    with pytest.raises(TaskCancelled):
+        engine.run(_keyframes(None, duration=5), ctx)
+    assert list(tmp_path.iterdir()) == []
+    assert max(ctx.reported) < 100
+
+
+def test_validate_accepts_multi_image_and_keyframes(engine: DraftEngine) -> None:
+    engine.validate(_request(Kind.MULTI_IMAGE, images=_images(2)))
+    engine.validate(_request(Kind.MULTI_IMAGE, images=_images(16), duration=4))
+    engine.validate(_keyframes(None))
+    engine.validate(_keyframes([0, 47]))
+    engine.validate(_keyframes([5, 6, 30]))
+    engine.validate(_request(Kind.KEYFRAMES, images=_images(16), duration=1))

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from reelforge.engines.draft.scene import ease
+
 
 class Clip(Protocol):
     n_frames: int
@@ -43,10 +45,27 @@ def segment_spans(total_frames: int, segments: int, crossfade_frames: int) -> li
     return spans
 
 
-class Timeline:
-    """Global frame g -> the frame of the clip that covers it, or a blend of two during a crossfade."""
+def mix(a: np.ndarray, b: np.ndarray, weight: int) -> np.ndarray:
+    """(a * (256 - weight) + b * weight) / 256 per sample, for uint8 frames and an integer weight 0..256."""
+    if weight <= 0:
+        return a
+    if weight >= 256:
+        return b
+    out = a.astype(np.uint16)
+    out *= 256 - weight
+    out += b.astype(np.uint16) * weight
+    out >>= 8
+    return out.astype(np.uint8)
 
-    def __init__(self, clips: list[Clip], spans: list[tuple[int, int]]) -> None:
+
+class Timeline:
+    """Global frame g -> the frame of the clip that covers it, or a blend of two during a crossfade.
+
+    The incoming clip's weight rises linearly across the overlap, or along an ease-in-out if `eased`
+    (gentler at both ends: a slideshow's dissolve).
+    """
+
+    def __init__(self, clips: list[Clip], spans: list[tuple[int, int]], *, eased: bool = False) -> None:
         if len(clips) != len(spans) or not clips:
             raise ValueError("one span per clip, at least one clip")
         for clip, (start, end) in zip(clips, spans, strict=True):
@@ -54,6 +73,7 @@ class Timeline:
                 raise ValueError(f"a clip of {clip.n_frames} frames cannot fill span {start}..{end}")
         self.clips = clips
         self.spans = spans
+        self.eased = eased
         self.n_frames = spans[-1][1]
 
     def frame(self, g: int) -> np.ndarray:
@@ -64,8 +84,10 @@ class Timeline:
             return clip.frame(g - start)
         (a, a_start, a_end), (b, b_start, _) = covering[:2]
         # Weight of the incoming clip rises from just above 0 to just below 1 across the overlap.
-        weight = round(256 * (g - b_start + 1) / (a_end - b_start + 1))
-        out = a.frame(g - a_start).astype(np.uint16) * (256 - weight)
-        out += b.frame(g - b_start).astype(np.uint16) * weight
-        out >>= 8
-        return out.astype(np.uint8)
+        p = (g - b_start + 1) / (a_end - b_start + 1)
+        weight = round(256 * (ease(p) if self.eased else p))
+        if weight <= 0:
+            return a.frame(g - a_start)
+        if weight >= 256:
+            return b.frame(g - b_start)
+        return mix(a.frame(g - a_start), b.frame(g - b_start), weight)
