@@ -5,10 +5,10 @@ filtergraph script (`graph.py`), and the ffmpeg binary shipped in the imageio-ff
 decoding, compositing and encoding in one process (`runner.py`). That is why it runs at the speed of a
 hand-written ffmpeg command (`python bench/compose.py`).
 
-Output: H.264 (High, yuv420p, BT.709) + AAC 48 kHz stereo (always; silent when the template has no
-sound) in MP4 with `+faststart`, exactly round(duration x fps) frames. Size, fps, x264 preset, CRF and
-audio bitrate come from the request (the API fills width, height and fps from `quality.output_format`;
-`extra.quality` picks the preset, CRF and bitrate). Input metadata (GPS tags, titles) is not copied.
+Output: H.264 (High, yuv420p; BT.709, or BT.601 when every video input is) + AAC 48 kHz stereo (always;
+silent when the template has no sound) in MP4 with `+faststart`, exactly round(duration x fps) frames.
+Size and fps come from the request (the API fills them from `quality.output_format`); `extra.quality`
+picks the x264 preset, CRF and audio bitrate. Input metadata (GPS tags, titles) is not copied.
 
 Settings (the model's table in `models.toml`), all optional:
 `max_duration` (600 s), `max_blocks` (100), `max_input_bytes` (512 MiB, one input), `timeout`
@@ -146,7 +146,8 @@ class ComposeEngine:
                 "-map", f"[{graph.video}]", "-map", f"[{graph.audio}]",
                 "-c:v", "libx264", "-preset", quality.preset, "-crf", str(quality.crf),
                 "-profile:v", "high", "-pix_fmt", "yuv420p",
-                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+                "-colorspace", graph.colour, "-color_primaries", graph.colour, "-color_trc", graph.colour,
+                "-color_range", "tv",
                 "-c:a", "aac", "-b:a", quality.audio_bitrate, "-ar", "48000", "-ac", "2",
                 "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart"]
         if self.threads:

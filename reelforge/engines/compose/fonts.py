@@ -4,8 +4,8 @@ Why DejaVu from matplotlib: it is on PyPI (so every install gets the same glyphs
 laptop matches one on a server), it covers Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew and
 Arabic in one file per style, and ffmpeg's drawtext (built with HarfBuzz and FriBiDi) shapes Arabic
 and right-to-left text with it. matplotlib is located without being imported (importing it costs
-~0.2 s and a config directory). CJK needs another font: an operator can add files with the engine
-setting `fonts` (family -> file), which overrides or extends the table below.
+~0.2 s and a config directory). CJK needs another font: an operator can point a family at another
+file with the engine setting `fonts` (e.g. `sans` -> a Noto Sans CJK file), which overrides the table below.
 
 `wrap_text` breaks a line that would run wider than the frame: drawtext draws one line per `\\n` and
 never wraps, so long captions would be cut off at the frame's edge.

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,7 +56,21 @@ KEN_BURNS_OVERSAMPLE = 2  # zoompan crops on whole pixels of its input: a 2x inp
 KEN_BURNS_MAX_SIDE = 4096
 INPUT_SLACK = 1.0  # seconds read past a block's end, so decoder delay never shortens a clip
 
+UNTAGGED_MATRIX = "bt601"  # what ffmpeg (swscale) assumes for untagged YUV, and what ffmpeg-made clips use
+COLOUR_TAGS = {"bt709": "bt709", "bt601": "smpte170m"}  # output matrix -> colorspace/primaries/trc tag
+
 FontFor = Callable[[TextBlock], Path]
+
+
+def output_matrix(template: Template, media: Mapping[int, MediaInfo]) -> str:
+    """The output's YUV matrix: BT.601 when every video input is BT.601 or untagged, BT.709 otherwise.
+
+    Following the videos means the per-frame work (the videos) passes through unconverted in the usual
+    case of clips from one source, and only stills (converted once) and odd clips pay for a conversion.
+    Untagged video is taken as ffmpeg takes it (BT.601), so its colours come out as ffmpeg shows them."""
+    matrices = {media[i].matrix or UNTAGGED_MATRIX for i, block in enumerate(template.blocks)
+                if isinstance(block, VideoBlock)}
+    return "bt601" if matrices and matrices <= {"bt601"} else "bt709"
 
 
 @dataclass
@@ -68,6 +82,7 @@ class CompiledGraph:
     files: dict[str, str]
     frames: int
     duration: float
+    colour: str = "bt709"  # the output's matrix/primaries/transfer tag, for the encoder
     video: str = "vout"
     audio: str = "aout"
 
@@ -84,7 +99,6 @@ class _Layer:
     frames: int
     placement: Placement
     alpha: bool
-    members: list[int] = field(default_factory=list)
 
 
 def escape(value: str) -> str:
@@ -120,6 +134,7 @@ class _Compiler:
         self.input_of: dict[int, int] = {}  # video block index -> its ffmpeg input
         self._labels = 0
         self.total = max(1, self.frame(template_duration(template)))
+        self.matrix = output_matrix(template, media)
 
     # ------------------------------------------------------------ basics
 
@@ -152,12 +167,13 @@ class _Compiler:
     def compile(self) -> CompiledGraph:
         video = self.video()
         audio = self.audio()
-        self.lines.append(f"[{video}]format=yuv420p,setparams=colorspace=bt709:color_primaries=bt709:"
-                          f"color_trc=bt709:range=tv[vout]")
+        tag = COLOUR_TAGS[self.matrix]
+        self.lines.append(f"[{video}]format=yuv420p,setparams=colorspace={tag}:color_primaries={tag}:"
+                          f"color_trc={tag}:range=tv[vout]")
         self.lines.append(f"[{audio}]aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:"
                           f"channel_layouts=stereo[aout]")
         return CompiledGraph(self.inputs, ";\n".join(self.lines) + "\n", self.files, self.total,
-                             self.total / float(self.rate))
+                             self.total / float(self.rate), colour=tag)
 
     def video(self) -> str:
         current: str | None = None
@@ -231,7 +247,7 @@ class _Compiler:
                 f"[{out}]")
             merged, end = out, layer.start + layer.frames
         full = Placement(self.width, self.height, self.width, self.height, 0, 0)
-        return _Layer(merged, first, end - first, full, alpha, indices)
+        return _Layer(merged, first, end - first, full, alpha)
 
     def full_frame(self, layer: _Layer, alpha: bool) -> str:
         """The layer on a frame-sized canvas (transparent around it when `alpha`), as xfade needs."""
@@ -273,28 +289,39 @@ class _Compiler:
             options += ["-t", num(block.duration + INPUT_SLACK)]
             k = self.input_of[index] = self.add_input(info, options)
             # fps first (fewer frames to scale from a fast source); tpad+trim: exactly `frames`, however short
-            steps = [f"fps=fps={self.rate_text}:start_time=0", *self.fit(placement), f"format={fmt}",
+            steps = [f"fps=fps={self.rate_text}:start_time=0", *self.fit(placement, info), f"format={fmt}",
                      "tpad=stop=-1:stop_mode=clone", f"trim=end_frame={frames}", "setpts=N"]
         elif block.ken_burns is not None:
             k = self.add_input(info, [])
-            steps = self.ken_burns(block, placement, frames, fmt)
+            steps = self.ken_burns(block, info, placement, frames, fmt)
         else:
             k = self.add_input(info, [])
             # scaled once, then the one frame is repeated: no per-frame decode or scale of the still
-            steps = [*self.fit(placement), f"format={fmt}", "loop=loop=-1:size=1", f"settb=expr={self.time_base}",
+            steps = [*self.fit(placement, info), f"format={fmt}", "loop=loop=-1:size=1", f"settb=expr={self.time_base}",
                      "setpts=N", f"fps=fps={self.rate_text}", f"trim=end_frame={frames}"]
         steps += self.alpha_effects(block, frames)
         label = self.label("el")
         self.lines.append(f"[{k}:v]" + ",".join(steps) + f"[{label}]")
-        return _Layer(label, start, frames, placement, alpha, [index])
+        return _Layer(label, start, frames, placement, alpha)
 
-    def fit(self, p: Placement) -> list[str]:
-        steps = [f"scale={p.scale_width}:{p.scale_height}:out_color_matrix=bt709:out_range=tv", "setsar=1"]
+    def fit(self, p: Placement, info: MediaInfo) -> list[str]:
+        """Scale (and crop) to the placement, converting colour to the output's matrix and limited range
+        where the source differs; stills always (once per still, so it costs nothing)."""
+        colour = ""
+        if info.kind == "image":
+            colour = f":out_color_matrix={self.matrix}:out_range=tv"
+        else:
+            source = info.matrix or UNTAGGED_MATRIX
+            if source != self.matrix:
+                colour = f":in_color_matrix={source}:out_color_matrix={self.matrix}"
+            if info.full_range:
+                colour += ":out_range=tv"
+        steps = [f"scale={p.scale_width}:{p.scale_height}{colour}", "setsar=1"]
         if p.cropped:
             steps.append(f"crop={p.width}:{p.height}:(iw-ow)/2:(ih-oh)/2")
         return steps
 
-    def ken_burns(self, block: ImageBlock, p: Placement, frames: int, fmt: str) -> list[str]:
+    def ken_burns(self, block: ImageBlock, info: MediaInfo, p: Placement, frames: int, fmt: str) -> list[str]:
         """zoompan over the (oversampled) fitted image: one input frame in, `frames` frames out."""
         kb = block.ken_burns
         assert kb is not None
@@ -310,7 +337,7 @@ class _Compiler:
         y = f"clip({fy}*ih-ih/zoom/2,0,ih-ih/zoom)"
         zoompan = (f"zoompan=z={escape(zoom)}:x={escape(x)}:y={escape(y)}:d={frames}:s={p.width}x{p.height}:"
                    f"fps={self.rate_text}")
-        return [*self.fit(big), f"format={fmt}", zoompan, f"trim=end_frame={frames}", "setpts=N"]
+        return [*self.fit(big, info), f"format={fmt}", zoompan, f"trim=end_frame={frames}", "setpts=N"]
 
     def alpha_effects(self, block: VideoBlock | ImageBlock, frames: int) -> list[str]:
         steps = []

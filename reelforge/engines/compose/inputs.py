@@ -4,10 +4,10 @@ Every input is read once through `ctx.read_input(ref)` (the same ref used twice 
 into the scratch directory, and probed, so the graph compiler knows what it is working with and a bad
 input fails with a message naming its block instead of an ffmpeg error:
 
-- videos and audio are opened with PyAV under a `file`-only protocol whitelist, and their container
-  format must be on `ALLOWED_DEMUXERS`: a playlist (HLS, concat) sent as "video" could otherwise make
-  ffmpeg read other files or URLs. The demuxer found is then forced on the ffmpeg command line, so ffmpeg
-  cannot guess differently;
+- videos and audio are opened with PyAV under a `file`-only protocol whitelist and a format whitelist
+  (`ALLOWED_DEMUXERS`): a playlist (HLS, concat) sent as "video" could otherwise make ffmpeg read other
+  files or URLs. The demuxer found is then forced on the ffmpeg command line, so ffmpeg cannot guess
+  differently;
 - a video's display size honours its rotation (phones store portrait video sideways with a display
   matrix; ffmpeg's autorotation turns the frames, and the layout must expect the turned size) and its
   sample aspect ratio;
@@ -36,6 +36,12 @@ ALLOWED_DEMUXERS = frozenset({
     "mov", "matroska", "avi", "mpegts", "flv", "ogg", "wav", "mp3", "aac", "flac", "asf", "mpeg", "gif",
     "h264", "hevc", "aiff", "caf", "w64", "amr", "ac3", "eac3", "m4v", "ivf", "webm",
 })
+# AVColorSpace -> swscale's matrix name (BT470BG and SMPTE170M are the same BT.601 matrix); AVCOL_RANGE_JPEG.
+_MATRICES = {1: "bt709", 4: "fcc", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+_FULL_RANGE = 2
+# What PyAV may even try while probing (`format_whitelist`): the accepted containers plus image pipes, which
+# are recognised only to say "use an image block". A playlist demuxer never runs, not even to be refused.
+_PROBE_FORMATS = ",".join(sorted(ALLOWED_DEMUXERS | {"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"}))
 _PLAIN_IMAGE_MODES = {"RGB", "RGBA", "L"}
 _IMAGE_DEMUXERS = {"PNG": "png_pipe", "JPEG": "jpeg_pipe"}
 
@@ -54,6 +60,8 @@ class MediaInfo:
     has_audio: bool = False
     has_alpha: bool = False
     rotation: int = 0  # degrees, as the display matrix says
+    matrix: str | None = None  # YUV matrix tag as swscale names it ("bt709", "bt601", ...); None: untagged
+    full_range: bool = False  # 0-255 luma (JPEG-style): converted to the output's 16-235
 
 
 def prepare_inputs(template: Template, ctx: RunContext, directory: Path, *,
@@ -73,6 +81,8 @@ def prepare_inputs(template: Template, ctx: RunContext, directory: Path, *,
         kind = "image" if block.type == "image" else "av"
         if (ref, kind) not in by_ref:
             data = ctx.read_input(ref)
+            if not data:
+                raise invalid(f"{block.source.label} is empty (0 bytes)", pointer)
             if len(data) > max_input_bytes:
                 raise invalid(f"{block.source.label} is {len(data)} bytes; the limit for one input is "
                               f"{max_input_bytes} bytes", pointer)
@@ -93,7 +103,8 @@ def prepare_inputs(template: Template, ctx: RunContext, directory: Path, *,
 def probe_media(path: Path, label: str, pointer: str) -> MediaInfo:
     """Open a video or audio file with PyAV (file protocol only) and describe it."""
     try:
-        with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+        options = {"protocol_whitelist": "file", "format_whitelist": _PROBE_FORMATS}
+        with av.open(str(path), options=options) as container:
             demuxer = container.format.name.split(",")[0]
             if demuxer.endswith("_pipe") or demuxer == "image2":
                 raise invalid(f"{label} is an image; use an image block for it", pointer)
@@ -117,11 +128,13 @@ def probe_media(path: Path, label: str, pointer: str) -> MediaInfo:
                 width, height = height, width
             has_alpha = any(component.is_alpha for component in frame.format.components)
             return MediaInfo(path, demuxer, "video", width, height, duration, has_video=True, has_audio=has_audio,
-                             has_alpha=has_alpha, rotation=rotation)
+                             has_alpha=has_alpha, rotation=rotation, matrix=_MATRICES.get(frame.colorspace),
+                             full_range=frame.color_range == _FULL_RANGE or frame.format.name.startswith("yuvj"))
     except ReelforgeError:
         raise
     except (av.FFmpegError, StopIteration, ValueError, OSError) as exc:
-        raise invalid(f"{label} could not be read as video or audio ({type(exc).__name__})", pointer) from None
+        raise invalid(f"{label} could not be read as video or audio ({type(exc).__name__}); send MP4, MOV, WebM, "
+                      f"MKV, MP3, WAV, AAC, OGG or FLAC", pointer) from None
 
 
 def _duration(container: av.container.InputContainer) -> float | None:

@@ -84,10 +84,10 @@ class Source(_Model):
     """Where a media block's bytes come from: `url` or `uploadName` (the user's form), plus `ref`
     (the API's normalised form). `name` is a display label some planners add; it is only used in messages."""
 
-    url: str | None = None
-    upload_name: str | None = None
-    ref: str | None = None
-    name: str | None = None
+    url: Annotated[str, Field(max_length=4096)] | None = None
+    upload_name: Annotated[str, Field(max_length=1024)] | None = None
+    ref: Annotated[str, Field(max_length=4096)] | None = None
+    name: Annotated[str, Field(max_length=1024)] | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> Source:
@@ -124,7 +124,7 @@ class Transition(_Model):
     """How a visual block replaces the visual block before it (an ffmpeg `xfade`)."""
 
     type: TransitionType = "fade"
-    duration: Annotated[float, Field(gt=0, le=10)] = 0.5
+    duration: Annotated[float, Field(ge=0.1, le=10)] = 0.5
 
 
 class KenBurns(_Model):
