@@ -67,10 +67,6 @@ class Engine(Protocol):
     def validate(self, request: GenerationRequest) -> None:
         """Raise `ReelforgeError(INVALID_PAYLOAD)` for what this engine cannot do; called before any credit."""
 
-    # Optional: `conform(request) -> GenerationRequest` snaps a request to the engine's grid (sizes divisible
-    # by 32, 8n+1 frames ...) by a documented rule; the task service calls it before `validate`, and the
-    # task keeps the conformed request, so every dialect shows what was really used.
-
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
         """Produce the video; call `ctx.progress` as it advances and stop on `ctx.raise_if_cancelled()`."""
 

@@ -77,16 +77,11 @@ class TaskService:
             )
         return spec
 
-    def validate(self, spec: ModelSpec, request: GenerationRequest) -> GenerationRequest:
-        """The request as the model will run it (an engine may snap it to its grid), or INVALID_PAYLOAD."""
+    def validate(self, spec: ModelSpec, request: GenerationRequest) -> None:
         engine = self._validators.get(spec.name)
         if engine is None:
             engine = self._validators[spec.name] = create_engine(spec.engine, spec.settings)
-        conform = getattr(engine, "conform", None)
-        if conform is not None:
-            request = conform(request)
         engine.validate(request)
-        return request
 
     def submit(self, key_id: str, submission: Submission) -> Task:
         """Validate, price, debit and persist one task with its job, atomically.
@@ -94,8 +89,8 @@ class TaskService:
         The caller hands the returned task to its `Executor.dispatch` once this has committed.
         """
         spec = self.model(submission.model)
-        request = self.validate(spec, submission.request)
-        cost = spec.price(request)
+        self.validate(spec, submission.request)
+        cost = spec.price(submission.request)
         now = utcnow()
         task_id = new_task_id()
         with self.db.write() as conn:
@@ -119,7 +114,7 @@ class TaskService:
                     key_id=key_id,
                     model=spec.name,
                     dialect=submission.dialect,
-                    request=request.model_dump(mode="json"),
+                    request=submission.request.model_dump(mode="json"),
                     input=submission.input,
                     status=TaskStatus.QUEUED.value,
                     phase="queued",
