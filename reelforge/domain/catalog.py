@@ -34,6 +34,9 @@ class ModelSpec(BaseModel):
     segment_seconds: int = 5
     height: int = 720
     fps: int = 24
+    standardize_sizes: bool = True
+    """`/v1/videos`: map sizes to the Agnes tiers (480p/720p/1080p x 5 ratios); false keeps the requested
+    size for engines with a size grid of their own (a diffusion model snaps to it)."""
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def price(self, request: GenerationRequest) -> int:

@@ -76,6 +76,7 @@ ENGINE_CLASSES: dict[str, str] = {
     "draft": "reelforge.engines.draft.engine:DraftEngine",
     "compose": "reelforge.engines.compose.engine:ComposeEngine",
     "creator": "reelforge.engines.creator.engine:CreatorEngine",
+    "diffusion": "reelforge.engines.diffusion.engine:DiffusionEngine",
 }
 
 

@@ -158,7 +158,9 @@ def parse_create(payload: dict[str, Any], services: Services, uploaded: str | No
     if not isinstance(model, str):
         raise invalid("model must be a string", "/model")
     frames, rate = _frames_and_rate(payload)
-    width, height, _, _ = standardize(*_size(payload))
+    width, height = _size(payload)
+    if services.tasks.model(model).standardize_sizes:
+        width, height, _, _ = standardize(width, height)
     sources = [accept_image(value, pointer, services.settings, services.storage).source
                for pointer, value in _image_values(payload)]
     if uploaded:

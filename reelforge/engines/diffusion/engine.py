@@ -1,0 +1,198 @@
+"""`DiffusionEngine`: LTX-Video and Wan text/image/keyframe-to-video through diffusers.
+
+Settings come from the model's `models.toml` table (see `settings.py` and docs/gpu.md). The pipelines
+load on the first task and stay resident (`pipelines.PipelineSet`); `validate` is pure Python and never
+imports torch, so the API process can check requests against a GPU model it does not host.
+
+One run: plan (sizes snapped or rejected, see `constraints.py`) -> input images cover-fitted to the
+generation size -> the pipeline, reporting progress and honouring cancellation from
+`callback_on_step_end` after every denoising step -> frames cropped to the request and encoded to H.264.
+
+Cancellation raises `TaskCancelled` from inside the step callback. diffusers' other way, setting
+`pipe._interrupt = True`, only skips the remaining steps: the pipeline still runs the VAE decode (for
+a long 720p LTX video, seconds and gigabytes) and returns a half-denoised video, so raising is both
+quicker and cleaner; the engine then releases offload hooks and cached CUDA memory.
+
+CUDA out-of-memory (`torch.OutOfMemoryError`, or a RuntimeError saying "out of memory") frees memory
+and, with `oom_retry` (default on), retries once after switching on what is not yet on of VAE tiling
+and model CPU offload; those stay on for later tasks, since the model has shown it needs them. Without
+a lighter setting left it fails with ENGINE_ERROR (the runtime refunds the task).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PIL import Image
+
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.request import GenerationRequest
+from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled
+from reelforge.engines.diffusion.constraints import Plan, plan
+from reelforge.engines.diffusion.output import fit_to_plan, to_uint8, write_video
+from reelforge.engines.diffusion.pipelines import shared_pipelines
+from reelforge.engines.diffusion.settings import DiffusionSettings
+from reelforge.media.encode import fps_fraction
+from reelforge.media.images import cover_fit, load_image
+
+log = logging.getLogger(__name__)
+
+_PREPARED = 5.0  # progress once inputs are decoded and the weights are resident
+_DENOISED = 90.0  # progress after the last denoising step; the VAE decode and encoding share the rest
+_DECODED = 93.0
+
+_DESCRIPTIONS = {
+    "ltx": "LTX-Video (diffusers) on a GPU: text, image, keyframes and multi-image conditioning at any frame.",
+    "wan": "Wan 2.1/2.2 (diffusers) on a GPU: text or image to video, first-and-last-frame keyframes.",
+}
+
+
+class _Progress:
+    """Forwards only rising values, so a retry after an OOM never reports going backwards."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.last = -1.0
+
+    def __call__(self, percent: float) -> None:
+        if percent > self.last:
+            self.last = percent
+            self.ctx.progress(percent)
+
+
+class DiffusionEngine:
+    """Diffusion video models through diffusers; one instance per model, pipelines resident."""
+
+    name = "diffusion"
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = DiffusionSettings.from_table(settings)
+        self.capabilities = EngineCapabilities(kinds=self.settings.kinds,
+                                               description=_DESCRIPTIONS[self.settings.family])
+        self.pipelines = shared_pipelines(self.settings)  # engines on the same weights share one copy
+        # One generation at a time per loaded model: a second would only fight the first for GPU memory.
+        self._run_lock = self.pipelines.run_lock
+
+    @property
+    def loads(self) -> int:
+        """How many times the weights were loaded (1 after any number of tasks, unless loading failed)."""
+        return self.pipelines.loads
+
+    def validate(self, request: GenerationRequest) -> None:
+        """Reject what the model cannot make, naming the field; cheap, no torch."""
+        plan(request, self.settings)
+
+    def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
+        """Generate `video.mp4` and `thumbnail.jpg` into `ctx.workdir`."""
+        the_plan = plan(request, self.settings)
+        ctx.raise_if_cancelled()
+        progress = _Progress(ctx)
+        ctx.phase("preparing_assets")
+        images = [self._image(request, ctx, k, the_plan) for k in range(len(request.images))]
+        with self._run_lock:
+            ctx.raise_if_cancelled()
+            self.pipelines.get(the_plan.mode)  # loads the weights on the first task
+            progress(_PREPARED)
+            ctx.raise_if_cancelled()
+            ctx.phase("generating")
+            raw = self._generate(the_plan, request, images, ctx, progress)
+        progress(_DECODED)
+        ctx.phase("encoding")
+        frames = fit_to_plan(to_uint8(raw), the_plan)
+        total = len(frames)
+        video, thumbnail = write_video(
+            frames, request.fps, ctx.workdir, crf=self.settings.crf, preset=self.settings.preset,
+            threads=self.settings.threads,
+            on_frame=lambda i: progress(_DECODED + (99.0 - _DECODED) * (i + 1) / total))
+        progress(100.0)
+        return Artifact(video_path=video, thumbnail_path=thumbnail,
+                        duration=total / float(fps_fraction(request.fps)),
+                        width=the_plan.out_width, height=the_plan.out_height, fps=request.fps)
+
+    def _image(self, request: GenerationRequest, ctx: RunContext, index: int, the_plan: Plan) -> Image.Image:
+        """Input image `index`, decoded and cover-fitted to the generation size; errors name the field."""
+        try:
+            image = load_image(ctx.read_input(request.images[index].source))
+        except ReelforgeError as exc:
+            if exc.field is not None:
+                raise
+            raise ReelforgeError(exc.code, f"image {index}: {exc.message}", field=f"/images/{index}",
+                                 retry_after=exc.retry_after) from None
+        return cover_fit(image, the_plan.width, the_plan.height)
+
+    def _generate(self, the_plan: Plan, request: GenerationRequest, images: list[Image.Image],
+                  ctx: RunContext, progress: _Progress) -> Any:
+        """Run the pipeline, retrying once with lighter settings after an out-of-memory error."""
+        retried = False
+        while True:
+            pipe = self.pipelines.get(the_plan.mode)
+            try:
+                output = pipe(**self._call_kwargs(the_plan, request, images, ctx, progress))
+                return output.frames[0]
+            except TaskCancelled:
+                self.pipelines.free()
+                raise
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                self.pipelines.free()
+                lighter = self.pipelines.lighten() if self.settings.oom_retry and not retried else []
+                if not lighter:
+                    raise ReelforgeError(
+                        ErrorCode.ENGINE_ERROR,
+                        f"out of memory generating {the_plan.width}x{the_plan.height}, {the_plan.num_frames} "
+                        f"frames on {self.pipelines.device}; ask for a smaller size or a shorter video"
+                        + ("" if retried else ", or set vae_tiling / cpu_offload / layerwise_fp8 for this model"),
+                    ) from exc
+                log.warning("out of memory on %s; retrying once with %s", self.pipelines.device, ", ".join(lighter))
+                retried = True
+
+    def _call_kwargs(self, the_plan: Plan, request: GenerationRequest, images: list[Image.Image],
+                     ctx: RunContext, progress: _Progress) -> dict[str, Any]:
+        """The pipeline's arguments: the request's values unchanged when the model can make them."""
+        import torch
+
+        span = _DENOISED - _PREPARED
+
+        def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if ctx.cancelled():
+                raise TaskCancelled()
+            total = getattr(pipe, "num_timesteps", None) or the_plan.steps
+            progress(_PREPARED + span * min(1.0, (step + 1) / total))
+            return tensors
+
+        kwargs: dict[str, Any] = {
+            "prompt": request.prompt or "",
+            "negative_prompt": request.negative_prompt,
+            "width": the_plan.width,
+            "height": the_plan.height,
+            "num_frames": the_plan.num_frames,
+            "num_inference_steps": the_plan.steps,
+            # A CPU generator gives the same noise on every GPU model and driver: same seed, same video.
+            "generator": torch.Generator("cpu").manual_seed(request.seed & 0xFFFF_FFFF_FFFF_FFFF),
+            "output_type": "np",
+            "callback_on_step_end": on_step_end,
+        }
+        if self.settings.family == "ltx":
+            kwargs["frame_rate"] = request.fps
+        if self.settings.guidance_scale is not None:
+            kwargs["guidance_scale"] = self.settings.guidance_scale
+        if the_plan.mode == "image":
+            kwargs["image"] = images[0]
+        elif the_plan.mode == "condition":
+            kwargs["image"] = images
+            kwargs["frame_index"] = list(the_plan.positions)
+            kwargs["strength"] = [image.strength for image in request.images]
+        elif the_plan.mode == "first_last":
+            kwargs["image"], kwargs["last_image"] = images[0], images[-1]
+        kwargs.update(self.settings.pipeline_kwargs)
+        return kwargs
+
+
+def _is_oom(exc: BaseException) -> bool:
+    """CUDA OOM comes as `torch.OutOfMemoryError`, or from some kernels as a plain RuntimeError."""
+    import torch
+
+    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
