@@ -5,7 +5,8 @@
 Baseline, measured in the same run: the same pipeline called directly with the same arguments (and
 its frames thrown away). Through the engine the figure includes planning, the progress/cancel
 callback on every step, converting and cropping the frames and encoding the H.264 MP4 and thumbnail;
-the "cold" run also loads the weights. With real weights the denoising dominates and the ratio tends
+the "cold" run also loads the weights. Then the same request through `reelforge serve` over HTTP.
+With real weights the denoising dominates and the ratio tends
 to 1; with tiny weights this shows the fixed cost per task. Prints: cold start, warm median, direct median,
 and warm / direct.
 """
@@ -13,12 +14,16 @@ and warm / direct.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,6 +32,63 @@ from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.diffusion.engine import DiffusionEngine
 from tests.engines.fake_context import FakeContext
 from tests.engines.tiny_pipelines import build_tiny_ltx
+
+SERVER_MODELS = """
+[models.ltx-tiny]
+engine = "diffusion"
+kind = "text_to_video"
+credits_per_second = 0
+standardize_sizes = false
+[models.ltx-tiny.settings]
+family = "ltx"
+weights = "{weights}"
+preset = "veryfast"
+"""
+
+
+def through_server(weights: Path, tmp: Path, args: argparse.Namespace, fps: float) -> tuple[float, list[float],
+                                                                                             list[float]]:
+    """(cold end-to-end, warm end-to-end runs, warm in-worker runs) via `reelforge serve` and /v1/videos.
+
+    End to end is create -> completed as a client polling every 50 ms sees it (queue wait and polling
+    included); in-worker is the task's own started_at -> completed_at."""
+    models = tmp / "models.toml"
+    models.write_text(SERVER_MODELS.format(weights=weights))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
+    env.update(REELFORGE_DATA_DIR=str(tmp / "server"), REELFORGE_MODELS_FILE=str(models), HF_HUB_OFFLINE="1",
+               REELFORGE_POLL_INTERVAL="0.01")
+    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", "8774", "--workers", "1",
+                             "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = "http://127.0.0.1:8774"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        key = json.loads((tmp / "server" / "dev-key.json").read_text())["secret"]
+        body = {"model": "ltx-tiny", "prompt": "a cat walking at night", "width": args.size, "height": args.size,
+                "num_frames": args.frames, "frame_rate": fps, "num_inference_steps": args.steps, "seed": 1}
+        ends, ids = [], []
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+            time.sleep(2)  # the worker process finishes starting
+            for _ in range(args.runs + 1):
+                start = time.perf_counter()
+                video_id = client.post("/v1/videos", json=body).json()["id"]
+                while client.get(f"/v1/videos/{video_id}").json()["status"] not in ("completed", "failed"):
+                    time.sleep(0.05)
+                ends.append(time.perf_counter() - start)
+                ids.append(video_id)
+        from reelforge.config import Settings
+        from reelforge.services import build_services
+
+        services = build_services(Settings(data_dir=tmp / "server", models_file=models), migrate=False)
+        inside = [(t.completed_at - t.started_at).total_seconds() for t in map(services.tasks.get, ids[1:])]
+        return ends[0], ends[1:], inside
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def main() -> None:
@@ -69,6 +131,7 @@ def main() -> None:
             start = time.perf_counter()
             direct_call()
             direct.append(time.perf_counter() - start)
+        server_cold, server_warm, server_inside = through_server(weights, Path(tmp), args, fps)
 
     warm_mean, direct_mean = statistics.median(warm), statistics.median(direct)
     print(f"tiny LTX {args.size}x{args.size}, {args.frames} frames, {args.steps} steps, {args.runs} runs")
@@ -78,6 +141,12 @@ def main() -> None:
     print(f"engine / direct:                    {warm_mean / direct_mean:8.2f}x "
           f"(+{(warm_mean - direct_mean) * 1000:.1f} ms per task)")
     print(f"cold / warm:                        {cold / warm_mean:8.2f}x")
+    end_to_end, inside = statistics.median(server_warm), statistics.median(server_inside)
+    print(f"server, first task end to end:      {server_cold * 1000:8.1f} ms (includes loading the weights)")
+    print(f"server, warm task in the worker:    {inside * 1000:8.1f} ms  -> {inside / direct_mean:.2f}x direct "
+          f"(+{(inside - direct_mean) * 1000:.1f} ms)")
+    print(f"server, warm task end to end:       {end_to_end * 1000:8.1f} ms  -> {end_to_end / direct_mean:.2f}x direct "
+          f"(+{(end_to_end - direct_mean) * 1000:.1f} ms: queue pickup, HTTP, polling)")
 
 
 if __name__ == "__main__":
