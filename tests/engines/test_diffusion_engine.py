@@ -1,4 +1,4 @@
-"""The diffusion engine end to end on the CPU, with tiny random-weight LTX and Wan pipelines.
+"""The diffusion engine end to end on the CPU, with tiny random-weight LTX, LTX-2 and Wan pipelines.
 
 The weights are built in code (`tiny_pipelines.py`) and loaded through the engine's normal
 `weights = <dir>` path; nothing is downloaded (HF_HUB_OFFLINE=1 is set before diffusers is imported).
@@ -26,7 +26,7 @@ from reelforge.engines.base import TaskCancelled
 from reelforge.engines.diffusion.engine import DiffusionEngine
 from reelforge.media.probe import probe
 from tests.engines.fake_context import FakeContext
-from tests.engines.tiny_pipelines import build_tiny_ltx, build_tiny_wan, build_tiny_wan_i2v
+from tests.engines.tiny_pipelines import build_tiny_ltx, build_tiny_ltx2, build_tiny_wan, build_tiny_wan_i2v
 
 # Before the first diffusers import (the fixtures below): never reach for the Hugging Face hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -38,8 +38,8 @@ STEPS = 3
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("weights")
-    return {"ltx": build_tiny_ltx(root / "ltx"), "wan": build_tiny_wan(root / "wan"),
-            "wan_i2v": build_tiny_wan_i2v(root / "wan_i2v")}
+    return {"ltx": build_tiny_ltx(root / "ltx"), "ltx2": build_tiny_ltx2(root / "ltx2"),
+            "wan": build_tiny_wan(root / "wan"), "wan_i2v": build_tiny_wan_i2v(root / "wan_i2v")}
 
 
 def fresh_copy(weights: dict[str, Path], name: str, tmp_path: Path) -> dict[str, Path]:
@@ -48,15 +48,20 @@ def fresh_copy(weights: dict[str, Path], name: str, tmp_path: Path) -> dict[str,
 
 
 def make_engine(weights: dict[str, Path], name: str, **settings: object) -> DiffusionEngine:
-    family = "ltx" if name == "ltx" else "wan"
-    # Wan pads prompts to 512 tokens by default; 16 keeps the tiny text encoder fast.
-    extra = {"pipeline_kwargs": {"max_sequence_length": 16}} if family == "wan" else {}
+    family = name if name in ("ltx", "ltx2") else "wan"
+    # Wan pads prompts to 512 tokens by default, LTX-2 to 1024; 16 keeps the tiny text encoders fast.
+    extra = {"pipeline_kwargs": {"max_sequence_length": 16}} if family != "ltx" else {}
     return DiffusionEngine({"family": family, "weights": str(weights[name]), **extra, **settings})
 
 
 @pytest.fixture(scope="module")
 def ltx(weights: dict[str, Path]) -> DiffusionEngine:
     return make_engine(weights, "ltx")
+
+
+@pytest.fixture(scope="module")
+def ltx2(weights: dict[str, Path]) -> DiffusionEngine:
+    return make_engine(weights, "ltx2")
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +202,51 @@ def test_cancel_in_the_middle_of_denoising(ltx: DiffusionEngine, tmp_path: Path)
     run(ltx, request(), tmp_path / "after")  # the engine is ready for the next task
 
 
+# --- LTX-2 -------------------------------------------------------------------------------------------------
+
+
+def test_ltx2_text_to_video(ltx2: DiffusionEngine, tmp_path: Path) -> None:
+    assert ltx2.capabilities.kinds == {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.KEYFRAMES, Kind.MULTI_IMAGE}
+    assert_progress(run(ltx2, request(), tmp_path))
+    assert type(ltx2.pipelines.get("text")).__name__ == "LTX2Pipeline"
+    # 40x34 and 10 frames at 10 fps: generated at 64x64 with 17 frames, delivered as asked.
+    run(ltx2, request(width=40, height=34, fps=10, steps=1), tmp_path / "snapped")
+
+
+def test_ltx2_image_to_video(ltx2: DiffusionEngine, tmp_path: Path) -> None:
+    req = request(Kind.IMAGE_TO_VIDEO, images=images("stored:red"))
+    assert_progress(run(ltx2, req, tmp_path))
+    assert type(ltx2.pipelines.get("image")).__name__ == "LTX2ImageToVideoPipeline"
+
+
+def test_ltx2_keyframes_place_images_on_latent_frames(ltx2: DiffusionEngine, tmp_path: Path) -> None:
+    # 17 frames: pixel frames 0, 5 and 16 are latent frames 0, 1 and 2 (frame 0, then 8 frames per latent).
+    req = request(Kind.KEYFRAMES, fps=17, images=images("stored:red", "stored:green", "stored:blue",
+                                                        frames=(0, 5, 16), strengths=(1.0, 0.6, 1.0)))
+    from reelforge.engines.diffusion.constraints import plan
+
+    conditions = ltx2._call_kwargs(plan(req, ltx2.settings), req, [Image.new("RGB", (32, 32))] * 3,
+                                   FakeContext(tmp_path), lambda p: None)["conditions"]
+    assert [(c.index, c.strength) for c in conditions] == [(0, 1.0), (1, 0.6), (2, 1.0)]
+    assert_progress(run(ltx2, req, tmp_path / "k"))
+    assert_progress(run(ltx2, request(Kind.MULTI_IMAGE, images=images("stored:red", "stored:blue")), tmp_path / "m"))
+    pipe = ltx2.pipelines.get("condition")
+    assert type(pipe).__name__ == "LTX2ConditionPipeline"
+    assert pipe.transformer is ltx2.pipelines.get("text").transformer
+
+
+def test_ltx2_cancel_in_the_middle_of_denoising(ltx2: DiffusionEngine, tmp_path: Path) -> None:
+    steps = 4
+    probe_ctx = run(ltx2, request(steps=steps), tmp_path / "count")
+    before_denoising = probe_ctx.cancel_checks - steps
+    ctx = FakeContext(tmp_path / "cancel", inputs=INPUTS, cancel_after=before_denoising + 2)
+    with pytest.raises(TaskCancelled):
+        ltx2.run(request(steps=steps), ctx)
+    assert len([p for p in ctx.reported if 5.0 < p <= 90.0]) == 2
+    assert not (ctx.workdir / "video.mp4").exists()
+    run(ltx2, request(), tmp_path / "after")
+
+
 # --- Wan ---------------------------------------------------------------------------------------------------
 
 
@@ -233,6 +283,9 @@ def test_wan_same_seed_same_video(wan: DiffusionEngine, tmp_path: Path) -> None:
     ("ltx", request(Kind.KEYFRAMES, images=images("stored:red", "stored:blue", frames=(4, 2))),
      "/images/1/frame", "strictly increasing"),
     ("ltx", request(Kind.LONG_VIDEO, prompts=["a", "b"]), "/kind", "long_video"),
+    ("ltx2", request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue", frames=(0, 4, 8))),
+     "/images/2/frame", "same 8-frame step"),
+    ("ltx2", request(fps=24, duration=11.0), "/duration", "at most 257"),
     ("wan", request(Kind.IMAGE_TO_VIDEO, images=images("stored:red")), "/kind", "text_to_video"),
     ("wan", request(fps=16, duration=6.0), "/duration", "at most 81"),
     ("wan_i2v", request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue")),
@@ -251,6 +304,7 @@ def test_validation_names_the_field(weights: dict[str, Path], engine_name: str, 
 @pytest.mark.parametrize(("name", "req", "field", "words"), [
     ("ltx", request(width=48), "/width", "multiple of 32 for ltx models, got 48; use 32 or 64"),
     ("ltx", request(fps=24, duration=5.0), "/duration", "(113 frames) or 5.042 (121 frames)"),
+    ("ltx2", request(width=48), "/width", "multiple of 32 for ltx2 models, got 48; use 32 or 64"),
     ("wan", request(height=40), "/height", "use 32 or 48"),
     ("wan", request(fps=16, duration=1.0), "/duration", "(13 frames) or 1.062 (17 frames)"),
 ])

@@ -1,7 +1,9 @@
 """What a diffusion model can make, checked before any credit is taken, and the generation plan.
 
-LTX-Video works on 32-pixel latent blocks and 8-frame latent steps (frame counts 8n+1); Wan on 16-pixel
-blocks and 4-frame steps (4n+1). Requests come from dialects that know nothing of this: a Kling-style
+LTX-Video and LTX-2 work on 32-pixel latent blocks and 8-frame latent steps (frame counts 8n+1); Wan on
+16-pixel blocks and 4-frame steps (4n+1). LTX-2's condition pipeline places images on latent frames, so
+there two images may not fall in the same 8-frame step (frame 0 is a step of its own). Requests come
+from dialects that know nothing of this: a Kling-style
 "5 seconds at 24 fps, 1280x720" is 120 frames and 720 rows, valid for neither model.
 
 The rule (documented in docs/gpu.md): by default a request is *snapped up* -- the model generates the
@@ -32,7 +34,12 @@ class FamilyRules:
     frame_multiple: int  # frames per latent frame; counts are frame_multiple * n + 1
 
 
-RULES = {"ltx": FamilyRules(32, 8), "wan": FamilyRules(16, 4)}
+RULES = {"ltx": FamilyRules(32, 8), "ltx2": FamilyRules(32, 8), "wan": FamilyRules(16, 4)}
+
+
+def latent_index(frame: int, frame_multiple: int) -> int:
+    """The latent frame that pixel `frame` falls in: frame 0 alone, then frames 1..8 -> 1, 9..16 -> 2 (LTX)."""
+    return -(-frame // frame_multiple)
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
         raise invalid(f"steps must be between 1 and {MAX_STEPS}, got {steps}", "/steps")
 
     mode, positions = _mode_and_positions(request, settings, frames)
+    if mode == "condition" and settings.family == "ltx2":
+        _check_latent_steps(positions, rules.frame_multiple)
     return Plan(mode=mode, width=sizes["width"], height=sizes["height"], num_frames=generated,
                 out_width=request.width, out_height=request.height, out_frames=frames, steps=steps,
                 positions=positions)
@@ -131,9 +140,10 @@ def _mode_and_positions(request: GenerationRequest, settings: DiffusionSettings,
             raise invalid(f"{frames} frames cannot show {len(images)} images; raise duration", "/duration")
         given = [image.frame for image in images]
         if any(given):
-            return "condition", tuple(_checked_positions(request, frames))
-        # Equal shares in the order sent: image k conditions the first frame of its share.
-        return "condition", tuple(round(k * frames / len(images)) for k in range(len(images)))
+            positions = tuple(_checked_positions(request, frames))
+        else:  # equal shares in the order sent: image k conditions the first frame of its share
+            positions = tuple(round(k * frames / len(images)) for k in range(len(images)))
+        return "condition", positions
     # keyframes
     from reelforge.engines.draft.engine import keyframe_positions  # the shared positions rule
 
@@ -144,6 +154,18 @@ def _mode_and_positions(request: GenerationRequest, settings: DiffusionSettings,
                           f"frame {frames - 1} (or both at 0 to mean first and last)", "/images")
         return "first_last", positions
     return "condition", positions
+
+
+def _check_latent_steps(positions: tuple[int, ...], multiple: int) -> None:
+    """LTX-2 conditions whole latent frames: two images in one 8-frame step would fight over it."""
+    seen: dict[int, int] = {}
+    for k, frame in enumerate(positions):
+        step = latent_index(frame, multiple)
+        if step in seen:
+            raise invalid(f"images {seen[step]} and {k} (frames {positions[seen[step]]} and {frame}) fall in the same "
+                          f"{multiple}-frame step; ltx2 models place images at frame 0 or on frames "
+                          f"{multiple}n-{multiple - 1}..{multiple}n, one image per step", f"/images/{k}/frame")
+        seen[step] = k
 
 
 def _checked_positions(request: GenerationRequest, frames: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""`DiffusionEngine`: LTX-Video and Wan text/image/keyframe-to-video through diffusers.
+"""`DiffusionEngine`: LTX-Video, LTX-2 and Wan text/image/keyframe-to-video through diffusers.
 
 Settings come from the model's `models.toml` table (see `settings.py` and docs/gpu.md). The pipelines
 load on the first task and stay resident (`pipelines.PipelineSet`); `validate` is pure Python and never
@@ -7,6 +7,7 @@ imports torch, so the API process can check requests against a GPU model it does
 One run: plan (sizes snapped or rejected, see `constraints.py`) -> input images cover-fitted to the
 generation size -> the pipeline, reporting progress and honouring cancellation from
 `callback_on_step_end` after every denoising step -> frames cropped to the request and encoded to H.264.
+LTX-2 also generates a soundtrack; only its video frames are kept for now (the MP4 is silent).
 
 Cancellation raises `TaskCancelled` from inside the step callback. diffusers' other way, setting
 `pipe._interrupt = True`, only skips the remaining steps: the pipeline still runs the VAE decode (for
@@ -29,7 +30,7 @@ from PIL import Image
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled
-from reelforge.engines.diffusion.constraints import Plan, plan
+from reelforge.engines.diffusion.constraints import RULES, Plan, latent_index, plan
 from reelforge.engines.diffusion.output import fit_to_plan, to_uint8, write_video
 from reelforge.engines.diffusion.pipelines import shared_pipelines
 from reelforge.engines.diffusion.settings import DiffusionSettings
@@ -44,6 +45,8 @@ _DECODED = 93.0
 
 _DESCRIPTIONS = {
     "ltx": "LTX-Video (diffusers) on a GPU: text, image, keyframes and multi-image conditioning at any frame.",
+    "ltx2": "LTX-2 (diffusers) on a GPU: text, image, keyframes and multi-image conditioning (video only, "
+            "no audio).",
     "wan": "Wan 2.1/2.2 (diffusers) on a GPU: text or image to video, first-and-last-frame keyframes.",
 }
 
@@ -174,12 +177,15 @@ class DiffusionEngine:
             "output_type": "np",
             "callback_on_step_end": on_step_end,
         }
-        if self.settings.family == "ltx":
+        family = self.settings.family
+        if family in ("ltx", "ltx2"):
             kwargs["frame_rate"] = request.fps
         if self.settings.guidance_scale is not None:
             kwargs["guidance_scale"] = self.settings.guidance_scale
         if the_plan.mode == "image":
             kwargs["image"] = images[0]
+        elif the_plan.mode == "condition" and family == "ltx2":
+            kwargs["conditions"] = _ltx2_conditions(images, request, the_plan)
         elif the_plan.mode == "condition":
             kwargs["image"] = images
             kwargs["frame_index"] = list(the_plan.positions)
@@ -188,6 +194,15 @@ class DiffusionEngine:
             kwargs["image"], kwargs["last_image"] = images[0], images[-1]
         kwargs.update(self.settings.pipeline_kwargs)
         return kwargs
+
+
+def _ltx2_conditions(images: list[Image.Image], request: GenerationRequest, the_plan: Plan) -> list[Any]:
+    """LTX-2's condition pipeline takes `LTX2VideoCondition`s indexed by latent frame, not pixel frame."""
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+    multiple = RULES["ltx2"].frame_multiple
+    return [LTX2VideoCondition(frames=image, index=latent_index(frame, multiple), strength=source.strength)
+            for image, frame, source in zip(images, the_plan.positions, request.images, strict=True)]
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # mode -> diffusers pipeline class name, per family. `first_last` is Wan's image-to-video with `last_image`.
 PIPELINE_CLASSES: dict[str, dict[str, str]] = {
     "ltx": {"text": "LTXPipeline", "image": "LTXImageToVideoPipeline", "condition": "LTXConditionPipeline"},
+    "ltx2": {"text": "LTX2Pipeline", "image": "LTX2ImageToVideoPipeline", "condition": "LTX2ConditionPipeline"},
     "wan": {"text": "WanPipeline", "image": "WanImageToVideoPipeline", "first_last": "WanImageToVideoPipeline"},
 }
 

@@ -14,13 +14,13 @@ from typing import Any, Literal
 
 from reelforge.domain.request import Kind
 
-Family = Literal["ltx", "wan"]
-FAMILIES: tuple[str, ...] = ("ltx", "wan")
+Family = Literal["ltx", "ltx2", "wan"]
+FAMILIES: tuple[str, ...] = ("ltx", "ltx2", "wan")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 # Frames a model is trained for; more rarely works and costs memory quadratically in attention.
-DEFAULT_MAX_FRAMES = {"ltx": 257, "wan": 81}
-DEFAULT_STEPS = {"ltx": 40, "wan": 40}
+DEFAULT_MAX_FRAMES = {"ltx": 257, "ltx2": 257, "wan": 81}
+DEFAULT_STEPS = {"ltx": 40, "ltx2": 40, "wan": 40}
 
 _LTX_KINDS = frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.KEYFRAMES, Kind.MULTI_IMAGE})
 _WAN_T2V = frozenset({Kind.TEXT_TO_VIDEO})
@@ -117,11 +117,12 @@ def local_weights(weights: str) -> Path | None:
 def default_kinds(family: str, weights: str) -> frozenset[Kind]:
     """What the weights can do, without loading them.
 
-    LTX-Video checkpoints do all four kinds (text, image and condition pipelines share one transformer).
+    LTX-Video and LTX-2 checkpoints do all four kinds (text, image and condition pipelines share one
+    transformer).
     Wan checkpoints are one of: text-only (2.1 T2V), image-only with first-and-last-frame (I2V, FLF2V), or
     both (2.2 TI2V-5B); a local directory's `model_index.json` says which, a hub id's name does otherwise.
     """
-    if family == "ltx":
+    if family in ("ltx", "ltx2"):
         return _LTX_KINDS
     path = local_weights(weights)
     index = path / "model_index.json" if path is not None else None
