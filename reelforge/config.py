@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     default_video_model: str = "agnes-video-v2.0"
     """The model of a `/v1/videos` create that names none."""
+    idempotency_ttl: int = 24 * 3600
+    """Seconds an `Idempotency-Key` keeps answering with the task it first created."""
     max_queued_tasks: int = 10000
     """Bound on tasks waiting in the queue; past it, creates answer 503 (backpressure). 0: no bound."""
 

@@ -156,6 +156,16 @@ api_tokens = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),  # what was asked: a reuse with another body is a 409
+    Column("task_id", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 server_state = Table(
     "server_state",
     metadata,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from reelforge.config import Settings
 from reelforge.domain.catalog import Catalog, ModelSpec
@@ -21,7 +23,7 @@ from reelforge.domain.task import REFUNDED, Task, TaskOutput, TaskStatus, can_tr
 from reelforge.engines.base import Engine, create_engine
 from reelforge.runtime import jobs
 from reelforge.store.db import Database
-from reelforge.store.tables import api_keys, tasks, utcnow, webhook_outbox
+from reelforge.store.tables import api_keys, idempotency_keys, tasks, utcnow, webhook_outbox
 from reelforge.tasks import ledger
 from reelforge.tasks.ids import new_id, new_task_id
 from reelforge.tasks.records import row_to_task, task_snapshot
@@ -57,6 +59,10 @@ class Submission:
     """`standard` (Standard Webhooks, the key's secret, every status) or `avs` (X-AVS-*, terminal only)."""
     webhook_secret: str | None = None
     extra: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The caller's `Idempotency-Key`: a repeat with the same body returns the first task, charged once."""
+    request_hash: str | None = None
+    """A digest of what the caller sent (dialect, model, payload, uploads), to tell a repeat from a reuse."""
 
 
 class TaskService:
@@ -86,8 +92,41 @@ class TaskService:
     def submit(self, key_id: str, submission: Submission) -> Task:
         """Validate, price, debit and persist one task with its job, atomically.
 
-        The caller hands the returned task to its `Executor.dispatch` once this has committed.
+        The caller hands the returned task to its `Executor.dispatch` once this has committed. With an
+        idempotency key, a repeat returns the task the key first created (and charges nothing); two
+        racing repeats are settled by the table's primary key: the loser reads the winner's task.
         """
+        if submission.idempotency_key:
+            earlier = self._idempotent_task(key_id, submission)
+            if earlier is not None:
+                return earlier
+            try:
+                return self._submit(key_id, submission)
+            except IntegrityError:
+                earlier = self._idempotent_task(key_id, submission)
+                if earlier is None:
+                    raise
+                return earlier
+        return self._submit(key_id, submission)
+
+    def _idempotent_task(self, key_id: str, submission: Submission) -> Task | None:
+        cutoff = utcnow() - timedelta(seconds=self.settings.idempotency_ttl)
+        with self.db.read() as conn:
+            row = conn.execute(select(idempotency_keys).where(
+                idempotency_keys.c.key_id == key_id,
+                idempotency_keys.c.idempotency_key == submission.idempotency_key,
+                idempotency_keys.c.created_at > cutoff,
+            )).first()
+        if row is None:
+            return None
+        if row.request_hash != submission.request_hash:
+            raise ReelforgeError(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "This Idempotency-Key was already used with a different request; use a new key for a new request",
+            )
+        return self.get(row.task_id)
+
+    def _submit(self, key_id: str, submission: Submission) -> Task:
         spec = self.model(submission.model)
         self.validate(spec, submission.request)
         cost = spec.price(submission.request)
@@ -133,6 +172,17 @@ class TaskService:
             if cost:
                 ledger.add_entry(conn, key_id, -cost, ledger.DEBIT, task_id=task_id)
             jobs.enqueue(conn, task_id, queue=spec.name)
+            if submission.idempotency_key:
+                # An expired record of the same key is replaced; a live one makes this insert fail.
+                conn.execute(delete(idempotency_keys).where(
+                    idempotency_keys.c.key_id == key_id,
+                    idempotency_keys.c.idempotency_key == submission.idempotency_key,
+                    idempotency_keys.c.created_at <= now - timedelta(seconds=self.settings.idempotency_ttl),
+                ))
+                conn.execute(insert(idempotency_keys).values(
+                    key_id=key_id, idempotency_key=submission.idempotency_key,
+                    request_hash=submission.request_hash or "", task_id=task_id, created_at=now,
+                ))
             task = self._load(conn, task_id)
             self._emit(conn, task, task_row_webhook(conn, task_id))
         return task

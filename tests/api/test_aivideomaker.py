@@ -265,3 +265,26 @@ def test_input_echoes_only_the_contract_fields_and_a_blank_i2v_prompt_is_null(se
     httpx.put(f"{server.url}/api/v1/tasks/{task_id}/cancel", headers={"key": server.key})
     echoed = details(server, task_id).json()["input"]
     assert set(echoed) == {"image", "duration", "prompt", "seed"}
+
+
+def test_idempotency_key_returns_the_same_task_and_charges_once(start_server) -> None:
+    idle = start_server(workers=0)
+    key = new_key(idle, credits=50)
+    headers = {"Idempotency-Key": "order-42"}
+    first = create(idle, "t2v", T2V, key=key["key"], headers=headers)
+    again = create(idle, "t2v", T2V, key=key["key"], headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["taskId"] == again.json()["taskId"]
+    assert balance(idle, key["id"])[0] == 45  # charged once
+    other_body = create(idle, "t2v", {**T2V, "prompt": "something else"}, key=key["key"], headers=headers)
+    assert other_body.status_code == 409 and other_body.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    # the key is per API key: another caller using the same string gets its own task
+    stranger = new_key(idle, credits=50)
+    theirs = create(idle, "t2v", T2V, key=stranger["key"], headers=headers)
+    assert theirs.json()["taskId"] != first.json()["taskId"]
+    # a data URI repeated under one key is stored once
+    body = {"image": data_uri(png_bytes(64, 64)), "duration": "5"}
+    ids = {create(idle, "i2v", body, key=key["key"], headers={"Idempotency-Key": "img"}).json()["taskId"]
+           for _ in range(2)}
+    assert len(ids) == 1
+    assert len(list((idle.data_dir / "artifacts" / "uploads").iterdir())) == 1

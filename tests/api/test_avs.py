@@ -251,3 +251,19 @@ def test_from_prompt_with_assets_and_a_signed_webhook(server: ServerProcess, acc
         assert delivery["headers"]["x-avs-timestamp"]
     payload = json.loads(second["body"])
     assert payload["jobId"] == done["jobId"] and payload["result"]["downloadUrl"]
+
+
+def test_idempotent_multipart_job(server: ServerProcess, account: dict, media: dict) -> None:
+    request = {"template": {"version": "1", "blocks": [
+        {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "red.mp4"}}]},
+        "output": {"quality": "draft"}}
+    def post() -> httpx.Response:
+        return httpx.post(f"{server.url}/api/v1/videos/from-json",
+                          headers={**bearer(account["token"]), "Idempotency-Key": "job-1"},
+                          data={"request": json.dumps(request)},
+                          files=[("files", ("red.mp4", media["red"].read_bytes()))])
+    first, second = post(), post()
+    assert first.status_code == second.status_code == 202
+    assert first.json()["jobId"] == second.json()["jobId"]
+    _, ledger = balance(server, account["key"]["id"])
+    assert [e["amount"] for e in ledger if e["taskId"] == first.json()["jobId"]] == [-10]

@@ -185,3 +185,18 @@ def test_queue_bound_answers_503_and_delete_refunds_a_queued_video(start_server)
     assert deleted.json() == {"id": first.json()["id"], "deleted": True, "object": "video.deleted"}
     assert balance(busy, key["id"])[0] == 20
     assert agnes(busy, key["key"], {"model": MODEL, "prompt": "three"}).status_code == 200  # room again
+
+
+def test_idempotent_create_through_the_sdk(start_server) -> None:
+    idle = start_server(workers=0)
+    key = new_key(idle, credits=50)
+    client = sdk(idle, key["key"])
+    kwargs = {"model": MODEL, "prompt": "once", "seconds": "2", "size": "854x480",
+              "input_reference": ("ref.png", png_bytes(64, 64), "image/png"),
+              "extra_headers": {"Idempotency-Key": "retry-safe-1"}}
+    first, second = client.videos.create(**kwargs), client.videos.create(**kwargs)
+    assert first.id == second.id
+    assert balance(idle, key["id"])[0] == 48
+    with pytest.raises(openai.ConflictError):
+        client.videos.create(**{**kwargs, "prompt": "twice"})
+    assert len(list((idle.data_dir / "artifacts" / "uploads").iterdir())) == 1

@@ -22,6 +22,7 @@ from reelforge.api.auth import require_key
 from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.inputs import StoredImage, accept_image, elide_data_uri
 from reelforge.api.errors import register_error_renderer
+from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import Links, links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
@@ -233,16 +234,19 @@ def build_router(query_limit: Any) -> APIRouter:
             except ReelforgeError as exc:
                 exc.field = "webhookUrl"
                 raise
+        idempotency_key, request_hash = idempotency_of(request, DIALECT, spec.name, payload, webhook_url)
         generation, echoed = await asyncio.to_thread(parse_generation, payload, spec, services)
         submission = Submission(model=spec.name, request=generation, input=echoed, dialect=DIALECT,
-                                webhook_url=webhook_url or None)
+                                webhook_url=webhook_url or None, idempotency_key=idempotency_key,
+                                request_hash=request_hash)
+        task = None
         try:
             task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
-        except Exception:
-            for image in generation.images:  # nothing half-written: drop uploads of a refused task
-                if image.source.startswith(STORED_PREFIX):
+        finally:
+            kept = set() if task is None else {image.source for image in task.request.images}
+            for image in generation.images:  # nothing half-written: drop uploads no task uses
+                if image.source.startswith(STORED_PREFIX) and image.source not in kept:
                     services.storage.delete(image.source.removeprefix(STORED_PREFIX))
-            raise
         request.app.state.executor.dispatch(task)
         links = links_for(request)
         return JSONResponse({

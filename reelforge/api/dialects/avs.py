@@ -23,6 +23,7 @@ from reelforge.api.auth import key_from_headers
 from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.avs_uploads import ParsedRequest, media_type_of, parse_request
 from reelforge.api.errors import generic_body, register_error_renderer
+from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import Links, links_for
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, Asset, GenerationRequest, Kind
@@ -248,18 +249,23 @@ router = APIRouter(tags=["AVS public video API"])
 async def _create(request: Request, token: ApiToken, model: str, parse) -> JSONResponse:  # type: ignore[no-untyped-def]
     services: Services = request.app.state.services
     parsed = await parse_request(request, services.storage, services.settings.max_upload_bytes)
+    task = None
     try:
+        idempotency_key, request_hash = idempotency_of(
+            request, DIALECT, model, parsed.payload, {u.name: u.digest for u in parsed.uploads.values()})
         generation, echoed = await asyncio.to_thread(parse, parsed, services)
         webhook_url, webhook_secret = await asyncio.to_thread(_webhook, parsed.payload, services)
         submission = Submission(
             model=model, request=generation, input=echoed, dialect=DIALECT, webhook_url=webhook_url,
-            webhook_scheme="avs", webhook_secret=webhook_secret,
+            webhook_scheme="avs", webhook_secret=webhook_secret, idempotency_key=idempotency_key,
+            request_hash=request_hash,
         )
         task = await asyncio.to_thread(services.tasks.submit, token.key_id, submission)
-    except Exception:
-        for key in parsed.stored_keys:  # nothing half-written: a refused job keeps no uploads
-            services.storage.delete(key)
-        raise
+    finally:
+        used = set() if task is None else {asset.source for asset in task.request.assets}
+        for key in parsed.stored_keys:  # nothing half-written: keep only uploads a task uses
+            if STORED_PREFIX + key not in used:
+                services.storage.delete(key)
     request.app.state.executor.dispatch(task)
     return JSONResponse(render_job(task, links_for(request)), status_code=202)
 

@@ -7,6 +7,7 @@ lists.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import secrets
@@ -30,6 +31,7 @@ class Upload:
     key: str
     type: str  # video | image | audio
     size: int
+    digest: str  # SHA-256 of the bytes: what an Idempotency-Key compares
 
 
 @dataclass
@@ -96,7 +98,8 @@ async def _parse_multipart(request: Request, storage: LocalStorage, max_file_byt
             if not data:
                 raise invalid(f"{name} is empty", pointer)
             key = storage.put_bytes(f"{prefix}/{name}", data)
-            parsed.uploads[name] = Upload(name=name, key=key, type=kind, size=len(data))
+            parsed.uploads[name] = Upload(name=name, key=key, type=kind, size=len(data),
+                                          digest=hashlib.sha256(data).hexdigest())
     except Exception:
         for key in parsed.stored_keys:
             storage.delete(key)

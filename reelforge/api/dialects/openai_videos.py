@@ -27,6 +27,7 @@ from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.inputs import accept_image, elide_data_uri
 from reelforge.api.dialects.video_sizes import standardize
 from reelforge.api.errors import register_error_renderer
+from reelforge.api.idempotency import digest, idempotency_of
 from reelforge.api.links import Links, links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
@@ -251,8 +252,8 @@ def poll_hint(task: Task) -> dict[str, str]:
 router = APIRouter(tags=["OpenAI videos / Agnes-Video-V2.0"])
 
 
-async def _read_create(request: Request, services: Services) -> tuple[dict[str, Any], str | None]:
-    """The payload of a create, from JSON or multipart; an `input_reference` file part is stored."""
+async def _read_create(request: Request, services: Services) -> tuple[dict[str, Any], str | None, str | None]:
+    """(payload, stored upload ref, its SHA-256) of a create, from JSON or multipart (`input_reference`)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         try:
             payload = await request.json()
@@ -260,11 +261,11 @@ async def _read_create(request: Request, services: Services) -> tuple[dict[str, 
             raise invalid("the request body must be JSON or multipart/form-data") from None
         if not isinstance(payload, dict):
             raise invalid("the request body must be a JSON object")
-        return payload, None
+        return payload, None, None
     form = await request.form(max_files=1)
     try:
         payload: dict[str, Any] = {}
-        uploaded = None
+        uploaded = upload_digest = None
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name != "input_reference":
@@ -277,12 +278,12 @@ async def _read_create(request: Request, services: Services) -> tuple[dict[str, 
                     raise invalid("input_reference is larger than the upload limit", "/input_reference")
                 key = f"uploads/{secrets.token_hex(12)}.{UPLOAD_TYPES[kind]}"
                 services.storage.put_bytes(key, data)
-                uploaded = STORED_PREFIX + key
+                uploaded, upload_digest = STORED_PREFIX + key, digest(data)
             elif name in ("image", "extra_body"):
                 payload[name] = _maybe_json(value)
             else:
                 payload[name] = value
-        return payload, uploaded
+        return payload, uploaded, upload_digest
     finally:
         await form.close()
 
@@ -295,15 +296,18 @@ def _maybe_json(value: str) -> Any:
 
 
 def _create_from(services: Services, key: ApiKey, payload: dict[str, Any], uploaded: str | None,
-                 extra: dict[str, Any] | None = None) -> Task:
+                 idempotency: tuple[str | None, str | None]) -> Task:
+    task = None
     try:
         model, generation, echoed = parse_create(payload, services, uploaded)
-        return services.tasks.submit(key.id, Submission(model=model, request=generation, input=echoed,
-                                                        dialect=DIALECT, extra=extra))
-    except Exception:
-        if uploaded:
+        task = services.tasks.submit(key.id, Submission(
+            model=model, request=generation, input=echoed, dialect=DIALECT,
+            idempotency_key=idempotency[0], request_hash=idempotency[1]))
+        return task
+    finally:
+        used = set() if task is None else {image.source for image in task.request.images}
+        if uploaded and uploaded not in used:  # refused, or a repeat answered with the first task
             services.storage.delete(uploaded.removeprefix(STORED_PREFIX))
-        raise
 
 
 def _video_response(task: Task, request: Request, status_code: int = 200) -> JSONResponse:
@@ -313,8 +317,9 @@ def _video_response(task: Task, request: Request, status_code: int = 200) -> JSO
 @router.post("/v1/videos", summary="Create a video (JSON, or multipart with an input_reference image)")
 async def create_video(request: Request, key: ApiKey = Depends(require_key)) -> JSONResponse:
     services: Services = request.app.state.services
-    payload, uploaded = await _read_create(request, services)
-    task = await asyncio.to_thread(_create_from, services, key, payload, uploaded)
+    payload, uploaded, upload_digest = await _read_create(request, services)
+    idempotency = idempotency_of(request, DIALECT, payload, upload_digest)
+    task = await asyncio.to_thread(_create_from, services, key, payload, uploaded, idempotency)
     request.app.state.executor.dispatch(task)
     return _video_response(task, request)
 
