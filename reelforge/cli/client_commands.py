@@ -1,0 +1,195 @@
+"""Client commands of `reelforge`: generate, status, task, tasks, cancel, models, login, run-workflow.
+
+They talk to a server over HTTP with the SDK (`reelforge.client`), configured by flags, then
+`REELFORGE_BASE_URL` / `REELFORGE_API_KEY` (or `AIVIDEO_API_KEY`), then `reelforge login`'s file.
+Exit codes (also in `reelforge --help` of each command): 0 success; 1 unknown error; 2 usage or invalid
+request; 3 authentication; 4 rate limited; 5 timed out waiting; 6 the task failed or was cancelled;
+7 insufficient credits; 8 task not found; 9 network error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import platformdirs
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reelforge.client import Client, ClientError, Envelope
+from reelforge.client.core import WaitTimeout
+
+console = Console(stderr=True)
+EXIT_CODES = {"AUTH_FAILED": 3, "RATE_LIMITED": 4, "TIMEOUT": 5, "TASK_FAILED": 6, "INSUFFICIENT_CREDITS": 7,
+              "TASK_NOT_FOUND": 8, "NETWORK_ERROR": 9, "INVALID_MODEL": 2, "INVALID_PAYLOAD": 2}
+SCENES = {"text-to-video": "t2v", "image-to-video": "i2v"}
+
+Host = Annotated[str | None, typer.Option("--host", help="Server URL [default: REELFORGE_BASE_URL or login].")]
+ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key [default: REELFORGE_API_KEY or login].")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def config_path() -> Path:
+    return Path(platformdirs.user_config_dir("reelforge")) / "config.json"
+
+
+def client_for(host: str | None, api_key: str | None) -> Client:
+    saved: dict[str, Any] = {}
+    if config_path().exists():
+        saved = json.loads(config_path().read_text())
+    return Client(host or os.environ.get("REELFORGE_BASE_URL") or saved.get("host"),
+                  api_key or os.environ.get("REELFORGE_API_KEY") or os.environ.get("AIVIDEO_API_KEY")
+                  or saved.get("apiKey"))
+
+
+def fail(envelope: Envelope, as_json: bool, code: str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(envelope.to_dict()))
+    else:
+        console.print(f"[red]{envelope.errorCode}[/red]: {envelope.errorMessage}")
+    raise typer.Exit(EXIT_CODES.get(code or envelope.errorCode or "", 1))
+
+
+def image_input(value: str) -> str:
+    """A path becomes a data URI; URLs and data URIs pass through."""
+    if value.startswith(("http://", "https://", "data:")):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise typer.BadParameter(f"{value} is neither a URL nor a readable file", param_hint="--image")
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def login(host: Annotated[str, typer.Option(help="Server URL, e.g. http://127.0.0.1:8000.")],
+              api_key: Annotated[str, typer.Option("--api-key", help="Your API key.")]) -> None:
+        """Save the server and key for the client commands (file mode 0600)."""
+        path = config_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"host": host.rstrip("/"), "apiKey": api_key}, handle)
+        os.chmod(path, 0o600)
+        console.print(f"Saved to {path}")
+
+    @app.command()
+    def generate(
+        prompt: Annotated[str, typer.Option(help="What the video shows.")],
+        out: Annotated[Path, typer.Option(help="Where to save the MP4.")],
+        model: Annotated[str | None, typer.Option(help="Catalog model [default: from --scene].")] = None,
+        scene: Annotated[str, typer.Option(help="text-to-video or image-to-video.")] = "text-to-video",
+        image: Annotated[list[str] | None, typer.Option("--image", "--image-input",
+                                                        help="Image: a path, URL or data URI.")] = None,
+        aspect: Annotated[str, typer.Option(help="16:9, 9:16 or 1:1.")] = "16:9",
+        duration: Annotated[int, typer.Option(help="Seconds.")] = 5,
+        timeout: Annotated[float, typer.Option(help="Seconds to wait for the video.")] = 600,
+        host: Host = None, api_key: ApiKey = None, as_json: AsJson = False,
+    ) -> None:
+        """Generate a video and save it, with a live progress bar."""
+        if model is None and scene not in SCENES:
+            raise typer.BadParameter(f"scene must be one of {', '.join(SCENES)}", param_hint="--scene")
+        chosen = model or SCENES[scene]
+        payload: dict[str, Any] = {"prompt": prompt, "aspectRatio": aspect, "duration": str(duration)}
+        if image:
+            payload["image"] = image_input(image[0])
+        client = client_for(host, api_key)
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                          TimeElapsedColumn(), console=console, disable=as_json) as bar:
+                row = bar.add_task("SUBMITTED", total=100)
+                task = client.generate(chosen, payload, out, timeout=timeout, on_progress=lambda s: bar.update(
+                    row, completed=s.get("progress", 0), description=s.get("status", "")))
+        except WaitTimeout as exc:
+            fail(exc.envelope, as_json, "TIMEOUT")
+        except ClientError as exc:
+            fail(exc.envelope, as_json, "TASK_FAILED" if exc.envelope.status in ("FAILED", "CANCEL") else None)
+        result = {"taskId": task["id"], "status": "success", "videoUrl": task["output"]["videoUrl"],
+                  "url": task["output"]["videoUrl"], "localPath": str(out), "model": chosen}
+        typer.echo(json.dumps(result) if as_json else f"Saved {out} ({task['id']})")
+
+    @app.command()
+    def status(task_id: str, host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+        """A task's status and progress."""
+        _show(lambda c: c.status(task_id), host, api_key, as_json)
+
+    @app.command()
+    def task(task_id: str, host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+        """A task's details."""
+        _show(lambda c: c.get(task_id), host, api_key, as_json)
+
+    @app.command()
+    def tasks(host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+        """Your tasks, newest first."""
+        _show(lambda c: c.list(), host, api_key, as_json)
+
+    @app.command()
+    def cancel(task_id: str, host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+        """Cancel a task that is still waiting."""
+        _show(lambda c: c.cancel(task_id), host, api_key, as_json)
+
+    @app.command()
+    def models(host: Host = None, as_json: AsJson = False) -> None:
+        """The server's model catalog."""
+        _show(lambda c: c._read("/api/v1/models")["models"], host, None, as_json)
+
+    @app.command("run-workflow")
+    def run_workflow(
+        model: Annotated[str | None, typer.Option(help="Model for a full create-poll-fetch run.")] = None,
+        payload: Annotated[str | None, typer.Option(help="The create payload as JSON.")] = None,
+        action: Annotated[str | None, typer.Option(help="getStatus, getTask or cancelTask.")] = None,
+        task_id: Annotated[str | None, typer.Option("--taskId", "--task-id", help="Task for --action.")] = None,
+        timeout: Annotated[float, typer.Option(help="Seconds to wait in a full run.")] = 600,
+        host: Host = None, api_key: ApiKey = None,
+    ) -> None:
+        """The executor contract's command: always prints one envelope as JSON."""
+        client = client_for(host, api_key)
+        try:
+            if action:
+                actions = {"getStatus": client.status, "getTask": client.get, "cancelTask": client.cancel}
+                if action not in actions or not task_id:
+                    fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD",
+                                  errorMessage="--action must be getStatus, getTask or cancelTask, with --taskId"),
+                         True)
+                data = actions[action](task_id)
+                typer.echo(json.dumps(Envelope.success(data, task_id, data.get("status")).to_dict()))
+                return
+            if not model or payload is None:
+                fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD",
+                              errorMessage="give --model and --payload, or --action and --taskId"), True)
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD", errorMessage="--payload is not valid JSON"), True)
+            created = client.create(model, body)
+            details = client.wait(created["taskId"], timeout=timeout)
+            envelope = Envelope(ok=details["status"] == "COMPLETED", status=details["status"], taskId=details["id"],
+                                data=details, errorCode=None if details["status"] == "COMPLETED" else "UNKNOWN_ERROR",
+                                errorMessage=(details.get("error") or {}).get("message"))
+            typer.echo(json.dumps(envelope.to_dict()))
+            if not envelope.ok:
+                raise typer.Exit(EXIT_CODES["TASK_FAILED"])
+        except WaitTimeout as exc:
+            fail(exc.envelope, True, "TIMEOUT")
+        except ClientError as exc:
+            fail(exc.envelope, True)
+
+
+def _show(call, host: str | None, api_key: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    try:
+        data = call(client_for(host, api_key))
+    except ClientError as exc:
+        fail(exc.envelope, as_json)
+    except httpx.HTTPError as exc:
+        fail(Envelope.network_error(exc), as_json)
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        console.print_json(json.dumps(data))

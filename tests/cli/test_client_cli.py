@@ -1,0 +1,85 @@
+"""The client commands run as a user runs them (subprocesses), exit codes included."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from reelforge.media.probe import probe
+from tests.conftest import ServerProcess
+from tests.helpers import new_key, png_bytes
+
+
+def cli(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "AIVIDEO_"))}
+    clean.update({"XDG_CONFIG_HOME": str(home / "config"), "COLUMNS": "200", **(env or {})})
+    return subprocess.run([sys.executable, "-m", "reelforge", *args], env=clean, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_generate_saves_the_video_and_prints_json(server: ServerProcess, tmp_path: Path) -> None:
+    picture = tmp_path / "still.png"
+    picture.write_bytes(png_bytes(320, 180))
+    result = cli("generate", "--prompt", "a slow pan over a harbour", "--scene", "image-to-video", "--image",
+                 str(picture), "--out", str(tmp_path / "out.mp4"), "--json", "--host", server.url,
+                 "--api-key", server.key, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["status"] == "success" and body["localPath"].endswith("out.mp4") and body["videoUrl"]
+    assert probe(tmp_path / "out.mp4").duration == 5.0
+
+
+def test_login_then_commands_use_the_saved_config(server: ServerProcess, tmp_path: Path) -> None:
+    assert cli("login", "--host", server.url, "--api-key", server.key, home=tmp_path).returncode == 0
+    saved = tmp_path / "config" / "reelforge" / "config.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    listed = cli("tasks", "--json", home=tmp_path)
+    assert listed.returncode == 0 and isinstance(json.loads(listed.stdout), list)
+    models = cli("models", "--json", home=tmp_path)
+    assert "t2v" in {m["name"] for m in json.loads(models.stdout)}
+
+
+def test_run_workflow_envelopes_and_exit_codes(server: ServerProcess, start_server, tmp_path: Path) -> None:
+    base = ("--host", server.url, "--api-key", server.key)
+    payload = json.dumps({"prompt": "tide pools", "aspectRatio": "1:1", "duration": "5"})
+    full = cli("run-workflow", "--model", "t2v", "--payload", payload, *base, home=tmp_path)
+    assert full.returncode == 0, full.stdout + full.stderr
+    envelope = json.loads(full.stdout)
+    assert envelope["ok"] is True and envelope["status"] == "COMPLETED" and envelope["data"]["output"]["videoUrl"]
+    status = json.loads(cli("run-workflow", "--action", "getStatus", "--taskId", envelope["taskId"], *base,
+                            home=tmp_path).stdout)
+    assert status == {**status, "ok": True, "taskId": envelope["taskId"], "status": "COMPLETED"}
+
+    def code_of(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+        done = cli("run-workflow", *args, home=tmp_path, env=env)
+        return done.returncode, json.loads(done.stdout)
+
+    code, body = code_of("--model", "nope", "--payload", payload, *base)
+    assert (code, body["errorCode"]) == (2, "INVALID_MODEL")
+    code, body = code_of("--model", "t2v", "--payload", payload, "--host", server.url, "--api-key", "rf_bad")
+    assert (code, body["errorCode"]) == (3, "AUTH_FAILED")
+    code, body = code_of("--action", "getTask", "--taskId", "ck-none", *base)
+    assert (code, body["errorCode"]) == (8, "TASK_NOT_FOUND")
+    poor = new_key(server, credits=1)
+    code, body = code_of("--model", "t2v", "--payload", payload, "--host", server.url, "--api-key", poor["key"])
+    assert (code, body["errorCode"]) == (7, "INSUFFICIENT_CREDITS")
+    code, body = code_of("--action", "getStatus", "--taskId", "x", "--host", "http://127.0.0.1:9", *base[2:],
+                         env={"AIVIDEO_MAX_RETRIES": "0"})
+    assert (code, body["errorCode"]) == (9, "NETWORK_ERROR")
+    idle = start_server(workers=0)
+    code, body = code_of("--model", "t2v", "--payload", payload, "--timeout", "1", "--host", idle.url,
+                         "--api-key", idle.key)
+    assert code == 5 and body["status"] == "SUBMITTED"
+
+
+def test_a_failed_task_never_exits_zero(server: ServerProcess, tmp_path: Path) -> None:
+    result = cli("generate", "--prompt", "x", "--scene", "image-to-video", "--image",
+                 "http://127.0.0.1:9/missing.png", "--out", str(tmp_path / "never.mp4"), "--json",
+                 "--host", server.url, "--api-key", server.key, home=tmp_path)
+    assert result.returncode == 6, result.stdout + result.stderr
+    assert json.loads(result.stdout)["ok"] is False
+    assert not (tmp_path / "never.mp4").exists()
