@@ -16,6 +16,7 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, ImageInput, Kind
 from reelforge.engines.base import Artifact, RunContext, TaskCancelled, create_engine
 from reelforge.engines.draft import DraftEngine
+from reelforge.engines.draft.restyle import STYLES, Grade, _upright
 from reelforge.engines.draft.scene import TextScene
 from reelforge.media.images import cover_fit
 from reelforge.media.probe import probe
@@ -88,7 +89,7 @@ def test_registry_creates_the_draft_engine() -> None:
     engine = create_engine("draft")
     assert isinstance(engine, DraftEngine)
     assert engine.capabilities.kinds == {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO,
-                                         Kind.MULTI_IMAGE, Kind.KEYFRAMES}
+                                         Kind.MULTI_IMAGE, Kind.KEYFRAMES, Kind.VIDEO_TO_VIDEO}
 
 
 def test_fake_context_satisfies_the_protocol(tmp_path: Path) -> None:
@@ -261,6 +262,11 @@ def test_cancel_stops_the_render_and_leaves_no_video(engine: DraftEngine, tmp_pa
         ({"kind": Kind.KEYFRAMES, "images": _images(3, [0, 10, 10])}, "/images/2/frame"),
         ({"kind": Kind.KEYFRAMES, "images": _images(3, [0, 30, 20])}, "/images/2/frame"),
         ({"kind": Kind.KEYFRAMES, "images": _images(3), "fps": 1}, "/duration"),
+        ({"kind": Kind.VIDEO_TO_VIDEO}, "/video"),
+        ({"kind": Kind.VIDEO_TO_VIDEO, "video": "  "}, "/video"),
+        ({"kind": Kind.VIDEO_TO_VIDEO, "video": "stored:v.mp4", "fps": 61}, "/fps"),
+        ({"kind": Kind.VIDEO_TO_VIDEO, "video": "stored:v.mp4", "width": 97}, "/width"),
+        ({"kind": Kind.VIDEO_TO_VIDEO, "video": "stored:v.mp4", "duration": 121}, "/duration"),
     ],
 )
 def test_validate_names_the_field(engine: DraftEngine, fields: dict[str, Any], field: str) -> None:
@@ -453,3 +459,155 @@ def test_validate_accepts_multi_image_and_keyframes(engine: DraftEngine) -> None
     engine.validate(_keyframes([0, 47]))
     engine.validate(_keyframes([5, 6, 30]))
     engine.validate(_request(Kind.KEYFRAMES, images=_images(16), duration=1))
+
+
+# Video to video: a white bar sliding right over a dark blue-to-green gradient, 160x90 at 25 fps.
+BAR_FPS, BAR_WIDTH, BAR_HEIGHT = 25, 160, 90
+
+
+def _bar_x(t: float) -> float:
+    """The bar's centre (input pixels) at time t: 40 -> 120 over two seconds, inside a centred 90x90 crop."""
+    return 40 + 40 * t
+
+
+def _bar_frame(t: float) -> np.ndarray:
+    xx = np.arange(BAR_WIDTH, dtype=np.float32)[None, :, None]
+    frame = np.broadcast_to(np.array([20, 40, 90], np.float32) + xx / BAR_WIDTH * np.array([10, 60, -40],
+                            np.float32), (BAR_HEIGHT, BAR_WIDTH, 3)).copy()
+    centre = round(_bar_x(t))
+    frame[:, centre - 5 : centre + 5] = 250
+    return frame.astype(np.uint8)
+
+
+def _bar_video(path: Path, seconds: float = 2.0) -> bytes:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=BAR_FPS)
+        stream.width, stream.height, stream.pix_fmt = BAR_WIDTH, BAR_HEIGHT, "yuv420p"
+        stream.options = {"crf": "12"}
+        for i in range(round(seconds * BAR_FPS)):
+            frame = av.VideoFrame.from_ndarray(_bar_frame(i / BAR_FPS), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path.read_bytes()
+
+
+def _v2v(**fields: Any) -> GenerationRequest:
+    values: dict[str, Any] = {"kind": Kind.VIDEO_TO_VIDEO, "video": "stored:input.mp4", "width": 96, "height": 96,
+                              "fps": 12, "duration": 1.5, "seed": 7, "prompt": "a neon city at night"}
+    return GenerationRequest(**{**values, **fields})
+
+
+def _run_v2v(engine: DraftEngine, request: GenerationRequest, workdir: Path, video: bytes,
+             **ctx_args: Any) -> tuple[Artifact, FakeContext]:
+    ctx = FakeContext(workdir, {"stored:input.mp4": video}, **ctx_args)
+    return engine.run(request, ctx), ctx
+
+
+@pytest.fixture(scope="module")
+def bar_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return _bar_video(tmp_path_factory.mktemp("bar") / "bar.mp4")
+
+
+def _bar_column(frame: np.ndarray) -> float:
+    """The output column where the bright bar is: the centre of the columns brighter than halfway between the
+    darkest and the brightest, on the caption-free top half."""
+    luma = frame[: frame.shape[0] // 2].astype(np.float32).mean(axis=(0, 2))
+    bright = np.flatnonzero(luma > (luma.min() + luma.max()) / 2)
+    return float(bright.mean())
+
+
+def _seed_for(style: str, prompt: str = "a neon city at night") -> int:
+    return next(seed for seed in range(200) if Grade(prompt, seed).style == style)
+
+
+def test_video_to_video_matches_the_request(engine: DraftEngine, tmp_path: Path, bar_video: bytes) -> None:
+    artifact, ctx = _run_v2v(engine, _v2v(), tmp_path, bar_video)
+    _assert_video(artifact, 96, 96, 12, 18)
+    assert artifact.thumbnail_path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thumbnail.jpg", "video.mp4"]  # the input is gone
+    assert len(ctx.reported) >= 18 and ctx.reported == sorted(ctx.reported) and ctx.reported[-1] == 100
+
+
+def test_every_style_is_reachable_and_depends_on_prompt_and_seed() -> None:
+    assert {Grade("a neon city at night", seed).style for seed in range(40)} == set(STYLES)
+    assert Grade("a forest", 3).theme == "forest"
+    assert Grade("x", 1).style == Grade("x", 1).style
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_video_to_video_is_stylised_and_follows_the_motion(tmp_path: Path, bar_video: bytes, style: str) -> None:
+    engine = DraftEngine({"captions": False, "crf": 12})
+    artifact, _ = _run_v2v(engine, _v2v(seed=_seed_for(style)), tmp_path, bar_video)
+    frames = _decode(artifact.video_path)
+    assert len(frames) == 18
+    columns, differences = [], []
+    for i, frame in enumerate(frames):
+        t = i / 12
+        source = _bar_frame(round(t * BAR_FPS) / BAR_FPS)  # the nearest input frame
+        plain = np.asarray(cover_fit(Image.fromarray(source), 96, 96))
+        differences.append(float(np.abs(frame.astype(np.float32) - plain).mean()))
+        columns.append(_bar_column(frame))
+        # Cover-fit keeps the centred 90x90 of the 160x90 input, scaled by 96/90.
+        expected = (_bar_x(round(t * BAR_FPS) / BAR_FPS) - 35) * 96 / 90
+        assert abs(columns[-1] - expected) <= 3
+    assert min(differences) > 10  # graded, not a plain resize
+    assert columns == sorted(columns) and columns[-1] - columns[0] > 40
+
+
+def test_video_to_video_holds_the_last_frame(tmp_path: Path, bar_video: bytes) -> None:
+    engine = DraftEngine({"captions": False, "crf": 12})
+    artifact, _ = _run_v2v(engine, _v2v(duration=3.0), tmp_path, bar_video)
+    _assert_video(artifact, 96, 96, 12, 36)
+    frames = _decode(artifact.video_path)
+    columns = [_bar_column(frame) for frame in frames]
+    last = (_bar_x((2 * BAR_FPS - 1) / BAR_FPS) - 35) * 96 / 90
+    for frame, column in zip(frames[24:], columns[24:], strict=True):  # t >= 2 s: past the input's end
+        assert abs(column - last) <= 3
+        assert np.abs(frame.astype(np.int16) - frames[-1]).mean() < 2
+    assert columns[0] < last - 40
+
+
+def test_video_to_video_same_request_same_pixels(engine: DraftEngine, tmp_path: Path, bar_video: bytes) -> None:
+    first, _ = _run_v2v(engine, _v2v(), tmp_path / "a", bar_video)
+    again, _ = _run_v2v(engine, _v2v(), tmp_path / "b", bar_video)
+    other, _ = _run_v2v(engine, _v2v(prompt="a snowy forest", seed=8), tmp_path / "c", bar_video)
+    assert first.video_path.read_bytes() == again.video_path.read_bytes()
+    a, c = _decode(first.video_path), _decode(other.video_path)
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_video_to_video_resamples_other_frame_rates(engine: DraftEngine, tmp_path: Path, bar_video: bytes) -> None:
+    artifact, _ = _run_v2v(engine, _v2v(fps=30, duration=1.0, width=128, height=72), tmp_path, bar_video)
+    _assert_video(artifact, 128, 72, 30, 30)
+
+
+def test_video_to_video_rejects_a_file_that_is_not_a_video(engine: DraftEngine, tmp_path: Path) -> None:
+    with pytest.raises(ReelforgeError) as info:
+        _run_v2v(engine, _v2v(), tmp_path, b"not a video at all")
+    assert info.value.code == ErrorCode.INVALID_PAYLOAD
+    assert info.value.field == "/video"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_stops_a_video_to_video_render(engine: DraftEngine, tmp_path: Path, bar_video: bytes) -> None:
+    with pytest.raises(TaskCancelled):
+        _run_v2v(engine, _v2v(), tmp_path, bar_video, cancel_after=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rotation_metadata_turns_the_picture() -> None:
+    class Rotated:
+        rotation = -90  # a display matrix turning the picture 90 degrees clockwise
+
+        def to_ndarray(self, format: str) -> np.ndarray:
+            return np.arange(6, dtype=np.uint8).reshape(2, 3, 1).repeat(3, axis=2)
+
+    upright = _upright(Rotated())  # type: ignore[arg-type]
+    assert upright.shape == (3, 2, 3)
+    assert upright[0, :, 0].tolist() == [3, 0]  # the bottom-left corner is now top-left
+
+
+def test_validate_accepts_video_to_video(engine: DraftEngine) -> None:
+    assert Kind.VIDEO_TO_VIDEO in engine.capabilities.kinds
+    engine.validate(_v2v())
+    engine.validate(_v2v(prompt=None))

@@ -7,7 +7,8 @@ integration can be built and tested end to end before a diffusion engine is inst
 is a procedural scene coloured by the prompt (text to video), a slow camera move over the input
 image (image to video), a slideshow of camera moves dissolving into each other (multi-image), or
 zoom-dissolves that pass through each image at its frame position (keyframes; see `keyframes.py`),
-captioned with the prompt -- a placeholder that is honest about being one.
+or the input video cover-fitted, retimed and colour graded in a look picked from the prompt and seed
+(video to video; see `restyle.py`), captioned with the prompt -- a placeholder that is honest about being one.
 Frames are rendered straight into I420 (`reelforge.media.yuv`) and encoded on a second thread.
 
 Settings (the model's table in `models.toml`), all optional:
@@ -35,6 +36,7 @@ from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
 from reelforge.engines.draft.camera import CameraMove
 from reelforge.engines.draft.keyframes import KeyframeTrack, Slideshow, Still, spread_positions
+from reelforge.engines.draft.restyle import VideoRestyle
 from reelforge.engines.draft.scene import TextScene
 from reelforge.engines.draft.timeline import Clip, Timeline, segment_spans
 from reelforge.media.encode import VideoWriter, fps_fraction, write_thumbnail
@@ -49,21 +51,23 @@ MIN_IMAGE_SECONDS = 0.25  # each image's share of a multi_image video
 T = TypeVar("T")
 _CANCEL_CHECK_EVERY = 4  # frames
 _FRAMES_SHARE = 95.0  # progress while rendering frames; the rest is finishing the file and thumbnail
+_INPUT_VIDEO = "input-video"  # video_to_video's input, in the work directory while rendering
 _LOAD_SHARE = 5.0  # of that, progress while fetching and preparing the images of multi_image and keyframes
 
 
 class DraftEngine:
     """Procedural preview videos on the CPU: text_to_video, image_to_video, long_video, multi_image,
-    keyframes."""
+    keyframes, video_to_video."""
 
     name = "draft"
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO, Kind.MULTI_IMAGE,
-                         Kind.KEYFRAMES}),
+                         Kind.KEYFRAMES, Kind.VIDEO_TO_VIDEO}),
         description=(
             "Procedural CPU preview engine, not AI: an animated colour scene captioned with the prompt, "
             "a slow zoom and pan over the input image, a dissolving slideshow of several images, or "
-            "zoom-dissolves through keyframe images at their frame positions. Exact size, frame rate and "
+            "zoom-dissolves through keyframe images at their frame positions, or the input video restyled "
+            "(cover-fitted, retimed, colour graded from the prompt). Exact size, frame rate and "
             "duration; same seed, same pixels. Renders faster than realtime without a GPU."
         ),
     )
@@ -116,6 +120,8 @@ class DraftEngine:
                     f"{MIN_SEGMENT_SECONDS * len(request.prompts):g} or send fewer prompts", "/duration")
         if request.kind in (Kind.MULTI_IMAGE, Kind.KEYFRAMES):
             self._validate_images(request)
+        if request.kind == Kind.VIDEO_TO_VIDEO and not (request.video or "").strip():
+            raise invalid("video_to_video needs an input video to restyle", "/video")
 
     def _validate_images(self, request: GenerationRequest) -> None:
         kind, count = request.kind.value, len(request.images)
@@ -142,6 +148,14 @@ class DraftEngine:
         self.validate(request)
         ctx.raise_if_cancelled()
         timeline = self._timeline(request, ctx)
+        try:
+            return self._render(request, ctx, timeline)
+        finally:
+            if isinstance(timeline, VideoRestyle):
+                timeline.close()
+                (ctx.workdir / _INPUT_VIDEO).unlink(missing_ok=True)
+
+    def _render(self, request: GenerationRequest, ctx: RunContext, timeline: Clip) -> Artifact:
         total = timeline.n_frames
         start = _LOAD_SHARE if request.kind in (Kind.MULTI_IMAGE, Kind.KEYFRAMES) else 0.0
         video_path = ctx.workdir / "video.mp4"
@@ -202,6 +216,8 @@ class DraftEngine:
                               caption=self.captions, **size)
             return Timeline([scene], [(0, total)])
 
+        if request.kind == Kind.VIDEO_TO_VIDEO:
+            return self._restyle(request, ctx)
         caption = request.prompt if self.captions else None
         if request.kind == Kind.MULTI_IMAGE:
             # Equal shares, neighbours overlapping by the transition; a camera move per image.
@@ -231,6 +247,19 @@ class DraftEngine:
                 clips.append(TextScene(prompt, seed=request.seed, variant=j, fps=request.fps,
                                        n_frames=end - start, caption=self.captions, **size))
         return Timeline(clips, spans)
+
+    def _restyle(self, request: GenerationRequest, ctx: RunContext) -> VideoRestyle:
+        """The input video saved to the work directory (decoded from there frame by frame) and opened."""
+        assert request.video is not None  # validate() checked it
+        path = ctx.workdir / _INPUT_VIDEO
+        path.write_bytes(ctx.read_input(request.video))
+        try:
+            return VideoRestyle(path, prompt=request.prompt or "", seed=request.seed, fps=request.fps,
+                                width=request.width, height=request.height, n_frames=request.num_frames,
+                                caption=self.captions)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
 
 def keyframe_positions(request: GenerationRequest) -> list[int]:
