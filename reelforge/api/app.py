@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from reelforge import __version__
 from reelforge.api import system
 from reelforge.api.body_limit import BodyLimitMiddleware
-from reelforge.api.dialects import WEBHOOK_RENDERERS, aivideomaker, avs, avs_tokens, openai_videos
+from reelforge.api.dialects import WEBHOOK_RENDERERS, actions, aivideomaker, avs, avs_tokens, openai_videos
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.links import Links
 from reelforge.api.ratelimit import QueryRateLimit
@@ -74,4 +74,5 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app.include_router(avs.router)
     app.include_router(avs_tokens.router)
     app.include_router(openai_videos.router)
+    app.include_router(actions.router)
     return app

@@ -12,7 +12,7 @@ from reelforge.tasks.keys import ApiKey
 
 
 def key_from_headers(request: Request) -> str | None:
-    value = request.headers.get("key")
+    value = request.headers.get("key") or request.headers.get("x-api-key")
     if value:
         return value.strip()
     authorization = request.headers.get("authorization", "")
