@@ -83,7 +83,7 @@ def test_auth_credits_rate_limit_and_network_envelopes(start_server) -> None:
 
 
 def test_reads_are_retried_creates_are_not(tmp_path: Path) -> None:
-    answers = {"GET": iter([503, 503, 200]), "POST": iter([503, 200])}
+    answers = {"GET": iter([503, 500, 200]), "POST": iter([500, 200])}
 
     def respond(method: str, path: str, headers: dict, body: bytes):
         status = next(answers[method])
