@@ -193,3 +193,68 @@ def _show(call, host: str | None, api_key: str | None, as_json: bool) -> None:  
         typer.echo(json.dumps(data))
     else:
         console.print_json(json.dumps(data))
+
+
+def register_contract_aliases(app: typer.Typer) -> None:
+    """The Modkie CLI's spelling (`video generate|query`, `actions list|schema`) over the same calls."""
+    video_app = typer.Typer(help="Video commands as the Modkie CLI spells them.", no_args_is_help=True)
+    actions_app = typer.Typer(help="List the server's actions and their JSON Schemas.", no_args_is_help=True)
+    app.add_typer(video_app, name="video")
+    app.add_typer(actions_app, name="actions")
+
+    @video_app.command("generate")
+    def video_generate(
+        prompt: Annotated[str, typer.Option(help="What the video shows.")],
+        out: Annotated[Path, typer.Option(help="Where to save the MP4.")],
+        scene: Annotated[str, typer.Option(help="text-to-video, image-to-video, video-to-video or ad-video.")]
+        = "text-to-video",
+        model: Annotated[str | None, typer.Option(help="A catalog model instead of the scene's.")] = None,
+        image_input: Annotated[str | None, typer.Option("--image-input", help="Image URLs, comma-separated.")]
+        = None,
+        video_input: Annotated[str | None, typer.Option("--video-input", help="Video URLs, comma-separated.")]
+        = None,
+        timeout: Annotated[int, typer.Option(help="Milliseconds to wait.")] = 600_000,
+        host: Host = None, api_key: ApiKey = None, as_json: AsJson = False,
+    ) -> None:
+        """Generate through the actions API, wait, and save the video."""
+        body = {"prompt": prompt, "scene": scene, "model": model, "imageInput": image_input,
+                "videoInput": video_input, "timeoutMs": timeout}
+        answer = _action(host, api_key, "ai.video.generate_and_wait", {k: v for k, v in body.items() if v}, as_json)
+        if answer["status"] != "success":
+            code = "TIMEOUT" if answer["status"] in ("queued", "running") else "TASK_FAILED"
+            fail(Envelope(ok=False, status=answer["status"], taskId=answer["taskId"], data=answer,
+                          errorCode="UNKNOWN_ERROR", errorMessage=f"task {answer['status']}"), as_json, code)
+        client = client_for(host, api_key)
+        client.download(answer["videoUrl"], out)
+        result = {**answer, "localPath": str(out)}
+        typer.echo(json.dumps(result) if as_json else f"Saved {out} ({answer['taskId']})")
+
+    @video_app.command("query")
+    def video_query(task_id: Annotated[str, typer.Option("--task-id", help="The task.")],
+                    host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+        """A task through the actions API."""
+        answer = _action(host, api_key, "ai.video.query", {"taskId": task_id}, as_json)
+        typer.echo(json.dumps(answer)) if as_json else console.print_json(json.dumps(answer))
+
+    @actions_app.command("list")
+    def actions_list(host: Host = None, as_json: AsJson = False) -> None:
+        """The actions the server offers."""
+        _show(lambda c: c._read("/api/actions")["actions"], host, None, as_json)
+
+    @actions_app.command("schema")
+    def actions_schema(name: str, host: Host = None) -> None:
+        """One action's input and output JSON Schema."""
+        _show(lambda c: c._read(f"/api/actions/{name}/schema"), host, None, True)
+
+
+def _action(host: str | None, api_key: str | None, name: str, body: dict[str, Any], as_json: bool) -> dict:
+    client = client_for(host, api_key)
+    try:
+        response = client._http.post(f"{client.config.base_url}/api/actions/{name}", json=body,
+                                     headers={"Authorization": f"Bearer {client.config.api_key or ''}"},
+                                     timeout=max(client.config.timeout, body.get("timeoutMs", 0) / 1000 + 30))
+    except httpx.HTTPError as exc:
+        fail(Envelope.network_error(exc), as_json)
+    if not response.is_success:
+        fail(Envelope.from_response(response), as_json)
+    return response.json()

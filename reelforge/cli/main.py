@@ -13,6 +13,7 @@ from rich.console import Console
 
 from reelforge import __version__
 from reelforge.cli.client_commands import register as register_client_commands
+from reelforge.cli.client_commands import register_contract_aliases
 from reelforge.cli.common import DataDir, configure_logging, settings_for
 from reelforge.cli.keys import credits_app, keys_app, tokens_app
 
@@ -22,6 +23,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(tokens_app, name="tokens")
 register_client_commands(app)
+register_contract_aliases(app)
 console = Console(soft_wrap=True)
 log = logging.getLogger("reelforge")
 

@@ -83,3 +83,19 @@ def test_a_failed_task_never_exits_zero(server: ServerProcess, tmp_path: Path) -
     assert result.returncode == 6, result.stdout + result.stderr
     assert json.loads(result.stdout)["ok"] is False
     assert not (tmp_path / "never.mp4").exists()
+
+
+def test_the_modkie_spelling_video_and_actions(server: ServerProcess, tmp_path: Path) -> None:
+    base = ("--host", server.url, "--api-key", server.key)
+    listed = cli("actions", "list", "--json", "--host", server.url, home=tmp_path)
+    assert "ai.video.generate_and_wait" in {a["name"] for a in json.loads(listed.stdout)}
+    schema = json.loads(cli("actions", "schema", "ai.video.generate", "--host", server.url, home=tmp_path).stdout)
+    assert "prompt" in schema["input"]["properties"]
+    made = cli("video", "generate", "--prompt", "cinematic product shot", "--scene", "text-to-video",
+               "--out", str(tmp_path / "v.mp4"), "--json", *base, home=tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    answer = json.loads(made.stdout)
+    assert answer["status"] == "success" and answer["localPath"].endswith("v.mp4")
+    assert probe(tmp_path / "v.mp4").duration == 5.0
+    queried = json.loads(cli("video", "query", "--task-id", answer["taskId"], "--json", *base, home=tmp_path).stdout)
+    assert queried["taskId"] == answer["taskId"] and queried["status"] == "success"
