@@ -10,19 +10,18 @@ limit and database read cost on top of the framework itself.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import run_load
+from served import served, wait_until_up
 
 BARE_APP = textwrap.dedent("""
     import sys, uvicorn
@@ -38,47 +37,28 @@ BARE_APP = textwrap.dedent("""
 """)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
-        env.update(REELFORGE_DATA_DIR=tmp, REELFORGE_QUERY_RATE_LIMIT="100000000/minute")
-        rf = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", "8771", "--workers", "0",
-                               "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-c", BARE_APP, "8772"])
-        try:
-            wait_healthy("http://127.0.0.1:8771/healthz", rf)
-            wait_healthy("http://127.0.0.1:8772/", bare)
-            key = json.loads((Path(tmp) / "dev-key.json").read_text())["secret"]
-            created = httpx.post("http://127.0.0.1:8771/api/v1/generate/t2v", headers={"key": key},
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, "8772"])
+    try:
+        wait_until_up("http://127.0.0.1:8772/", bare)
+        with tempfile.TemporaryDirectory() as tmp, served(
+                Path(tmp), 8771, workers=0, env={"REELFORGE_QUERY_RATE_LIMIT": "100000000/minute"}) as (url, key):
+            created = httpx.post(f"{url}/api/v1/generate/t2v", headers={"key": key},
                                  json={"prompt": "bench", "aspectRatio": "16:9", "duration": "5"}).json()
-            task_id = created["taskId"]
-            path = f"/api/v1/tasks/{task_id}/status"
+            path = f"/api/v1/tasks/{created['taskId']}/status"
             run_load(f"http://127.0.0.1:8772{path}", seconds=1, concurrency=args.concurrency)  # warm-up
-            run_load(f"http://127.0.0.1:8771{path}", headers={"key": key}, seconds=1, concurrency=args.concurrency)
+            run_load(f"{url}{path}", headers={"key": key}, seconds=1, concurrency=args.concurrency)
             base = run_load(f"http://127.0.0.1:8772{path}", seconds=args.seconds, concurrency=args.concurrency)
-            ours = run_load(f"http://127.0.0.1:8771{path}", headers={"key": key}, seconds=args.seconds,
+            ours = run_load(f"{url}{path}", headers={"key": key}, seconds=args.seconds,
                             concurrency=args.concurrency)
-        finally:
-            for proc in (rf, bare):
-                proc.terminate()
-                proc.wait(20)
+    finally:
+        bare.terminate()
+        bare.wait(20)
 
     print(f"GET /status, keep-alive, {args.concurrency} connections, {args.seconds:.0f} s each, "
           f"{os.cpu_count()} cores (client and server share them)")

@@ -11,10 +11,7 @@ database's own floor, no polling interval, no process boundary).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +24,9 @@ from reelforge.config import Settings
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.services import build_services
 from reelforge.tasks.service import Submission
+
+sys.path.insert(0, str(Path(__file__).parent))
+from served import served
 
 TINY_MODELS = """
 [models.tiny]
@@ -48,20 +48,8 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 def served_latencies(count: int, tmp: Path) -> list[float]:
     models = tmp / "models.toml"
     models.write_text(TINY_MODELS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
-    env.update(REELFORGE_DATA_DIR=str(tmp / "served"), REELFORGE_MODELS_FILE=str(models),
-               REELFORGE_QUERY_RATE_LIMIT="1000000/minute")
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", "8773", "--workers", "1",
-                             "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL)
-    base = "http://127.0.0.1:8773"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        key = json.loads((tmp / "served" / "dev-key.json").read_text())["secret"]
+    env = {"REELFORGE_MODELS_FILE": str(models), "REELFORGE_QUERY_RATE_LIMIT": "1000000/minute"}
+    with served(tmp / "served", 8773, env=env) as (base, key):
         ids = []
         with httpx.Client(base_url=base, headers={"key": key}) as client:
             time.sleep(1.0)  # let the worker process finish starting
@@ -74,9 +62,6 @@ def served_latencies(count: int, tmp: Path) -> list[float]:
         services = build_services(Settings(data_dir=tmp / "served", models_file=models), migrate=False)
         return [(services.tasks.get(i).started_at - services.tasks.get(i).created_at).total_seconds() * 1000
                 for i in ids]
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def in_process_latencies(count: int, tmp: Path) -> list[float]:

@@ -14,10 +14,8 @@ and warm / direct.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,9 @@ from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.diffusion.engine import DiffusionEngine
 from tests.engines.fake_context import FakeContext
 from tests.engines.tiny_pipelines import build_tiny_ltx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from served import served
 
 SERVER_MODELS = """
 [models.ltx-tiny]
@@ -54,20 +55,8 @@ def through_server(weights: Path, tmp: Path, args: argparse.Namespace, fps: floa
     included); in-worker is the task's own started_at -> completed_at."""
     models = tmp / "models.toml"
     models.write_text(SERVER_MODELS.format(weights=weights))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
-    env.update(REELFORGE_DATA_DIR=str(tmp / "server"), REELFORGE_MODELS_FILE=str(models), HF_HUB_OFFLINE="1",
-               REELFORGE_POLL_INTERVAL="0.01")
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", "8774", "--workers", "1",
-                             "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = "http://127.0.0.1:8774"
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        key = json.loads((tmp / "server" / "dev-key.json").read_text())["secret"]
+    env = {"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1", "REELFORGE_POLL_INTERVAL": "0.01"}
+    with served(tmp / "server", 8774, env=env) as (base, key):
         body = {"model": "ltx-tiny", "prompt": "a cat walking at night", "width": args.size, "height": args.size,
                 "num_frames": args.frames, "frame_rate": fps, "num_inference_steps": args.steps, "seed": 1}
         ends, ids = [], []
@@ -86,9 +75,6 @@ def through_server(weights: Path, tmp: Path, args: argparse.Namespace, fps: floa
         services = build_services(Settings(data_dir=tmp / "server", models_file=models), migrate=False)
         inside = [(t.completed_at - t.started_at).total_seconds() for t in map(services.tasks.get, ids[1:])]
         return ends[0], ends[1:], inside
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def main() -> None:
