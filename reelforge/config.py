@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     """Largest request body; room for one data URI at its cap (base64 adds a third) plus the rest."""
     max_upload_bytes: int = 256 * 1024 * 1024
     """Largest request body on the routes that take file uploads (AVS `/api/v1/videos/*` multipart)."""
+    mcp_embed_max_bytes: int = 2 * 1024 * 1024
+    """MCP tool results attach the MP4 itself (an embedded resource) up to this size; 0: links only."""
 
     webhook_max_attempts: int = 8
     webhook_backoff_base: float = 2.0

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from reelforge import __version__
 from reelforge.api import system
@@ -22,6 +23,7 @@ from reelforge.api.errors import install_error_handlers
 from reelforge.api.links import Links
 from reelforge.api.ratelimit import QueryRateLimit
 from reelforge.domain.task import Task
+from reelforge.mcp import http as mcp_http
 from reelforge.runtime.executor import Executor
 from reelforge.services import Services
 from reelforge.webhooks.dispatcher import WebhookDispatcher
@@ -43,6 +45,7 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
         return WEBHOOK_RENDERERS[dialect](task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
+    mcp_sessions = mcp_http.session_manager(services, executor)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +53,8 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
         stop = asyncio.Event()
         background = asyncio.create_task(dispatcher.run(stop)) if run_dispatcher else None
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             stop.set()
             if background:
@@ -75,4 +79,5 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app.include_router(avs_tokens.router)
     app.include_router(openai_videos.router)
     app.include_router(actions.router)
+    app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions)))
     return app

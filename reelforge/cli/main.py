@@ -16,6 +16,7 @@ from reelforge.cli.client_commands import register as register_client_commands
 from reelforge.cli.client_commands import register_contract_aliases
 from reelforge.cli.common import DataDir, configure_logging, settings_for
 from reelforge.cli.keys import credits_app, keys_app, tokens_app
+from reelforge.cli.mcp_command import register as register_mcp_command
 
 app = typer.Typer(help="reelforge: a self-hosted video-generation API for AI agents.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -24,6 +25,7 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(tokens_app, name="tokens")
 register_client_commands(app)
 register_contract_aliases(app)
+register_mcp_command(app)
 console = Console(soft_wrap=True)
 log = logging.getLogger("reelforge")
 

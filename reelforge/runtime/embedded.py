@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from typing import IO
 
 from reelforge.config import Settings
 from reelforge.domain.task import Task
@@ -21,8 +22,11 @@ log = logging.getLogger(__name__)
 
 class EmbeddedExecutor:
     def __init__(self, settings: Settings, workers: int = 1, *, restart: bool = True,
-                 log_level: str = "INFO") -> None:
+                 log_level: str = "INFO", stdout: IO[str] | None = None) -> None:
         self.settings = settings
+        self.stdout = stdout
+        """Where workers' stdout goes (inherited by default); `reelforge mcp` sends it to stderr, since its
+        own stdout is the protocol channel."""
         self.log_level = log_level
         self.count = workers
         self.restart = restart
@@ -40,7 +44,8 @@ class EmbeddedExecutor:
             env["REELFORGE_MODELS_FILE"] = str(self.settings.models_file)
         command = [sys.executable, "-m", "reelforge", "worker", "--exit-with-parent",
                    "--name", f"embedded-{os.getpid()}-{index}", "--log-level", self.log_level]
-        return subprocess.Popen(command, env=env)
+        # A worker never reads stdin; under `reelforge mcp` stdin is the protocol channel, not theirs.
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.stdout)
 
     def start(self) -> None:
         self._procs = [self._spawn(i) for i in range(self.count)]

@@ -1,0 +1,64 @@
+"""`reelforge mcp`: the MCP tools over stdio, for agent hosts that launch their tool servers as commands.
+
+It works on the same data directory (or database) as `reelforge serve`, with the caller's API key. By
+default it starts one embedded worker of its own so it works with nothing else running; with `--workers 0`
+it only queues tasks for the workers of a `reelforge serve` (or a fleet) sharing the database. Its stdout
+is the protocol channel: logs and the workers' output go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import anyio
+import typer
+
+from reelforge.cli.common import DataDir, configure_logging, settings_for
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def mcp(
+        data_dir: DataDir = None,
+        api_key: Annotated[str | None, typer.Option(
+            envvar="REELFORGE_API_KEY", show_default=False,
+            help="The API key the tools act as [default: the data directory's dev key].")] = None,
+        workers: Annotated[int, typer.Option(help="Embedded workers to start (0: use a running server's).")] = 1,
+        public_url: Annotated[str | None, typer.Option(
+            envvar="REELFORGE_PUBLIC_URL", help="Base URL in video links [default: http://127.0.0.1:8000].")] = None,
+        log_level: Annotated[str, typer.Option(help="Logging level (logs go to stderr).")] = "WARNING",
+    ) -> None:
+        """Serve the MCP tools (generate_video, get_video, cancel_video, list_models, render_template) over stdio."""
+        from mcp.server.stdio import stdio_server
+
+        from reelforge.cli.devkey import ensure_dev_key
+        from reelforge.domain.errors import ReelforgeError
+        from reelforge.mcp.server import build_server
+        from reelforge.mcp.tools import Caller, VideoTools
+        from reelforge.runtime.embedded import EmbeddedExecutor
+        from reelforge.services import build_services
+
+        configure_logging(log_level)  # basicConfig writes to stderr
+        settings = settings_for(data_dir, public_url=public_url)
+        services = build_services(settings)
+        try:
+            key_id = services.keys.authenticate(api_key).id if api_key else ensure_dev_key(services).id
+        except ReelforgeError as exc:
+            print(f"reelforge mcp: {exc.message} (set REELFORGE_API_KEY or --api-key)", file=sys.stderr)
+            raise typer.Exit(2) from None
+        caller = Caller(key_id=key_id, base_url=settings.public_url or "http://127.0.0.1:8000")
+        executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
+        tools = VideoTools(services, executor, embed_max_bytes=settings.mcp_embed_max_bytes)
+        server = build_server(tools, lambda _ctx: caller)
+
+        async def serve_stdio() -> None:
+            async with stdio_server() as (read_stream, write_stream):
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+
+        executor.start()
+        try:
+            anyio.run(serve_stdio)
+        finally:
+            executor.stop()
+            services.close()

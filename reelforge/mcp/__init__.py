@@ -1,0 +1,1 @@
+"""The MCP server for agents: reelforge's tools over stdio (`reelforge mcp`) and streamable HTTP (`/mcp`)."""

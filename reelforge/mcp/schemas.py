@@ -1,0 +1,124 @@
+"""The MCP tools' arguments and results, built from the pydantic models the HTTP API parses with.
+
+`generate_video` takes exactly what `POST /api/actions/ai.video.generate` takes (`GenerateInput`) plus the
+wait options; `render_template` takes the AVS from-json body, whose `template` schema is the compositor's
+own `Template` model. So an agent reading a tool's input schema reads the API's contract, and the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.api.dialects.actions import MAX_WAIT_MS, GenerateInput
+from reelforge.engines.compose.template import Template
+
+DEFAULT_WAIT_MS = 600_000
+
+
+class WaitOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wait: bool = Field(False, description="Wait for the video, streaming progress notifications, before answering")
+    wait_ms: int = Field(DEFAULT_WAIT_MS, ge=0, le=MAX_WAIT_MS,
+                         description="With wait: answer with the task as it is after this long (it keeps running)")
+
+
+class GenerateVideoArgs(GenerateInput, WaitOptions):
+    """`ai.video.generate`'s input: prompt, scene or model, image/video inputs, options; plus wait."""
+
+
+class GetVideoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1, description="The task_id generate_video or render_template returned")
+    wait_ms: int = Field(0, ge=0, le=MAX_WAIT_MS,
+                         description="Wait up to this long for the task to finish, streaming progress meanwhile")
+
+
+class CancelVideoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1)
+
+
+class ListModelsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RenderOutput(BaseModel):
+    """The AVS from-json `output` object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aspectRatio: Literal["16:9", "9:16", "1:1", "4:5", "4:3"] = "16:9"
+    quality: Literal["draft", "web", "studio"] = "web"
+    format: Literal["mp4"] = "mp4"
+
+
+class RenderTemplateArgs(WaitOptions):
+    """The AVS from-json body (media by URL; uploads need the HTTP API) plus wait."""
+
+    template: Template = Field(description="An AVS Template JSON v1: version \"1\" and video/image/text/audio blocks")
+    output: RenderOutput = Field(default_factory=RenderOutput)
+
+
+class RenderOptions(WaitOptions):
+    """`RenderTemplateArgs` without the template, which `parse_template` checks with JSON pointers."""
+
+    template: dict[str, Any]
+    output: RenderOutput = Field(default_factory=RenderOutput)
+
+
+class ToolErrorInfo(BaseModel):
+    code: str = Field(description="A stable reelforge error code, e.g. INSUFFICIENT_CREDITS, TASK_NOT_FOUND")
+    message: str
+    field: str | None = Field(None, description="JSON pointer to the offending argument, when there is one")
+    retry_after: float | None = None
+
+
+class VideoSnapshot(BaseModel):
+    """A task as it stands: what `generate_video`, `get_video`, `cancel_video` and `render_template` answer."""
+
+    task_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: int = Field(description="0-100")
+    phase: str | None = Field(None, description="queued, started, preparing_assets, generating, rendering, ...")
+    model: str
+    credits: int = Field(description="Credits charged for the task (refunded if it failed or was cancelled)")
+    video_url: str | None = Field(None, description="Signed, expiring MP4 link once the task succeeded")
+    thumbnail_url: str | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    error: ToolErrorInfo | None = None
+    embedded: bool = Field(False, description="True when the MP4 itself is attached as an embedded resource")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    kind: str
+    engine: str
+    description: str
+    credits_per_second: float | None = None
+    durations: list[int] | None = None
+    aspect_ratios: list[str] | None = None
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class ToolSpec(BaseModel):
+    """One tool as this server lists it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    title: str
+    description: str
+    arguments: type[BaseModel]
+    result: type[BaseModel]

@@ -1,0 +1,182 @@
+"""What the MCP tools do, in terms of the task service: submit, wait with progress, read, cancel.
+
+The tools call the same functions the HTTP dialects call (`actions.build_request`, `avs.parse_from_json`,
+`TaskService.submit`), so a task made over MCP is priced, validated, queued and refunded exactly like one
+made over HTTP, and shows up in every dialect's history for the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from reelforge.api.dialects.actions import build_request
+from reelforge.api.dialects.avs import JSON_MODEL, parse_from_json
+from reelforge.api.dialects.avs_uploads import ParsedRequest
+from reelforge.api.links import Links
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.task import Task, TaskStatus
+from reelforge.engines.base import engine_class
+from reelforge.mcp.schemas import (
+    CancelVideoArgs,
+    GenerateVideoArgs,
+    GetVideoArgs,
+    ListModelsArgs,
+    ModelInfo,
+    ModelList,
+    RenderOptions,
+    ToolErrorInfo,
+    VideoSnapshot,
+)
+from reelforge.runtime.executor import Executor
+from reelforge.services import Services
+from reelforge.tasks.service import Submission
+
+log = logging.getLogger(__name__)
+
+DIALECT = "mcp"
+POLL_SECONDS = 0.25
+CANCEL_SETTLE_SECONDS = 10.0
+
+Progress = Callable[[float, str], Awaitable[None]]
+"""`(percent, message)`: sends an MCP progress notification (a no-op when the caller asked for none)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling (the API key's id) and the base URL their links should use."""
+
+    key_id: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A tool's answer: the structured snapshot, and the MP4 when it is small enough to attach."""
+
+    snapshot: VideoSnapshot | ModelList
+    video: bytes | None = None
+    video_url: str | None = None
+
+
+class VideoTools:
+    def __init__(self, services: Services, executor: Executor, *, embed_max_bytes: int) -> None:
+        self.services = services
+        self.executor = executor
+        self.embed_max_bytes = embed_max_bytes
+
+    # ------------------------------------------------------------------ tools
+
+    async def generate_video(self, args: GenerateVideoArgs, caller: Caller, progress: Progress) -> Outcome:
+        model, request = await asyncio.to_thread(build_request, args, self.services)
+        submission = Submission(model=model, request=request, dialect=DIALECT,
+                                input=args.model_dump(exclude={"wait", "wait_ms"}, exclude_none=True))
+        return await self._submit_and_maybe_wait(submission, caller, progress, args.wait, args.wait_ms)
+
+    async def render_template(self, args: RenderOptions, caller: Caller, progress: Progress) -> Outcome:
+        if not self.compositor_available():
+            raise ReelforgeError(ErrorCode.INVALID_MODEL, f"this server has no compositor: no {JSON_MODEL!r} "
+                                 "model with a working compose engine")
+        payload = {"template": args.template, "output": args.output.model_dump()}
+        request, echoed = await asyncio.to_thread(parse_from_json, ParsedRequest(payload=payload), self.services)
+        submission = Submission(model=JSON_MODEL, request=request, input=echoed, dialect=DIALECT)
+        return await self._submit_and_maybe_wait(submission, caller, progress, args.wait, args.wait_ms)
+
+    async def get_video(self, args: GetVideoArgs, caller: Caller, progress: Progress) -> Outcome:
+        task = await asyncio.to_thread(self.services.tasks.get, args.task_id, caller.key_id)
+        if args.wait_ms:
+            task = await self._wait(task, caller, args.wait_ms, progress)
+        return await self._outcome(task, caller)
+
+    async def cancel_video(self, args: CancelVideoArgs, caller: Caller, progress: Progress) -> Outcome:
+        """Cancel, then give a running task a moment to stop so the answer is usually final."""
+        task = await asyncio.to_thread(self.services.tasks.cancel, args.task_id, caller.key_id, allow_running=True)
+        self.executor.cancel(task.id)
+        if not task.status.is_terminal:
+            task = await self._wait(task, caller, int(CANCEL_SETTLE_SECONDS * 1000), progress)
+        return await self._outcome(task, caller)
+
+    async def list_models(self, args: ListModelsArgs, caller: Caller, progress: Progress) -> Outcome:
+        catalog = self.services.tasks.catalog
+        models = [ModelInfo(name=spec.name, kind=spec.kind.value, engine=spec.engine, description=spec.description,
+                            credits_per_second=spec.credits_per_second, durations=spec.durations or None,
+                            aspect_ratios=spec.aspect_ratios or None)
+                  for spec in (catalog.models[name] for name in catalog.names)]
+        return Outcome(ModelList(models=models))
+
+    def compositor_available(self) -> bool:
+        spec = self.services.tasks.catalog.get(JSON_MODEL)
+        if spec is None:
+            return False
+        try:
+            engine_class(spec.engine)
+        except (ImportError, ReelforgeError):
+            return False
+        return True
+
+    # --------------------------------------------------------------- helpers
+
+    async def _submit_and_maybe_wait(self, submission: Submission, caller: Caller, progress: Progress,
+                                     wait: bool, wait_ms: int) -> Outcome:
+        task = await asyncio.to_thread(self.services.tasks.submit, caller.key_id, submission)
+        self.executor.dispatch(task)
+        log.info("mcp: task %s (%s) submitted", task.id, task.model)
+        if wait:
+            task = await self._wait(task, caller, wait_ms, progress)
+        return await self._outcome(task, caller)
+
+    async def _wait(self, task: Task, caller: Caller, wait_ms: int, progress: Progress) -> Task:
+        """Poll the task until it ends or `wait_ms` runs out, notifying whenever progress moves.
+
+        MCP wants progress to increase with every notification, so a notification goes out when the
+        percentage rises (the message names the status and phase), and once more at 100 when it ends.
+        """
+        deadline = time.monotonic() + wait_ms / 1000
+        sent = -1.0
+        while True:
+            if task.status.is_terminal:
+                await progress(100, f"{task.status.value}")
+                return task
+            if task.progress > sent:
+                sent = float(task.progress)
+                await progress(sent, f"{task.status.value}: {task.phase or task.status.value} ({task.progress}%)")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return task
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
+            task = await asyncio.to_thread(self.services.tasks.get, task.id, caller.key_id)
+
+    async def _outcome(self, task: Task, caller: Caller) -> Outcome:
+        links = Links(self.services.storage, caller.base_url, self.services.settings.download_url_ttl)
+        output = task.output if task.status == TaskStatus.SUCCEEDED else None
+        video_url = links.video_url(task) if output else None
+        video = await asyncio.to_thread(self._small_video, task) if output else None
+        error = ToolErrorInfo(code=task.error_code, message=task.error_message or "") if task.error_code else None
+        snapshot = VideoSnapshot(
+            task_id=task.id, status=task.status.value, progress=task.progress, phase=task.phase, model=task.model,
+            credits=task.cost, video_url=video_url, thumbnail_url=links.thumbnail_url(task) if output else None,
+            duration=output.duration if output else None, width=output.width if output else None,
+            height=output.height if output else None, fps=output.fps if output else None, error=error,
+            embedded=video is not None,
+        )
+        return Outcome(snapshot, video=video, video_url=video_url)
+
+    def _small_video(self, task: Task) -> bytes | None:
+        """The MP4's bytes when it is at most `embed_max_bytes` (0 turns embedding off)."""
+        assert task.output is not None
+        if self.embed_max_bytes <= 0:
+            return None
+        try:
+            if self.services.storage.size(task.output.video_key) > self.embed_max_bytes:
+                return None
+            return self.services.storage.read_bytes(task.output.video_key)
+        except (OSError, ReelforgeError):  # expired or removed meanwhile: the URL answer still stands
+            return None
+
+
+def video_blob(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
