@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # HTTP
     query_rate_limit: str = "60/minute"
     """Per-IP limit on the task query endpoints, in `limits` notation."""
+    rate_limit_storage: str = "memory://"
+    """Where rate-limit counters live, as a `limits` storage URI. `memory://` counts per API process; a fleet
+    sets `redis://host:6379/0` so every API server counts against the same limit."""
     download_url_ttl: int = 24 * 3600
     """Seconds a signed download URL stays valid."""
 
@@ -76,6 +79,9 @@ class Settings(BaseSettings):
     webhook_backoff_base: float = 2.0
     """Seconds before the first retry; doubles each attempt (with jitter)."""
     webhook_timeout: float = 10.0
+    webhook_claim_seconds: float = 60.0
+    """How long a dispatcher holds an outbox row while delivering it; a dispatcher that dies leaves the row to
+    another after this (keep it well above `webhook_timeout`)."""
 
     @property
     def resolved_database_url(self) -> str:

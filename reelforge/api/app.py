@@ -74,7 +74,8 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes,
                        upload_max_bytes=settings.max_upload_bytes, upload_prefixes=("/api/v1/videos/",))
     app.include_router(system.router)
-    app.include_router(aivideomaker.build_router(QueryRateLimit(settings.query_rate_limit)))
+    query_limit = QueryRateLimit(settings.query_rate_limit, settings.rate_limit_storage)
+    app.include_router(aivideomaker.build_router(query_limit))
     app.include_router(avs.router)
     app.include_router(avs_tokens.router)
     app.include_router(openai_videos.router)

@@ -1,9 +1,10 @@
 """Delivers the webhook outbox: claim due rows, POST them signed, retry with exponential backoff.
 
 Events of one task are delivered in the order they happened.
-Rows are claimed by setting `locked_until` in a write transaction, so several dispatchers (one per API
-server) never send the same row at once; a dispatcher that dies mid-delivery leaves the lock to expire and
-the row is sent again (at least once), with the same `webhook-id` so receivers can de-duplicate.
+Rows are claimed by setting `locked_until` in a write transaction (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so several dispatchers (one per API server) never send the same
+row at once; a dispatcher that dies mid-delivery leaves the lock to expire and the row is sent again (at
+least once), with the same `webhook-id` so receivers can de-duplicate.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,8 +33,18 @@ from reelforge.webhooks.signing import AVS_MAX_ATTEMPTS, avs_headers, standard_h
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Task], dict[str, Any]]
-CLAIM_SECONDS = 60
 BATCH = 20
+
+
+class Claimed:
+    """An outbox row as claimed: the row's columns plus the end of this dispatcher's lease on it."""
+
+    def __init__(self, row: Any, claimed_until: datetime) -> None:
+        self._row = row
+        self.claimed_until = claimed_until
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 class WebhookDispatcher:
@@ -43,7 +54,14 @@ class WebhookDispatcher:
         self.render = render
 
     def claim_due(self) -> list[Any]:
+        """Lease up to `BATCH` due rows to this dispatcher; each comes back with its `claimed_until`.
+
+        The lease's end doubles as the claim's token: `_record` only writes a row whose lease is still
+        the one it took, so a dispatcher that stalled past its lease cannot overwrite the outcome of the
+        dispatcher that took the row over.
+        """
         now = utcnow()
+        until = now + timedelta(seconds=self.settings.webhook_claim_seconds)
         earlier = webhook_outbox.alias("earlier")
         # Per task, events go out in order: one waits while an older event of its task is still pending.
         older_pending = (
@@ -72,9 +90,9 @@ class WebhookDispatcher:
                 conn.execute(
                     update(webhook_outbox)
                     .where(webhook_outbox.c.id.in_([row.id for row in rows]))
-                    .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS))
+                    .values(locked_until=until)
                 )
-        return rows
+        return [Claimed(row, until) for row in rows]
 
     def payload_for(self, row: Any) -> dict[str, Any]:
         return self.render(row.dialect, snapshot_to_task(row.snapshot))
@@ -118,7 +136,12 @@ class WebhookDispatcher:
             values.update(next_attempt_at=now + timedelta(seconds=delay))
             log.info("webhook %s failed (%s); retry %d in %.1fs", row.id, error, attempts, delay)
         with self.db.write() as conn:
-            conn.execute(update(webhook_outbox).where(webhook_outbox.c.id == row.id).values(**values))
+            written = conn.execute(update(webhook_outbox).where(
+                webhook_outbox.c.id == row.id, webhook_outbox.c.locked_until == row.claimed_until,
+            ).values(**values)).rowcount
+        if not written:
+            log.warning("webhook %s: the claim expired before the outcome was recorded; another dispatcher "
+                        "owns the row now (the receiver may see this webhook-id twice)", row.id)
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
         async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False,
