@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     poll_interval: float = 0.05
     """How often an idle embedded worker looks for a job (seconds); an idle look is one indexed read."""
+    max_running_per_key: int = 0
+    """Tasks of one API key running at once, over all workers and models (0: no limit). Whatever the limit,
+    a free worker takes the next task of the key with the fewest running, so one key's backlog never starves
+    another key; the limit additionally keeps capacity free for other keys. Enforced for every executor."""
 
     default_video_model: str = "agnes-video-v2.0"
     """The model of a `/v1/videos` create that names none."""

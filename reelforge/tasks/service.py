@@ -8,6 +8,7 @@ transitions and records a webhook event when the task asked for one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -171,7 +172,7 @@ class TaskService:
             )
             if cost:
                 ledger.add_entry(conn, key_id, -cost, ledger.DEBIT, task_id=task_id)
-            jobs.enqueue(conn, task_id, queue=spec.name)
+            jobs.enqueue(conn, task_id, queue=spec.name, key_id=key_id)
             if submission.idempotency_key:
                 # An expired record of the same key is replaced; a live one makes this insert fail.
                 conn.execute(delete(idempotency_keys).where(
@@ -296,21 +297,30 @@ class TaskService:
     # the lease: a worker that lost its lease to another must not end that other worker's attempt.
 
     def claim(self, owner: str, *, queues: list[str] | None = None, task_id: str | None = None) -> Task | None:
-        """Lease the next queued task to worker `owner` and mark it RUNNING."""
+        """Lease the next queued task to worker `owner` and mark it RUNNING.
+
+        "Next" is fair between API keys and honours `max_running_per_key` (see `jobs.claim`), for every
+        executor: the embedded workers' polls and the Celery workers' messages both end up here.
+        """
+        limit = self.settings.max_running_per_key
         if task_id is None:
             with self.db.read() as conn:
-                if not jobs.has_ready(conn, queues):
+                if not jobs.has_ready(conn, queues, max_running_per_key=limit):
                     return None
         with self.db.write() as conn:
             lease = jobs.claim(
                 conn, owner, self.settings.lease_seconds, queues=queues, task_id=task_id,
-                for_update=self.db.for_update,
+                for_update=self.db.for_update, max_running_per_key=limit, lock_key=self._lock_key,
             )
             if lease is None:
                 return None
             task = self._load(conn, lease.task_id, lock=True)
             if task.status != TaskStatus.QUEUED:  # ended while queued (e.g. cancelled): drop the job
                 jobs.finish(conn, lease.task_id)
+                return None
+            if lease.attempts > self.settings.max_attempts:  # the cap holds whoever re-queued it
+                self._fail_locked(conn, task, ErrorCode.WORKER_LOST,
+                                  f"this task was started {lease.attempts - 1} times without finishing; giving up")
                 return None
             conn.execute(
                 update(tasks)
@@ -388,12 +398,15 @@ class TaskService:
                 conn.execute(update(tasks).where(tasks.c.id == task_id).values(attempts=task.attempts - 1))
                 self._transition(conn, self._load(conn, task_id), TaskStatus.QUEUED)
 
-    def reap_expired_leases(self) -> int:
+    def reap_expired_leases(self, requeued: Callable[[Task], None] | None = None) -> int:
         """Re-queue tasks whose worker died (lease expired); past the attempt cap, fail them with refund.
 
         Any process may call this at any time: each job is handled in the transaction that locks it.
+        `requeued` is called with each re-queued task once that is committed: an executor whose workers
+        learn of work by message (Celery) must announce it again; polling workers need nothing.
         """
         handled = 0
+        back: list[Task] = []
         with self.db.write() as conn:
             for task_id, attempts in jobs.expired_leases(conn, for_update=self.db.for_update):
                 task = self._load(conn, task_id, lock=True)
@@ -409,8 +422,23 @@ class TaskService:
                 else:
                     log.warning("task %s lost its worker (attempt %d); re-queued", task_id, attempts)
                     jobs.requeue(conn, task_id)
-                    self._transition(conn, task, TaskStatus.QUEUED)
+                    back.append(self._transition(conn, task, TaskStatus.QUEUED))
+        for task in back if requeued else ():
+            try:
+                requeued(task)
+            except Exception:  # the job is queued in the table; a restart or the next sweep announces it
+                log.exception("task %s: announcing the re-queued task failed", task.id)
         return handled
+
+    def queued_tasks(self) -> list[tuple[str, str]]:
+        """(task_id, model) of every queued task, oldest first: what an executor re-announces on start."""
+        with self.db.read() as conn:
+            return jobs.queued_jobs(conn)
+
+    def has_waiting(self, models: list[str] | None = None) -> bool:
+        """Whether any task of `models` waits in the queue, ready or not (e.g. its key at its limit)."""
+        with self.db.read() as conn:
+            return jobs.waiting(conn, models)
 
     # -------------------------------------------------------------- helpers
 

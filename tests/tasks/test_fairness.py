@@ -1,0 +1,182 @@
+"""Fairness between API keys in `TaskService.claim`, the per-key running limit and the global queue bound,
+on a real database (SQLite, and PostgreSQL when configured). These hold for every executor: the embedded
+workers' polls and the Celery workers' messages both claim through here."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from reelforge.config import Settings
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.domain.task import TaskOutput, TaskStatus
+from reelforge.services import Services, build_services
+from reelforge.tasks.service import Submission
+
+OUTPUT = TaskOutput("k", "t", 1, 160, 96, 12)
+
+
+@pytest.fixture
+def services(database_url: str, tmp_path: Path) -> Services:
+    built = build_services(Settings(data_dir=tmp_path / "data", database_url=database_url))
+    yield built
+    built.close()
+
+
+def submit(services: Services, key_id: str, model: str = "t2v") -> str:
+    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="a fox", width=160, height=96, fps=12,
+                                duration=1, seed=1)
+    return services.tasks.submit(key_id, Submission(model, request, {}, "aivideomaker")).id
+
+
+def owner_of(services: Services, task_id: str) -> str:
+    return services.tasks.get(task_id).key_id
+
+
+def test_a_key_with_a_backlog_does_not_starve_a_later_key(services: Services) -> None:
+    heavy, light = (services.keys.create(credits=100).key for _ in range(2))
+    for _ in range(10):
+        submit(services, heavy.id)
+    for _ in range(2):
+        submit(services, light.id)
+    claimed = [owner_of(services, services.tasks.claim(f"w{i}").id) for i in range(4)]
+    # the key with fewer running tasks goes next; on a tie, the task that waited longest
+    assert claimed == [heavy.id, light.id, heavy.id, light.id]
+
+
+def test_one_worker_alternates_between_backlogged_keys(services: Services) -> None:
+    """With one worker nothing of either key is running at a claim, so load cannot decide: the place each
+    job got in the fair order does. A key that submits later still gets the second turn, not the 11th."""
+    heavy, light = (services.keys.create(credits=100).key for _ in range(2))
+    for _ in range(10):
+        submit(services, heavy.id)
+    first = services.tasks.claim("w")
+    services.tasks.complete(first.id, OUTPUT, owner="w")
+    for _ in range(3):
+        submit(services, light.id)
+    served = []
+    for _ in range(8):
+        task = services.tasks.claim("w")
+        services.tasks.complete(task.id, OUTPUT, owner="w")
+        served.append("light" if task.key_id == light.id else "heavy")
+    assert served == ["heavy", "light"] * 3 + ["heavy", "heavy"]
+
+
+def test_a_key_at_its_limit_is_passed_over_until_a_task_of_it_ends(services: Services) -> None:
+    services.settings.max_running_per_key = 2
+    busy, other = (services.keys.create(credits=100).key for _ in range(2))
+    busy_ids = [submit(services, busy.id) for _ in range(5)]
+    first = services.tasks.claim("w1")
+    second = services.tasks.claim("w2")
+    assert [first.id, second.id] == busy_ids[:2]
+    assert services.tasks.claim("w3") is None  # busy is at 2; its 3 other tasks wait
+    late = submit(services, other.id)
+    assert services.tasks.claim("w3").id == late  # another key still gets a worker at once
+    assert services.tasks.claim("w4") is None
+    services.tasks.complete(first.id, OUTPUT, owner="w1")
+    assert services.tasks.claim("w1").id == busy_ids[2]
+    assert services.tasks.get(busy_ids[3]).status == TaskStatus.QUEUED
+    assert services.tasks.has_waiting(["t2v"]) and not services.tasks.has_waiting(["i2v"])
+
+
+def test_concurrent_claims_never_exceed_the_per_key_limit(services: Services) -> None:
+    services.settings.max_running_per_key = 2
+    key = services.keys.create(credits=100).key
+    for _ in range(10):
+        submit(services, key.id)
+    barrier = threading.Barrier(6)
+    claimed: list[str] = []
+
+    def claim(name: str) -> None:
+        barrier.wait()
+        task = services.tasks.claim(name)
+        if task is not None:
+            claimed.append(task.id)
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 2 == len(set(claimed))
+
+
+def test_many_workers_on_four_keys_stay_within_the_limit_and_interleave(services: Services) -> None:
+    """Worker threads claim and finish 4 x 12 tasks; no key ever has more than 2 running, and each key's
+    tasks are spread over the whole run instead of one key's backlog going first."""
+    services.settings.max_running_per_key = 2
+    keys = [services.keys.create(credits=100).key.id for _ in range(4)]
+    for key in keys:  # each key submits its whole backlog in turn: the worst case for FIFO
+        for _ in range(12):
+            submit(services, key)
+    lock = threading.Lock()
+    running: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    order: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while True:
+                task = services.tasks.claim(name)
+                if task is None:
+                    if not services.tasks.has_waiting():
+                        return
+                    continue
+                with lock:
+                    running[task.key_id] += 1
+                    peak[task.key_id] = max(peak[task.key_id], running[task.key_id])
+                    order.append(task.key_id)
+                with lock:
+                    running[task.key_id] -= 1
+                services.tasks.complete(task.id, OUTPUT, owner=name)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert len(order) == 48 and all(peak[key] <= 2 for key in keys)
+    first_half = Counter(order[:24])
+    assert all(first_half[key] >= 3 for key in keys), first_half  # every key served from the start
+    for key in keys:
+        assert services.tasks.balance(key) == 100 - 12
+
+
+def test_the_queue_bound_answers_queue_full_and_counts_only_waiting_tasks(services: Services) -> None:
+    services.settings.max_queued_tasks = 3
+    key = services.keys.create(credits=100).key
+    for _ in range(3):
+        submit(services, key.id)
+    with pytest.raises(ReelforgeError) as caught:
+        submit(services, key.id)
+    assert caught.value.code == ErrorCode.QUEUE_FULL
+    assert caught.value.http_status == 503 and caught.value.retry_after
+    assert services.tasks.balance(key.id) == 97  # the refused task charged nothing
+    services.tasks.claim("w")  # a running task no longer waits: there is room again
+    submit(services, key.id)
+    assert services.tasks.balance(key.id) == 96
+
+
+def test_the_attempt_cap_holds_at_claim_time(services: Services) -> None:
+    services.settings.lease_seconds = 0.05
+    key = services.keys.create(credits=10).key
+    task_id = submit(services, key.id)
+    requeued: list[str] = []
+    for _ in range(2):  # a worker that dies twice after claiming (cap 3: re-queued both times)
+        assert services.tasks.claim("ghost").id == task_id
+        threading.Event().wait(0.1)
+        services.tasks.reap_expired_leases(requeued=lambda task: requeued.append(task.id))
+    assert requeued == [task_id, task_id]  # an executor that sends messages is told each time
+    services.settings.max_attempts = 2  # lowered meanwhile: the third start would pass the cap
+    assert services.tasks.claim("w") is None
+    task = services.tasks.get(task_id)
+    assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.WORKER_LOST
+    assert services.tasks.balance(key.id) == 10
