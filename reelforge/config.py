@@ -10,6 +10,7 @@ import tomllib
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -64,7 +65,26 @@ class Settings(BaseSettings):
     """Where rate-limit counters live, as a `limits` storage URI. `memory://` counts per API process; a fleet
     sets `redis://host:6379/0` so every API server counts against the same limit."""
     download_url_ttl: int = 24 * 3600
-    """Seconds a signed download URL stays valid."""
+    """Seconds a signed download URL stays valid (S3: at most 7 days)."""
+
+    # artifact storage (docs/storage.md)
+    storage: Literal["local", "s3"] = "local"
+    """Where videos and uploaded inputs live: `local` (under `<data_dir>/artifacts`) or an `s3` bucket that
+    API servers and workers on different hosts share. S3 credentials: the standard AWS chain."""
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    """Key prefix inside the bucket (e.g. `reelforge/`), so one bucket can hold several deployments."""
+    s3_endpoint_url: str | None = None
+    """For S3-compatible servers (MinIO: `http://minio:9000`); None: AWS."""
+    s3_region: str | None = None
+    """None: boto3's own (`AWS_REGION` / `AWS_DEFAULT_REGION` / `~/.aws/config`)."""
+    s3_addressing_style: Literal["auto", "virtual", "path"] = "auto"
+    """`path` for most MinIO setups (`http://host/bucket/key`); `virtual` for `http://bucket.host/key`."""
+    s3_links: Literal["presigned", "redirect"] = "presigned"
+    """Download URLs handed out: presigned S3 GET URLs, or reelforge `/files` links that redirect to one
+    (reelforge then answers old links itself)."""
+    s3_multipart_threshold: int = 64 * 1024 * 1024
+    """Files above this size are uploaded in parallel multipart chunks (boto3's managed transfer)."""
 
     # fetching remote inputs and delivering webhooks
     allow_private_urls: bool = False

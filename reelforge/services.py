@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reelforge.config import Settings
-from reelforge.storage.local import LocalStorage
+from reelforge.storage.base import Storage
+from reelforge.storage.factory import build_storage
 from reelforge.store.db import Database
-from reelforge.store.state import get_or_create_secret
 from reelforge.tasks.keys import KeyService
 from reelforge.tasks.service import TaskService
 from reelforge.tasks.tokens import TokenService
@@ -20,7 +20,7 @@ from reelforge.tasks.tokens import TokenService
 class Services:
     settings: Settings
     db: Database
-    storage: LocalStorage
+    storage: Storage
     keys: KeyService
     tasks: TaskService
     tokens: TokenService
@@ -35,7 +35,7 @@ def build_services(settings: Settings | None = None, *, migrate: bool = True) ->
     db = Database(settings.resolved_database_url)
     if migrate:
         db.migrate()
-    storage = LocalStorage(settings.artifacts_dir, get_or_create_secret(db, "url_signing_secret"))
+    storage = build_storage(settings, db)
     return Services(
         settings=settings,
         db=db,

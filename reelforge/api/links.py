@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from reelforge.domain.task import Task
-from reelforge.storage.local import LocalStorage
+from reelforge.storage.base import Storage
 
 
 @dataclass(frozen=True)
 class Links:
-    storage: LocalStorage
+    storage: Storage
     base_url: str
     ttl_seconds: int
     now: float | None = None

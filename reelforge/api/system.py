@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
@@ -16,6 +17,8 @@ from reelforge.services import Services
 router = APIRouter()
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+REDIRECT_SECONDS = 300
+"""Longest life of the presigned URL a `/files` link redirects to (it never outlives the link itself)."""
 
 
 @router.get("/healthz", tags=["system"], summary="200 when the server and its store are ready")
@@ -64,10 +67,16 @@ def _capabilities(engine: str) -> dict[str, Any] | None:
 
 
 @router.get("/files/{key:path}", tags=["system"], summary="Download a file through a signed, expiring link")
-async def download(key: str, expires: int, signature: str, request: Request) -> FileResponse:
-    storage = request.app.state.services.storage
+async def download(key: str, expires: int, signature: str, request: Request) -> Response:
+    """Serve a signed link: the file itself (local storage) or a redirect to a short-lived presigned URL
+    (S3 in `REELFORGE_S3_LINKS=redirect` mode)."""
+    services: Services = request.app.state.services
+    storage = services.storage
     storage.verify(key, expires, signature)
-    path = storage.path(key)
+    path = storage.local_path(key)
+    if path is None:
+        remaining = max(1, min(REDIRECT_SECONDS, expires - int(time.time())))
+        return RedirectResponse(await asyncio.to_thread(storage.direct_url, key, remaining), status_code=307)
     if not path.is_file():
         raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, "this file no longer exists")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

@@ -10,7 +10,7 @@ from reelforge.config import Settings
 from reelforge.domain.request import STORED_PREFIX
 from reelforge.engines.base import TaskCancelled
 from reelforge.media.fetch import fetch
-from reelforge.storage.local import LocalStorage
+from reelforge.storage.base import Storage
 from reelforge.tasks.service import TaskService
 
 
@@ -20,7 +20,7 @@ class WorkerContext:
     PROGRESS_INTERVAL = 0.5
     CANCEL_CHECK_INTERVAL = 0.5
 
-    def __init__(self, task_id: str, workdir: Path, service: TaskService, storage: LocalStorage,
+    def __init__(self, task_id: str, workdir: Path, service: TaskService, storage: Storage,
                  settings: Settings, stop: threading.Event) -> None:
         self.task_id = task_id
         self.workdir = workdir

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
-from reelforge.engines.base import Engine, TaskCancelled, create_engine
+from reelforge.engines.base import Artifact, Engine, TaskCancelled, create_engine
 from reelforge.runtime.context import WorkerContext
 from reelforge.services import Services
 
@@ -131,11 +131,20 @@ class Worker:
                 lost.set()
                 return
 
-    def _store(self, task: Task, artifact) -> TaskOutput:  # type: ignore[no-untyped-def]
+    def _store(self, task: Task, artifact: Artifact) -> TaskOutput:
+        """Upload the video and thumbnail (to the local store or the shared bucket) before the task is
+        marked done, so a client never sees a link to a file that is not there yet."""
         storage = self.services.storage
         prefix = f"tasks/{task.id}"
-        video_key = storage.put_file(f"{prefix}/video.mp4", Path(artifact.video_path))
-        thumb_key = storage.put_file(f"{prefix}/thumbnail.jpg", Path(artifact.thumbnail_path))
+        try:
+            video_key = storage.put_file(f"{prefix}/video.mp4", Path(artifact.video_path))
+            thumb_key = storage.put_file(f"{prefix}/thumbnail.jpg", Path(artifact.thumbnail_path))
+        except Exception:
+            log.error("task %s: storing the result failed: %s", task.id, traceback.format_exc())
+            with contextlib.suppress(Exception):
+                storage.delete_prefix(prefix)  # no half-stored output left behind
+            raise ReelforgeError(ErrorCode.INTERNAL_ERROR,
+                                 "storing the finished video failed; the server log has details") from None
         return TaskOutput(
             video_key=video_key, thumbnail_key=thumb_key, duration=artifact.duration,
             width=artifact.width, height=artifact.height, fps=artifact.fps,

@@ -1,27 +1,25 @@
 """Local-directory artifact store with expiring, HMAC-signed download URLs.
 
-Keys are relative paths such as `tasks/<task id>/video.mp4`. A URL carries `expires` and `signature`
-(HMAC-SHA256 over key and expiry with a per-deployment secret), so links can be handed to anyone and stop
-working on their own, with no session or database lookup to check them.
+Keys are relative paths such as `tasks/<task id>/video.mp4`. Downloads go through reelforge's `/files`
+route with a signed link (see `signing.py`); the files live under one directory on this host, so this
+backend suits one machine (or hosts sharing that directory); `S3Storage` is for fleets.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import shutil
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.storage.signing import UrlSigner
 
 
 class LocalStorage:
     def __init__(self, root: Path, signing_secret: bytes) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
-        self._secret = signing_secret
+        self._signer = UrlSigner(signing_secret)
 
     def path(self, key: str) -> Path:
         """The file behind `key`; refuses keys that would leave the storage root."""
@@ -49,8 +47,17 @@ class LocalStorage:
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
+    def iter_bytes(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        with self.path(key).open("rb") as file:
+            while chunk := file.read(chunk_size):
+                yield chunk
+
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def size(self, key: str) -> int:
+        """The stored file's size in bytes (lets callers decide before reading it whole)."""
+        return self.path(key).stat().st_size
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -58,22 +65,18 @@ class LocalStorage:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 
-    # ------------------------------------------------------------ signed URLs
-
-    def _signature(self, key: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    # ------------------------------------------------------------ downloads
 
     def signed_url(self, base_url: str, key: str, ttl_seconds: int, *, now: float | None = None) -> str:
         """An absolute download URL for `key`, valid `ttl_seconds` from `now`."""
-        expires = int((now if now is not None else time.time()) + ttl_seconds)
-        query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
-        return f"{base_url.rstrip('/')}/files/{quote(key)}?{query}"
+        return self._signer.url(base_url, key, ttl_seconds, now=now)
 
     def verify(self, key: str, expires: int, signature: str) -> None:
         """Raise unless the URL was signed by us for this key and has not expired."""
-        if not hmac.compare_digest(self._signature(key, expires), signature):
-            raise ReelforgeError(ErrorCode.FORBIDDEN, "invalid download signature")
-        if expires < time.time():
-            raise ReelforgeError(
-                ErrorCode.LINK_EXPIRED, "this download link has expired; fetch the task again for a fresh link"
-            )
+        self._signer.verify(key, expires, signature)
+
+    def local_path(self, key: str) -> Path | None:
+        return self.path(key)
+
+    def direct_url(self, key: str, ttl_seconds: int) -> str | None:
+        return None  # served by reelforge's /files route

@@ -19,7 +19,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from reelforge.domain.errors import invalid
-from reelforge.storage.local import LocalStorage
+from reelforge.storage.base import Storage
 
 MAX_FILES = 50
 CHUNK = 1024 * 1024
@@ -53,7 +53,7 @@ def media_type_of(name: str, content_type: str | None) -> str | None:
     return None
 
 
-async def parse_request(request: Request, storage: LocalStorage, max_file_bytes: int) -> ParsedRequest:
+async def parse_request(request: Request, storage: Storage, max_file_bytes: int) -> ParsedRequest:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         return await _parse_multipart(request, storage, max_file_bytes)
@@ -66,7 +66,7 @@ async def parse_request(request: Request, storage: LocalStorage, max_file_bytes:
     return ParsedRequest(payload)
 
 
-async def _parse_multipart(request: Request, storage: LocalStorage, max_file_bytes: int) -> ParsedRequest:
+async def _parse_multipart(request: Request, storage: Storage, max_file_bytes: int) -> ParsedRequest:
     form = await request.form(max_files=MAX_FILES, max_part_size=4 * 1024 * 1024)
     raw = form.get("request")
     if not isinstance(raw, str):

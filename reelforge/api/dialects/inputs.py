@@ -11,7 +11,7 @@ from reelforge.config import Settings
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX
 from reelforge.media.fetch import check_url, decode_data_uri, is_data_uri
-from reelforge.storage.local import LocalStorage
+from reelforge.storage.base import Storage
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
@@ -25,7 +25,7 @@ class StoredImage:
         self.stored_key = stored_key
 
 
-def accept_image(value: object, field: str, settings: Settings, storage: LocalStorage) -> StoredImage:
+def accept_image(value: object, field: str, settings: Settings, storage: Storage) -> StoredImage:
     """Validate one image given as URL or data URI; data URIs are decoded, checked and stored now."""
     if not isinstance(value, str) or not value.strip():
         raise invalid(f"{field} must be an https image URL or a data:image/...;base64,... URI", field)

@@ -19,7 +19,7 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from reelforge.api.auth import require_key
@@ -366,7 +366,7 @@ async def delete_video(video_id: str, request: Request, key: ApiKey = Depends(re
 
 @router.get("/v1/videos/{video_id}/content", summary="Download the video or its thumbnail")
 async def video_content(video_id: str, request: Request, variant: str = "video",
-                        key: ApiKey = Depends(require_key)) -> FileResponse:
+                        key: ApiKey = Depends(require_key)) -> Response:
     if variant not in ("video", "thumbnail"):
         raise invalid("variant must be video or thumbnail (spritesheets are not produced)", "variant")
     services: Services = request.app.state.services
@@ -376,7 +376,16 @@ async def video_content(video_id: str, request: Request, variant: str = "video",
                              f"video {video_id!r} is {STATUS_NAMES[task.status]}; its content exists once completed")
     storage_key = task.output.video_key if variant == "video" else task.output.thumbnail_key
     media_type = "video/mp4" if variant == "video" else "image/jpeg"
-    return FileResponse(services.storage.path(storage_key), media_type=media_type)
+    path = services.storage.local_path(storage_key)
+    if path is not None:
+        return FileResponse(path, media_type=media_type)
+    # Object storage: streamed through (the API key authorises this route, not a link, so no redirect).
+    try:
+        size = await asyncio.to_thread(services.storage.size, storage_key)
+    except FileNotFoundError:
+        raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"the content of video {video_id!r} no longer exists") from None
+    return StreamingResponse(services.storage.iter_bytes(storage_key), media_type=media_type,
+                             headers={"content-length": str(size)})
 
 
 @router.post("/v1/videos/{video_id}/remix", summary="A new video from the same inputs with a new prompt")
