@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def models(host: Host = None, as_json: AsJson = False) -> None:
         """The server's model catalog."""
-        _show(lambda c: c._read("/api/v1/models")["models"], host, None, as_json)
+        _show(lambda c: c.models(), host, None, as_json)
 
     @app.command("run-workflow")
     def run_workflow(
@@ -239,12 +239,12 @@ def register_contract_aliases(app: typer.Typer) -> None:
     @actions_app.command("list")
     def actions_list(host: Host = None, as_json: AsJson = False) -> None:
         """The actions the server offers."""
-        _show(lambda c: c._read("/api/actions")["actions"], host, None, as_json)
+        _show(lambda c: c.actions(), host, None, as_json)
 
     @actions_app.command("schema")
     def actions_schema(name: str, host: Host = None) -> None:
         """One action's input and output JSON Schema."""
-        _show(lambda c: c._read(f"/api/actions/{name}/schema"), host, None, True)
+        _show(lambda c: c.action_schema(name), host, None, True)
 
 
 def _action(host: str | None, api_key: str | None, name: str, body: dict[str, Any], as_json: bool) -> dict:

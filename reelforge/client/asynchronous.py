@@ -68,6 +68,18 @@ class AsyncClient:
     async def list(self) -> list[dict[str, Any]]:
         return (await self._read("/api/v1/tasks"))["tasks"]
 
+    async def models(self) -> list[dict[str, Any]]:
+        """The server's model catalog (`GET /api/v1/models`)."""
+        return (await self._read("/api/v1/models"))["models"]
+
+    async def actions(self) -> list[dict[str, Any]]:
+        """The actions API's actions (`GET /api/actions`)."""
+        return (await self._read("/api/actions"))["actions"]
+
+    async def action_schema(self, name: str) -> dict[str, Any]:
+        """An action's input and output JSON Schema."""
+        return await self._read(f"/api/actions/{name}/schema")
+
     async def cancel(self, task_id: str) -> dict[str, Any]:
         try:
             response = await self._http.put(self._url(f"/api/v1/tasks/{task_id}/cancel"),

@@ -76,6 +76,18 @@ class Client:
     def list(self) -> list[dict[str, Any]]:
         return self._read("/api/v1/tasks")["tasks"]
 
+    def models(self) -> list[dict[str, Any]]:
+        """The server's model catalog (`GET /api/v1/models`)."""
+        return self._read("/api/v1/models")["models"]
+
+    def actions(self) -> list[dict[str, Any]]:
+        """The actions API's actions (`GET /api/actions`)."""
+        return self._read("/api/actions")["actions"]
+
+    def action_schema(self, name: str) -> dict[str, Any]:
+        """An action's input and output JSON Schema."""
+        return self._read(f"/api/actions/{name}/schema")
+
     def cancel(self, task_id: str) -> dict[str, Any]:
         try:
             response = self._http.put(self._url(f"/api/v1/tasks/{task_id}/cancel"),

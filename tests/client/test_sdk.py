@@ -123,3 +123,16 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         "rf_from_env", 1.5, 5, "http://example.test:9000")
     monkeypatch.setenv("REELFORGE_API_KEY", "rf_preferred")
     assert Client().config.api_key == "rf_preferred"
+
+
+def test_catalog_and_actions_reads(server: ServerProcess) -> None:
+    with Client(server.url, server.key) as client:
+        assert "t2v" in {model["name"] for model in client.models()}
+        assert "ai.video.generate" in {action["name"] for action in client.actions()}
+        assert client.action_schema("ai.video.query")["input"]["required"] == ["taskId"]
+
+    async def run() -> list[dict]:
+        async with AsyncClient(server.url, server.key) as client:
+            return await client.models()
+
+    assert [m["name"] for m in asyncio.run(run())] == [m["name"] for m in Client(server.url, server.key).models()]
