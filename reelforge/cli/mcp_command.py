@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         api_key: Annotated[str | None, typer.Option(
             envvar="REELFORGE_API_KEY", show_default=False,
             help="The API key the tools act as [default: the data directory's dev key].")] = None,
-        workers: Annotated[int, typer.Option(help="Embedded workers to start (0: use a running server's).")] = 1,
+        workers: Annotated[int, typer.Option(help="Embedded workers to start (0: use a running server's; "
+                                                  "none start with REELFORGE_EXECUTOR=celery).")] = 1,
         public_url: Annotated[str | None, typer.Option(
             envvar="REELFORGE_PUBLIC_URL", help="Base URL in video links [default: http://127.0.0.1:8000].")] = None,
         log_level: Annotated[str, typer.Option(help="Logging level (logs go to stderr).")] = "WARNING",
@@ -37,6 +38,7 @@ def register(app: typer.Typer) -> None:
         from reelforge.mcp.server import build_server
         from reelforge.mcp.tools import Caller, VideoTools
         from reelforge.runtime.embedded import EmbeddedExecutor
+        from reelforge.runtime.executor import Executor
         from reelforge.services import build_services
 
         configure_logging(log_level)  # basicConfig writes to stderr
@@ -48,7 +50,13 @@ def register(app: typer.Typer) -> None:
             print(f"reelforge mcp: {exc.message} (set REELFORGE_API_KEY or --api-key)", file=sys.stderr)
             raise typer.Exit(2) from None
         caller = Caller(key_id=key_id, base_url=settings.public_url or "http://127.0.0.1:8000")
-        executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
+        executor: Executor
+        if settings.executor == "celery":  # tasks go to the fleet's Celery workers; none start here
+            from reelforge.runtime.celery_executor import CeleryExecutor
+
+            executor = CeleryExecutor(services, announce_on_start=False)
+        else:
+            executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
         tools = VideoTools(services, executor, embed_max_bytes=settings.mcp_embed_max_bytes)
         server = build_server(tools, lambda _ctx: caller)
 
