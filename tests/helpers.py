@@ -140,3 +140,12 @@ def make_wav(path: Path, seconds: float = 2.0) -> Path:
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
                     str(path)], check=True, timeout=60)
     return path
+
+
+class AllMethodsHTTPServer(LocalHTTPServer):
+    """`LocalHTTPServer` that also answers PUT and DELETE (to play a provider's cancel endpoints)."""
+
+    def __init__(self, respond: Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]):
+        super().__init__(respond)
+        handler = self.httpd.RequestHandlerClass
+        handler.do_PUT = handler.do_DELETE = handler._handle  # type: ignore[attr-defined]

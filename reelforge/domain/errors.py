@@ -28,6 +28,12 @@ class ErrorCode(StrEnum):
     ENGINE_ERROR = "ENGINE_ERROR"
     WORKER_LOST = "WORKER_LOST"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    """A hosted provider behind a model refused or failed the task (its message is passed on)."""
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    """A hosted provider did not answer, stayed busy or rate-limited past the retries, or ran out of time."""
+    UPSTREAM_NOT_CONFIGURED = "UPSTREAM_NOT_CONFIGURED"
+    """A model's hosted provider lacks its API key on this server (the named environment variable is unset)."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -49,6 +55,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ENGINE_ERROR: 500,
     ErrorCode.WORKER_LOST: 500,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.UPSTREAM_ERROR: 502,
+    ErrorCode.UPSTREAM_UNAVAILABLE: 503,
+    ErrorCode.UPSTREAM_NOT_CONFIGURED: 503,
 }
 
 

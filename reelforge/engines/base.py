@@ -77,6 +77,7 @@ ENGINE_CLASSES: dict[str, str] = {
     "compose": "reelforge.engines.compose.engine:ComposeEngine",
     "creator": "reelforge.engines.creator.engine:CreatorEngine",
     "diffusion": "reelforge.engines.diffusion.engine:DiffusionEngine",
+    "upstream": "reelforge.engines.upstream.engine:UpstreamEngine",
 }
 
 
