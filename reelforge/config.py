@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     """Where rate-limit counters live, as a `limits` storage URI. `memory://` counts per API process; a fleet
     sets `redis://host:6379/0` so every API server counts against the same limit."""
     download_url_ttl: int = 24 * 3600
-    """Seconds a signed download URL stays valid (S3: at most 7 days)."""
+    """Seconds a signed download URL stays valid (never past the output's own expiry; S3: at most 7 days)."""
 
-    # artifact storage (docs/storage.md)
+    # artifact storage and output expiry (docs/storage.md)
     storage: Literal["local", "s3"] = "local"
     """Where videos and uploaded inputs live: `local` (under `<data_dir>/artifacts`) or an `s3` bucket that
     API servers and workers on different hosts share. S3 credentials: the standard AWS chain."""
@@ -82,9 +82,14 @@ class Settings(BaseSettings):
     """`path` for most MinIO setups (`http://host/bucket/key`); `virtual` for `http://bucket.host/key`."""
     s3_links: Literal["presigned", "redirect"] = "presigned"
     """Download URLs handed out: presigned S3 GET URLs, or reelforge `/files` links that redirect to one
-    (reelforge then answers old links itself)."""
+    (reelforge then answers old links itself, e.g. 410 once the output expired)."""
     s3_multipart_threshold: int = 64 * 1024 * 1024
     """Files above this size are uploaded in parallel multipart chunks (boto3's managed transfer)."""
+    output_ttl: int = 7 * 24 * 3600
+    """Seconds a finished task's video and thumbnail are kept after it completed; then they are deleted and
+    their links answer 410 OUTPUT_EXPIRED. 0: keep them forever. Fixed per task when it completes."""
+    expiry_sweep_interval: float = 60.0
+    """How often each API server deletes outputs past their expiry (seconds)."""
 
     # fetching remote inputs and delivering webhooks
     allow_private_urls: bool = False

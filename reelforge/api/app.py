@@ -1,7 +1,8 @@
 """The FastAPI application factory.
 
 `create_app` takes ready `Services` and an `Executor`, so tests, `reelforge serve` and a fleet deployment
-build the same app with different wiring. The app's lifespan runs the executor and the webhook dispatcher.
+build the same app with different wiring. The app's lifespan runs the executor, the webhook dispatcher and
+the output expiry sweep.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from reelforge.domain.task import Task
 from reelforge.mcp import http as mcp_http
 from reelforge.runtime.executor import Executor
 from reelforge.services import Services
+from reelforge.storage.expiry import ExpirySweeper
 from reelforge.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
         return WEBHOOK_RENDERERS[dialect](task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
+    sweeper = ExpirySweeper(services.db, services.storage, settings.expiry_sweep_interval)
     mcp_sessions = mcp_http.session_manager(services, executor)
 
     @contextlib.asynccontextmanager
@@ -52,6 +55,8 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
         executor.start()
         stop = asyncio.Event()
         background = asyncio.create_task(dispatcher.run(stop)) if run_dispatcher else None
+        # Output expiry: each API server deletes expired outputs (reelforge/storage/expiry.py says why here).
+        sweeping = asyncio.create_task(sweeper.run(stop)) if run_dispatcher else None
         try:
             async with mcp_sessions.run():
                 yield
@@ -59,6 +64,8 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
             stop.set()
             if background:
                 await background
+            if sweeping:
+                await sweeping
             await asyncio.to_thread(executor.stop)
 
     app = FastAPI(

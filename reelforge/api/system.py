@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
+from reelforge.api.links import expired_error
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.engines.base import engine_class
 from reelforge.services import Services
@@ -69,10 +71,18 @@ def _capabilities(engine: str) -> dict[str, Any] | None:
 @router.get("/files/{key:path}", tags=["system"], summary="Download a file through a signed, expiring link")
 async def download(key: str, expires: int, signature: str, request: Request) -> Response:
     """Serve a signed link: the file itself (local storage) or a redirect to a short-lived presigned URL
-    (S3 in `REELFORGE_S3_LINKS=redirect` mode)."""
+    (S3 in `REELFORGE_S3_LINKS=redirect` mode). A task's output past its expiry answers 410 OUTPUT_EXPIRED,
+    also for links signed before, so an old link says what happened rather than just "expired"."""
     services: Services = request.app.state.services
     storage = services.storage
-    storage.verify(key, expires, signature)
+    try:
+        storage.verify(key, expires, signature)
+    except ReelforgeError as exc:
+        if exc.code != ErrorCode.LINK_EXPIRED:
+            raise
+        await _raise_if_output_expired(services, key)
+        raise
+    await _raise_if_output_expired(services, key)
     path = storage.local_path(key)
     if path is None:
         remaining = max(1, min(REDIRECT_SECONDS, expires - int(time.time())))
@@ -80,3 +90,16 @@ async def download(key: str, expires: int, signature: str, request: Request) -> 
     if not path.is_file():
         raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, "this file no longer exists")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+
+async def _raise_if_output_expired(services: Services, key: str) -> None:
+    """OUTPUT_EXPIRED when `key` is a file of a task whose output expired (keys `tasks/<task id>/...`)."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != "tasks":
+        return
+    try:
+        task = await asyncio.to_thread(services.tasks.get, parts[1])
+    except ReelforgeError:
+        return
+    if task.output_expired(datetime.now(UTC)):
+        raise expired_error(task)

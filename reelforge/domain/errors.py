@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUEUE_FULL = "QUEUE_FULL"
     LINK_EXPIRED = "LINK_EXPIRED"
+    OUTPUT_EXPIRED = "OUTPUT_EXPIRED"
     INPUT_FETCH_FAILED = "INPUT_FETCH_FAILED"
     ENGINE_ERROR = "ENGINE_ERROR"
     WORKER_LOST = "WORKER_LOST"
@@ -49,6 +50,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
     ErrorCode.LINK_EXPIRED: 410,
+    ErrorCode.OUTPUT_EXPIRED: 410,  # the files were deleted after REELFORGE_OUTPUT_TTL; regenerate
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUEUE_FULL: 503,
     ErrorCode.INPUT_FETCH_FAILED: 400,

@@ -93,3 +93,13 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)
     phase: str | None = None
     """What a running task is doing (engine-defined, e.g. `rendering`); the status name once it ended."""
+    expires_at: datetime | None = None
+    """When the output's files are deleted (completion + `output_ttl`); None: kept forever."""
+    outputs_expired: bool = False
+    """The expiry sweep deleted the files (the output's metadata stays)."""
+
+    def output_expired(self, now: datetime) -> bool:
+        """True once the output is gone or past its expiry, whether or not the sweep has run yet, so every
+        API answers alike from the moment of expiry."""
+        return self.output is not None and (
+            self.outputs_expired or (self.expires_at is not None and self.expires_at <= now))

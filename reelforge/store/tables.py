@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -104,7 +105,11 @@ tasks = Table(
     Column("started_at", UTCDateTime),
     Column("completed_at", UTCDateTime),
     Column("deleted_at", UTCDateTime),  # deleted by its owner: gone from every API, files removed
+    Column("expires_at", UTCDateTime),  # when the output files are deleted; NULL: never (or no output)
+    # True once the expiry sweep deleted the output files (the output's metadata stays)
+    Column("outputs_expired", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_tasks_key_created", "key_id", "created_at"),
+    Index("ix_tasks_outputs_expired_expires_at", "outputs_expired", "expires_at"),  # the sweep's query
 )
 
 jobs = Table(

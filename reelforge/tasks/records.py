@@ -32,6 +32,8 @@ def row_to_task(row: Any) -> Task:
         cancel_requested=bool(row.cancel_requested),
         extra=row.extra or {},
         phase=row.phase,
+        expires_at=row.expires_at,
+        outputs_expired=bool(row.outputs_expired),
     )
 
 
@@ -63,6 +65,8 @@ def task_snapshot(task: Task) -> dict[str, Any]:
         "cancel_requested": task.cancel_requested,
         "extra": task.extra,
         "phase": task.phase,
+        "expires_at": _iso(task.expires_at),
+        "outputs_expired": task.outputs_expired,
     }
 
 
@@ -92,4 +96,6 @@ def snapshot_to_task(data: dict[str, Any]) -> Task:
         cancel_requested=data.get("cancel_requested", False),
         extra=data.get("extra") or {},
         phase=data.get("phase"),
+        expires_at=when("expires_at"),
+        outputs_expired=data.get("outputs_expired", False),
     )

@@ -367,8 +367,13 @@ class TaskService:
             jobs.finish(conn, task_id)
             if task.cancel_requested:
                 return self._transition(conn, task, TaskStatus.CANCELLED)
+            # Output expiry (docs/storage.md): the files are kept output_ttl seconds from now (0: forever);
+            # fixed here, so a later change of the setting does not move promises already made.
+            ttl = self.settings.output_ttl
             conn.execute(
-                update(tasks).where(tasks.c.id == task_id).values(output=output.to_dict(), progress=100)
+                update(tasks).where(tasks.c.id == task_id).values(
+                    output=output.to_dict(), progress=100,
+                    expires_at=utcnow() + timedelta(seconds=ttl) if ttl > 0 else None)
             )
             return self._transition(conn, self._load(conn, task_id), TaskStatus.SUCCEEDED)
 

@@ -37,6 +37,7 @@ def test_draft_tasks_store_in_the_bucket_and_download_presigned(start_server, s3
     assert info.duration == pytest.approx(5.0, abs=0.1)
     thumb = httpx.get(output["thumbnailUrl"], timeout=30)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert output["expiresAt"].endswith("Z")  # kept REELFORGE_OUTPUT_TTL (7 days) after completion
 
     # The OpenAI content route streams the object through the API (it is authorised by the key, not a link).
     content = httpx.get(f"{server.url}/v1/videos/{done['id']}/content",

@@ -1,20 +1,25 @@
 """The S3 backend against a real S3-compatible server (moto over HTTP): objects, prefixes, presigned
-downloads and the factory."""
+downloads, the factory and the lifecycle rule."""
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from reelforge.api.links import Links
 from reelforge.config import Settings
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.domain.task import Task, TaskOutput, TaskStatus
 from reelforge.storage.base import Storage
 from reelforge.storage.factory import build_storage
+from reelforge.storage.lifecycle import RULE_ID, apply_lifecycle, lifecycle_rule
 from reelforge.storage.local import LocalStorage
 from reelforge.storage.s3 import S3Storage
 from reelforge.store.db import Database
@@ -96,6 +101,17 @@ def test_presigned_urls_download_and_carry_their_expiry(s3_endpoint: str, bucket
     assert parse_qs(urlsplit(week).query)["X-Amz-Expires"] == ["604800"]
 
 
+def test_links_never_outlive_the_output(s3_endpoint: str, bucket: str) -> None:
+    storage = make(s3_endpoint, bucket)
+    now = datetime.now(UTC)
+    task = finished_task(expires_at=now + timedelta(seconds=30))
+    links = Links(storage, "http://api.example", 24 * 3600, now=now.timestamp())
+    video = links.video_url(task)
+    assert video is not None and parse_qs(urlsplit(video).query)["X-Amz-Expires"] == ["30"]
+    later = Links(storage, "http://api.example", 24 * 3600, now=(now + timedelta(seconds=31)).timestamp())
+    assert later.expired(task) and later.video_url(task) is None and later.thumbnail_url(task) is None
+
+
 def test_redirect_mode_hands_out_reelforge_links(s3_endpoint: str, bucket: str) -> None:
     storage = make(s3_endpoint, bucket, links="redirect")
     storage.put_bytes("tasks/t3/video.mp4", b"mp4")
@@ -127,3 +143,27 @@ def test_the_factory_follows_the_settings(s3_endpoint: str, bucket: str, tmp_pat
         assert build_storage(settings, db).read_bytes("uploads/a.txt") == b"a"
     finally:
         db.dispose()
+
+
+def test_lifecycle_rule_matches_the_ttl_and_keeps_other_rules(bucket: str, s3_client) -> None:
+    assert lifecycle_rule("rf/", 0) is None
+    rule = lifecycle_rule("rf/", 7 * 24 * 3600)
+    assert rule is not None
+    assert rule["Filter"] == {"Prefix": "rf/tasks/"} and rule["Expiration"] == {"Days": 8}
+    foreign = {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
+    s3_client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})
+    apply_lifecycle(s3_client, bucket, rule)
+    apply_lifecycle(s3_client, bucket, lifecycle_rule("rf/", 3600))  # re-applied: replaced, not duplicated
+    rules = {r["ID"]: r for r in s3_client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert set(rules) == {"logs", RULE_ID} and rules[RULE_ID]["Expiration"]["Days"] == 2
+
+
+def finished_task(expires_at: datetime | None, task_id: str = "t-links") -> Task:
+    now = datetime.now(UTC)
+    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="x", width=64, height=64, fps=12, duration=1)
+    return Task(id=task_id, key_id="k", model="t2v", dialect="aivideomaker", request=request, input={},
+                status=TaskStatus.SUCCEEDED, progress=100, cost=1, attempts=1, created_at=now, updated_at=now,
+                completed_at=now, expires_at=expires_at,
+                output=TaskOutput(video_key=f"tasks/{task_id}/video.mp4",
+                                  thumbnail_key=f"tasks/{task_id}/thumbnail.jpg",
+                                  duration=1.0, width=64, height=64, fps=12.0))

@@ -19,7 +19,7 @@ def test_migrations_create_the_schema_and_are_idempotent(database_url: str) -> N
     assert {"api_keys", "ledger", "tasks", "jobs", "webhook_outbox", "server_state", "api_tokens",
             "alembic_version"} <= names
     with db.read() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
     db.dispose()
 
 

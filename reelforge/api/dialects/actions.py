@@ -22,7 +22,7 @@ from reelforge.api.auth import require_key
 from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.aivideomaker import size_for_aspect
 from reelforge.api.dialects.inputs import accept_image
-from reelforge.api.links import Links, links_for
+from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
@@ -147,6 +147,8 @@ def build_request(data: GenerateInput, services: Services) -> tuple[str, Generat
 def render_answer(task: Task, links: Links) -> dict[str, Any]:
     url = links.video_url(task)
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
+    if links.expired(task):  # no videoUrl any more: say why
+        error = {"code": ErrorCode.OUTPUT_EXPIRED.value, "message": expired_message(task)}
     return TaskAnswer(taskId=task.id, status=STATUS_NAMES[task.status], videoUrl=url, url=url, provider=PROVIDER,
                       model=task.model, progress=task.progress, error=error).model_dump()
 

@@ -23,7 +23,7 @@ from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.inputs import StoredImage, accept_image, elide_data_uri
 from reelforge.api.errors import register_error_renderer
 from reelforge.api.idempotency import idempotency_of
-from reelforge.api.links import Links, links_for
+from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
@@ -186,7 +186,10 @@ def render_task(task: Task, links: Links) -> dict[str, Any]:
             "width": task.output.width,
             "height": task.output.height,
             "fps": task.output.fps,
+            "expiresAt": iso_ms(task.expires_at),  # addition: when the files are deleted (null: kept)
         }
+        if links.expired(task):  # addition: the files are gone; the message says when and what to do
+            output.update(expired=True, message=expired_message(task))
     body: dict[str, Any] = {
         "id": task.id,
         "createdAt": iso_ms(task.created_at),

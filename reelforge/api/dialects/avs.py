@@ -24,7 +24,7 @@ from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.avs_uploads import ParsedRequest, media_type_of, parse_request
 from reelforge.api.errors import generic_body, register_error_renderer
 from reelforge.api.idempotency import idempotency_of
-from reelforge.api.links import Links, links_for
+from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, Asset, GenerationRequest, Kind
 from reelforge.domain.task import Task, TaskStatus
@@ -215,14 +215,19 @@ def _iso(value: datetime | None) -> str | None:
 def render_job(task: Task, links: Links) -> dict[str, Any]:
     result = None
     if task.output is not None:
+        # expiresAt: when the video is deleted (the contract's 7 days after completion by default); with
+        # outputs kept forever, when the download URL itself stops working.
+        expires = task.expires_at or datetime.fromtimestamp(links.expires_at(), UTC)
         result = {
             "downloadUrl": links.video_url(task),
-            "expiresAt": _iso(datetime.fromtimestamp(links.expires_at(), UTC)),
+            "expiresAt": _iso(expires),
             "thumbnailUrl": links.thumbnail_url(task),
             "durationSeconds": task.output.duration,
             "width": task.output.width,
             "height": task.output.height,
         }
+        if links.expired(task):  # addition: downloadUrl is null because the files were deleted
+            result.update(expired=True, message=expired_message(task))
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
     return {
         "jobId": task.id,

@@ -28,7 +28,7 @@ from reelforge.api.dialects.inputs import accept_image, elide_data_uri
 from reelforge.api.dialects.video_sizes import standardize
 from reelforge.api.errors import register_error_renderer
 from reelforge.api.idempotency import digest, idempotency_of
-from reelforge.api.links import Links, links_for
+from reelforge.api.links import Links, expired_error, expired_message, links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
@@ -53,7 +53,8 @@ STATUS_NAMES = {
     TaskStatus.CANCELLED: "failed",  # OpenAI has no cancelled status; the error says what happened
 }
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
+               404: "not_found_error", 409: "invalid_request_error", 410: "invalid_request_error",
+               413: "invalid_request_error",
                429: "rate_limit_error", 503: "service_unavailable"}
 
 
@@ -216,6 +217,8 @@ def render_video(task: Task, links: Links) -> dict[str, Any]:
         error = {"code": "cancelled", "message": "the video was cancelled"}
     elif task.error_code:
         error = {"code": task.error_code, "message": task.error_message}
+    elif links.expired(task):  # still `completed`, as OpenAI keeps it; the error says the file is gone
+        error = {"code": ErrorCode.OUTPUT_EXPIRED.value, "message": expired_message(task)}
     return {
         "id": task.id,
         "object": "video",
@@ -224,7 +227,7 @@ def render_video(task: Task, links: Links) -> dict[str, Any]:
         "progress": task.progress,
         "created_at": int(task.created_at.timestamp()),
         "completed_at": int(task.completed_at.timestamp()) if task.completed_at else None,
-        "expires_at": None,
+        "expires_at": int(task.expires_at.timestamp()) if task.expires_at else None,
         "prompt": task.request.prompt,
         "seconds": seconds_text(task),
         "size": f"{task.request.width}x{task.request.height}",
@@ -374,6 +377,8 @@ async def video_content(video_id: str, request: Request, variant: str = "video",
     if task.output is None:
         raise ReelforgeError(ErrorCode.INVALID_STATE,
                              f"video {video_id!r} is {STATUS_NAMES[task.status]}; its content exists once completed")
+    if links_for(request).expired(task):
+        raise expired_error(task)
     storage_key = task.output.video_key if variant == "video" else task.output.thumbnail_key
     media_type = "video/mp4" if variant == "video" else "image/jpeg"
     path = services.storage.local_path(storage_key)
