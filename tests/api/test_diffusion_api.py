@@ -183,3 +183,11 @@ def test_constraints_are_checked_before_any_credit(diffusion_server: ServerProce
                           json={"model": "ltx-tiny", "prompt": "x", "width": 63, "height": 64, "num_frames": 9})
     assert response.status_code == 400 and response.json()["error"]["param"] == "/width"
     assert balance(diffusion_server, created["id"])[0] == 100
+
+
+def test_the_catalog_lists_diffusion_models_with_capabilities(diffusion_server: ServerProcess) -> None:
+    response = httpx.get(f"{diffusion_server.url}/api/v1/models")
+    assert response.status_code == 200
+    listed = {model["name"]: model for model in response.json()["models"]}
+    assert listed["ltx-tiny"]["engine"] == "diffusion"
+    assert "text_to_video" in listed["ltx-tiny"]["capabilities"]["kinds"]

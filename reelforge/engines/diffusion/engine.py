@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
-from reelforge.domain.request import GenerationRequest
+from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled
 from reelforge.engines.diffusion.constraints import RULES, Plan, latent_index, plan
 from reelforge.engines.diffusion.output import fit_to_plan, to_uint8, write_video
@@ -68,6 +68,12 @@ class DiffusionEngine:
     """Diffusion video models through diffusers; one instance per model, pipelines resident."""
 
     name = "diffusion"
+    # What the family can do, for listings that look at the class (`GET /api/v1/models`); an instance
+    # narrows it to its model's weights.
+    capabilities = EngineCapabilities(
+        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
+        description="Diffusion video models (LTX-Video, LTX-2, Wan) through diffusers; GPU hosts",
+    )
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = DiffusionSettings.from_table(settings)
