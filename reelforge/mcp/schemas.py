@@ -8,6 +8,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,6 +97,8 @@ class VideoSnapshot(BaseModel):
     fps: float | None = None
     error: ToolErrorInfo | None = None
     embedded: bool = Field(False, description="True when the MP4 itself is attached as an embedded resource")
+    expires_at: datetime | None = Field(None, description="When the output files are deleted (then error is "
+                                                           "OUTPUT_EXPIRED and there are no URLs)")
 
 
 class ModelInfo(BaseModel):

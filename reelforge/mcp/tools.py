@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from reelforge.api.dialects.actions import build_request
 from reelforge.api.dialects.avs import JSON_MODEL, parse_from_json
 from reelforge.api.dialects.avs_uploads import ParsedRequest
-from reelforge.api.links import Links
+from reelforge.api.links import Links, expired_message
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.engines.base import engine_class
@@ -153,15 +153,17 @@ class VideoTools:
     async def _outcome(self, task: Task, caller: Caller) -> Outcome:
         links = Links(self.services.storage, caller.base_url, self.services.settings.download_url_ttl)
         output = task.output if task.status == TaskStatus.SUCCEEDED else None
-        video_url = links.video_url(task) if output else None
-        video = await asyncio.to_thread(self._small_video, task) if output else None
+        video_url = links.video_url(task) if output else None  # None once the output expired
+        video = await asyncio.to_thread(self._small_video, task) if video_url else None
         error = ToolErrorInfo(code=task.error_code, message=task.error_message or "") if task.error_code else None
+        if output and links.expired(task):
+            error = ToolErrorInfo(code=ErrorCode.OUTPUT_EXPIRED, message=expired_message(task))
         snapshot = VideoSnapshot(
             task_id=task.id, status=task.status.value, progress=task.progress, phase=task.phase, model=task.model,
             credits=task.cost, video_url=video_url, thumbnail_url=links.thumbnail_url(task) if output else None,
             duration=output.duration if output else None, width=output.width if output else None,
             height=output.height if output else None, fps=output.fps if output else None, error=error,
-            embedded=video is not None,
+            embedded=video is not None, expires_at=task.expires_at,
         )
         return Outcome(snapshot, video=video, video_url=video_url)
 

@@ -252,3 +252,22 @@ def test_stdio_refuses_a_bad_key(tmp_path: Path) -> None:
     assert "Invalid or revoked API key" in result.stderr and "rf_not_a_key" not in result.stderr
     assert result.stdout == ""
 
+
+
+def test_http_expired_output_says_so(start_server) -> None:  # type: ignore[no-untyped-def]
+    short_lived = start_server(workers=1, env={"REELFORGE_OUTPUT_TTL": "3", "REELFORGE_EXPIRY_SWEEP_INTERVAL": "1"})
+
+    async def scenario() -> tuple[Any, Any]:
+        async with http_session(short_lived) as session:
+            made = await session.call_tool("generate_video", {"prompt": "a snowman", "wait": True,
+                                                              "wait_ms": 120_000})
+            await anyio.sleep(4)
+            return made, await session.call_tool("get_video", {"task_id": made.structured_content["task_id"]})
+
+    made, later = run(scenario)
+    assert made.structured_content["video_url"] and made.structured_content["expires_at"]
+    snapshot = later.structured_content
+    assert not later.is_error and snapshot["status"] == "succeeded"
+    assert snapshot["video_url"] is None and snapshot["embedded"] is False
+    assert snapshot["error"]["code"] == "OUTPUT_EXPIRED" and "expired" in snapshot["error"]["message"]
+    assert httpx.get(made.structured_content["video_url"]).status_code == 410

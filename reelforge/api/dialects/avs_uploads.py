@@ -7,6 +7,7 @@ lists.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import mimetypes
@@ -97,7 +98,7 @@ async def _parse_multipart(request: Request, storage: Storage, max_file_bytes: i
                 raise invalid(f"{name} is larger than the {max_file_bytes}-byte upload limit", pointer)
             if not data:
                 raise invalid(f"{name} is empty", pointer)
-            key = storage.put_bytes(f"{prefix}/{name}", data)
+            key = await asyncio.to_thread(storage.put_bytes, f"{prefix}/{name}", data)  # S3: off the loop
             parsed.uploads[name] = Upload(name=name, key=key, type=kind, size=len(data),
                                           digest=hashlib.sha256(data).hexdigest())
     except Exception:

@@ -280,7 +280,7 @@ async def _read_create(request: Request, services: Services) -> tuple[dict[str, 
                 if len(data) > services.settings.data_uri_max_bytes:
                     raise invalid("input_reference is larger than the upload limit", "/input_reference")
                 key = f"uploads/{secrets.token_hex(12)}.{UPLOAD_TYPES[kind]}"
-                services.storage.put_bytes(key, data)
+                await asyncio.to_thread(services.storage.put_bytes, key, data)  # S3: off the event loop
                 uploaded, upload_digest = STORED_PREFIX + key, digest(data)
             elif name in ("image", "extra_body"):
                 payload[name] = _maybe_json(value)
