@@ -47,6 +47,26 @@ class Settings(BaseSettings):
     a free worker takes the next task of the key with the fewest running, so one key's backlog never starves
     another key; the limit additionally keeps capacity free for other keys. Enforced for every executor."""
 
+    # executor (docs/celery.md)
+    executor: Literal["embedded", "celery"] = "embedded"
+    """`embedded`: worker processes started by `reelforge serve`, polling the job table. `celery`: workers
+    on any host (`reelforge worker --executor celery`), told of work through a message broker."""
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    """Celery broker: `redis://host:6379/0` or `amqp://user:password@host:5672//` (RabbitMQ)."""
+    celery_queue_prefix: str = "reelforge"
+    """Broker queues are named `<prefix>.<model or group>`; several deployments can share one broker."""
+    celery_model_queues: dict[str, str] = Field(default_factory=dict)
+    """Model -> group (JSON, e.g. `{"t2v": "draft", "i2v": "draft"}`): the models of a group share one queue,
+    served by workers that load all of them. A model not listed has a queue of its own."""
+    celery_visibility_timeout: int = 12 * 3600
+    """Redis: seconds before a message not yet acknowledged is handed out again. Above the longest job."""
+    celery_message_wait: float = 10.0
+    """Seconds a Celery worker holding a message waits for a task it may run (all waiting tasks belong to
+    keys at their limit) before putting the message back at the end of its queue."""
+    celery_reannounce_interval: float = 300.0
+    """Seconds between an API server's checks for tasks stranded without a message (waiting that long in a
+    queue the broker holds no message for, e.g. after a broker restart that lost its data). 0: never."""
+
     default_video_model: str = "agnes-video-v2.0"
     """The model of a `/v1/videos` create that names none."""
     idempotency_ttl: int = 24 * 3600

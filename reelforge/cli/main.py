@@ -38,27 +38,39 @@ def serve(
     workers: Annotated[int, typer.Option(help="Embedded worker processes (0: run `reelforge worker` yourself).")] = 1,
     public_url: Annotated[str | None, typer.Option(envvar="REELFORGE_PUBLIC_URL",
                                                    help="Base URL clients reach this server at.")] = None,
+    executor: Annotated[str | None, typer.Option(
+        envvar="REELFORGE_EXECUTOR", help="embedded (workers started here) or celery (send tasks to "
+        "`reelforge worker --executor celery` through REELFORGE_BROKER_URL) [default: embedded].")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
 ) -> None:
     """Run the API server with its embedded workers, printing a dev key and a first request."""
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from reelforge.api.app import create_app
     from reelforge.cli.devkey import ensure_dev_key
     from reelforge.runtime.embedded import EmbeddedExecutor
+    from reelforge.runtime.executor import Executor
     from reelforge.services import build_services
 
     configure_logging(log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    settings = settings_for(data_dir, public_url=public_url)
+    settings = settings_for(data_dir, public_url=public_url, executor=executor)
     services = build_services(settings)
     dev = ensure_dev_key(services)
-    executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level)
+    if settings.executor == "celery":  # no workers here: they run wherever `reelforge worker` runs
+        from reelforge.runtime.celery_executor import CeleryExecutor
+
+        runner: Executor = CeleryExecutor(services)
+        shown_workers = f"celery via {make_url(settings.broker_url).render_as_string(hide_password=True)}"
+    else:
+        runner = EmbeddedExecutor(settings, workers=workers, log_level=log_level)
+        shown_workers = str(workers)
     base = settings.public_url or f"http://{shown_host}:{port}"
-    application = create_app(services, executor, default_base_url=base)
+    application = create_app(services, runner, default_base_url=base)
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
     console.print(f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
-                  f"workers: {workers}, docs: {base}/docs")
+                  f"workers: {shown_workers}, docs: {base}/docs")
     # Secrets go to the terminal, not to a log: when stdout is not a terminal (a service manager's
     # journal) and the key is not new, only its prefix is shown; the whole key is in dev-key.json.
     reveal = dev.created or sys.stdout.isatty()
@@ -85,18 +97,31 @@ def worker(
     models: Annotated[str | None, typer.Option(help="Models to serve, comma-separated [default: all].")] = None,
     name: Annotated[str | None, typer.Option(help="Worker name in leases and logs.")] = None,
     exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,
+    executor: Annotated[str | None, typer.Option(
+        envvar="REELFORGE_EXECUTOR", help="embedded (poll the job table) or celery (consume the models' "
+        "queues on REELFORGE_BROKER_URL) [default: embedded].")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
 ) -> None:
-    """Run a standalone worker against the same data directory or database as the server."""
+    """Run a standalone worker against the same data directory or database as the server.
+
+    One task at a time: run one worker per GPU. With `--executor celery` it serves only `--models`.
+    """
     from reelforge.runtime.worker import Worker
     from reelforge.services import build_services
 
     configure_logging(log_level)
-    services = build_services(settings_for(data_dir))
+    settings = settings_for(data_dir, executor=executor)
+    services = build_services(settings)
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if settings.executor == "celery":  # Celery handles SIGTERM/SIGINT: the running task is given back
+        from reelforge.runtime.celery_worker import run_celery_worker
+
+        run_celery_worker(services, models=chosen, name=name, log_level=log_level)
+        return
     runner = Worker(
         services,
         name=name,
-        models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        models=chosen,
         parent_pid=os.getppid() if exit_with_parent else None,
     )
 

@@ -115,9 +115,11 @@ def waiting(conn: Connection, queues: list[str] | None = None) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
-def queued_jobs(conn: Connection) -> list[tuple[str, str]]:
-    """(task_id, queue) of every queued job, oldest first (to re-announce them after a restart)."""
+def queued_jobs(conn: Connection, placed_before: datetime | None = None) -> list[tuple[str, str]]:
+    """(task_id, queue) of queued jobs (placed before `placed_before`), oldest first: to announce them again."""
     query = select(jobs.c.task_id, jobs.c.queue).where(jobs.c.state == QUEUED)
+    if placed_before is not None:
+        query = query.where(jobs.c.available_at < placed_before)
     return [(row.task_id, row.queue) for row in conn.execute(query.order_by(jobs.c.available_at, jobs.c.task_id))]
 
 
@@ -196,11 +198,14 @@ def finish(conn: Connection, task_id: str) -> None:
 
 
 def requeue(conn: Connection, task_id: str, delay_seconds: float = 0.0, *, refund_attempt: bool = False) -> None:
-    """Back to the queue; `refund_attempt` when the attempt was given back rather than lost."""
-    values = {
-        "state": QUEUED, "lease_owner": None, "lease_expires_at": None,
-        "available_at": utcnow() + timedelta(seconds=delay_seconds),
-    }
+    """Back to the queue; `refund_attempt` when the attempt was given back rather than lost.
+
+    Without a delay the job keeps its place in the fair order (`available_at`): a task whose worker died
+    or stopped does not go behind every task submitted since.
+    """
+    values: dict[str, object] = {"state": QUEUED, "lease_owner": None, "lease_expires_at": None}
+    if delay_seconds > 0:
+        values["available_at"] = utcnow() + timedelta(seconds=delay_seconds)
     if refund_attempt:
         values["attempts"] = jobs.c.attempts - 1
     conn.execute(update(jobs).where(jobs.c.task_id == task_id).values(**values))

@@ -435,10 +435,12 @@ class TaskService:
                 log.exception("task %s: announcing the re-queued task failed", task.id)
         return handled
 
-    def queued_tasks(self) -> list[tuple[str, str]]:
-        """(task_id, model) of every queued task, oldest first: what an executor re-announces on start."""
+    def queued_tasks(self, waiting_longer_than: float | None = None) -> list[tuple[str, str]]:
+        """(task_id, model) of queued tasks (all, or those waiting longer than that many seconds), oldest
+        first: what an executor that sends messages announces again after a restart or a broker loss."""
+        cutoff = None if waiting_longer_than is None else utcnow() - timedelta(seconds=waiting_longer_than)
         with self.db.read() as conn:
-            return jobs.queued_jobs(conn)
+            return jobs.queued_jobs(conn, cutoff)
 
     def has_waiting(self, models: list[str] | None = None) -> bool:
         """Whether any task of `models` waits in the queue, ready or not (e.g. its key at its limit)."""

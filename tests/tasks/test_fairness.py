@@ -106,8 +106,8 @@ def test_concurrent_claims_never_exceed_the_per_key_limit(services: Services) ->
 
 
 def test_many_workers_on_four_keys_stay_within_the_limit_and_interleave(services: Services) -> None:
-    """Worker threads claim and finish 4 x 12 tasks; no key ever has more than 2 running, and each key's
-    tasks are spread over the whole run instead of one key's backlog going first."""
+    """Worker threads claim and finish 4 x 12 tasks; no key ever has more than 2 running, and no key waits
+    for another key's backlog to drain."""
     services.settings.max_running_per_key = 2
     keys = [services.keys.create(credits=100).key.id for _ in range(4)]
     for key in keys:  # each key submits its whole backlog in turn: the worst case for FIFO
@@ -144,8 +144,9 @@ def test_many_workers_on_four_keys_stay_within_the_limit_and_interleave(services
         thread.join(120)
     assert not errors, errors
     assert len(order) == 48 and all(peak[key] <= 2 for key in keys)
-    first_half = Counter(order[:24])
-    assert all(first_half[key] >= 3 for key in keys), first_half  # every key served from the start
+    # every key is served from the start (first come, first served would start the last key at the 37th
+    # claim); how many each gets later depends on how long the threads hold their tasks, so not asserted
+    assert all(order.index(key) < 8 for key in keys), order
     for key in keys:
         assert services.tasks.balance(key) == 100 - 12
 
