@@ -97,14 +97,17 @@ class Fleet:
         }
         self.data_dir = tmp_path / "data"
         self.workers: dict[str, subprocess.Popen] = {}
+        self.servers: list[ServerProcess] = []
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url,
                         **{k.removeprefix("REELFORGE_").lower(): v for k, v in self.env.items()})
 
     def serve(self, **extra: str) -> ServerProcess:
-        return self._start_server(workers=0, env={**self.env, **extra}, database_url=self.database_url,
-                                  data_dir=self.data_dir)
+        server = self._start_server(workers=0, env={**self.env, **extra}, database_url=self.database_url,
+                                    data_dir=self.data_dir)
+        self.servers.append(server)
+        return server
 
     def worker(self, name: str, models: str, **extra: str) -> subprocess.Popen:
         """A real `reelforge worker --executor celery` process (its own session, so a kill takes it all)."""
@@ -130,6 +133,13 @@ class Fleet:
     def log(self, name: str) -> str:
         path = self.log_path(name)
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        """Servers first (they may still be sending), then workers, then this deployment's queues."""
+        for server in self.servers:
+            server.stop()
+        self.stop_workers()
+        self.delete_queues()
 
     def stop_workers(self) -> None:
         for proc in self.workers.values():
@@ -200,8 +210,7 @@ def broker(request: pytest.FixtureRequest) -> str:
 def fleet(broker: str, fleet_database_url: str, tmp_path: Path, start_server) -> Iterator[Fleet]:
     deployment = Fleet(tmp_path, broker, fleet_database_url, start_server)
     yield deployment
-    deployment.stop_workers()
-    deployment.delete_queues()
+    deployment.stop()
 
 
 @pytest.fixture
@@ -210,8 +219,7 @@ def redis_fleet(fleet_database_url: str, tmp_path: Path, start_server) -> Iterat
         pytest.skip("no redis broker")
     deployment = Fleet(tmp_path, "redis", fleet_database_url, start_server)
     yield deployment
-    deployment.stop_workers()
-    deployment.delete_queues()
+    deployment.stop()
 
 
 def read(fleet: Fleet, query):  # type: ignore[no-untyped-def]
