@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     a free worker takes the next task of the key with the fewest running, so one key's backlog never starves
     another key; the limit additionally keeps capacity free for other keys. Enforced for every executor."""
 
+    database_pool_size: int = 10
+    """PostgreSQL: connections each process keeps open (API server, worker, dispatcher share one pool per
+    process). Size the server's `max_connections` for the sum over processes (docs/deploy.md)."""
+    database_max_overflow: int = 10
+    """PostgreSQL: extra connections a process may open under bursts, closed again when returned."""
+    database_pool_recycle: int = 1800
+    """PostgreSQL: seconds before a pooled connection is replaced (outlives idle timeouts of proxies/PgBouncer)."""
+
     # executor (docs/celery.md)
     executor: Literal["embedded", "celery"] = "embedded"
     """`embedded`: worker processes started by `reelforge serve`, polling the job table. `celery`: workers

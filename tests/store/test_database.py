@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 
 from reelforge.config import Settings
@@ -45,3 +46,15 @@ def test_keys_are_stored_hashed(database_url: str, tmp_path: Path) -> None:
     except Exception as exc:
         assert "revoked" in str(exc)
     services.close()
+
+
+def test_pool_settings_reach_the_postgresql_engine(database_url: str, tmp_path: Path) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no connection pool settings")
+    services = build_services(Settings(data_dir=tmp_path / "d", database_url=database_url, database_pool_size=3,
+                                       database_max_overflow=2, database_pool_recycle=600))
+    try:
+        pool = services.db.write_engine.pool
+        assert (pool.size(), pool._max_overflow, pool._recycle) == (3, 2, 600)
+    finally:
+        services.close()
