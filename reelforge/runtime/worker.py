@@ -85,18 +85,21 @@ class Worker:
         lost = threading.Event()
         stop = _AnyEvent(self.stop_event, lost)
         done = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(task.id, lost, done), daemon=True)
+        reporting = threading.Event()  # set just before the outcome is recorded, which ends the lease
+        heartbeat = threading.Thread(target=self._heartbeat, args=(task.id, lost, done, reporting), daemon=True)
         heartbeat.start()
         ctx = WorkerContext(task.id, workdir, service, self.services.storage, self.settings, stop)
         log.info("task %s (%s) started, attempt %d", task.id, task.model, task.attempts)
         try:
             artifact = self.engine_for(task.model).run(task.request, ctx)
             output = self._store(task, artifact)
+            reporting.set()
             ended = service.complete(task.id, output, owner=self.name)
             if ended.status != TaskStatus.SUCCEEDED:  # cancelled or deleted meanwhile: keep nothing
                 self.services.storage.delete_prefix(f"tasks/{task.id}")
             log.info("task %s ended %s", task.id, ended.status.value)
         except TaskCancelled:
+            reporting.set()
             if ctx.cancel_was_requested:
                 service.mark_cancelled(task.id, owner=self.name)
                 log.info("task %s cancelled", task.id)
@@ -104,9 +107,11 @@ class Worker:
                 service.release(task.id, self.name)
                 log.info("task %s returned to the queue (worker stopping)", task.id)
         except ReelforgeError as exc:
+            reporting.set()
             log.info("task %s failed: %s %s", task.id, exc.code, exc.message)
             service.fail(task.id, exc.code, exc.message, owner=self.name)
         except Exception as exc:
+            reporting.set()
             # The details (paths, library internals) go to the log, not to the caller.
             log.error("task %s crashed: %s", task.id, traceback.format_exc())
             service.fail(task.id, ErrorCode.ENGINE_ERROR,
@@ -119,7 +124,8 @@ class Worker:
             with contextlib.suppress(OSError):
                 workdir.parent.rmdir()  # only if no other attempt of this task is using it
 
-    def _heartbeat(self, task_id: str, lost: threading.Event, done: threading.Event) -> None:
+    def _heartbeat(self, task_id: str, lost: threading.Event, done: threading.Event,
+                   reporting: threading.Event) -> None:
         while not done.wait(self.settings.heartbeat_seconds):
             try:
                 ours = self.services.tasks.heartbeat(task_id, self.name)
@@ -127,6 +133,8 @@ class Worker:
                 log.exception("heartbeat for task %s failed", task_id)
                 continue
             if not ours:
+                if reporting.is_set():  # the outcome was just recorded and ended the lease: not a loss
+                    return
                 log.warning("task %s: lease lost to another worker; abandoning this attempt", task_id)
                 lost.set()
                 return
