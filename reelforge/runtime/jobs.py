@@ -103,8 +103,15 @@ def has_ready(conn: Connection, queues: list[str] | None = None, *, max_running_
     It applies the per-key limit too, so a worker whose only waiting jobs belong to keys at their limit
     keeps polling with reads instead of taking the write lock every poll.
     """
-    query = _candidates(utcnow(), queues, None, max_running_per_key).limit(1)
-    return conn.execute(query).first() is not None
+    now = utcnow()
+    ready = select(jobs.c.task_id).where(jobs.c.state == QUEUED, jobs.c.available_at <= now)
+    if queues:
+        ready = ready.where(jobs.c.queue.in_(queues))
+    if conn.execute(ready.limit(1)).first() is None:  # the common idle case: one index probe
+        return False
+    if max_running_per_key <= 0:
+        return True
+    return conn.execute(_candidates(now, queues, None, max_running_per_key).limit(1)).first() is not None
 
 
 def waiting(conn: Connection, queues: list[str] | None = None) -> bool:
