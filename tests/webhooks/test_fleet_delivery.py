@@ -155,6 +155,8 @@ def test_two_servers_share_one_rate_limit_through_redis(start_server, pg_url: st
     try:
         client.ping()
     except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     for stale in client.scan_iter("LIMITS*"):
         client.delete(stale)
