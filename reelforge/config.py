@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # credits
     starter_credits: int = 500
     """Credits granted to the dev key `reelforge serve` creates on first start."""
+    dev_key: bool = True
+    """`reelforge serve` makes (once per data directory) a dev key with `starter_credits` and prints it. A fleet's
+    API servers set false: each host would otherwise add a funded key to the shared database."""
 
     # HTTP
     query_rate_limit: str = "60/minute"

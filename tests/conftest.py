@@ -85,9 +85,10 @@ class ServerProcess:
             time.sleep(0.1)
         else:
             raise RuntimeError(f"server did not become healthy:\n{self.log()}")
-        saved = json.loads((self.data_dir / "dev-key.json").read_text())
-        self.key = saved["secret"]
-        self.key_id = saved["id"]
+        dev_key = self.data_dir / "dev-key.json"  # absent when started with REELFORGE_DEV_KEY=false
+        saved = json.loads(dev_key.read_text()) if dev_key.exists() else {}
+        self.key = saved.get("secret")
+        self.key_id = saved.get("id")
         return self
 
     def log(self) -> str:

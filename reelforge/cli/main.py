@@ -6,7 +6,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from reelforge.cli.client_commands import register_contract_aliases
 from reelforge.cli.common import DataDir, configure_logging, settings_for
 from reelforge.cli.keys import credits_app, keys_app, tokens_app
 from reelforge.cli.mcp_command import register as register_mcp_command
+
+if TYPE_CHECKING:
+    from reelforge.cli.devkey import DevKey
 
 app = typer.Typer(help="reelforge: a self-hosted video-generation API for AI agents.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -57,7 +61,7 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     settings = settings_for(data_dir, public_url=public_url, executor=executor)
     services = build_services(settings)
-    dev = ensure_dev_key(services)
+    dev = ensure_dev_key(services) if settings.dev_key else None
     if settings.executor == "celery":  # no workers here: they run wherever `reelforge worker` runs
         from reelforge.runtime.celery_executor import CeleryExecutor
 
@@ -71,10 +75,19 @@ def serve(
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
     console.print(f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
                   f"workers: {shown_workers}, docs: {base}/docs")
-    # Secrets go to the terminal, not to a log: when stdout is not a terminal (a service manager's
-    # journal) and the key is not new, only its prefix is shown; the whole key is in dev-key.json.
+    if dev is None:
+        console.print("  no dev key (REELFORGE_DEV_KEY=false): create keys with `reelforge keys create`\n")
+    else:
+        _print_dev_key(dev, base, settings.data_dir)
+    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), log_config=None)
+
+
+def _print_dev_key(dev: DevKey, base: str, data_dir: Path) -> None:
+    """The dev key and a first request. Secrets go to the terminal, not to a log: when stdout is not a
+    terminal (a service manager's journal) and the key is not new, only its prefix is shown; the whole key
+    is in dev-key.json. Fleets turn the dev key off (REELFORGE_DEV_KEY=false)."""
     reveal = dev.created or sys.stdout.isatty()
-    shown_key = dev.secret if reveal else f"{dev.secret[:10]}... (full key in {settings.data_dir / 'dev-key.json'})"
+    shown_key = dev.secret if reveal else f"{dev.secret[:10]}... (full key in {data_dir / 'dev-key.json'})"
     console.print(f"  dev API key{' (new)' if dev.created else ''}: [bold]{shown_key}[/bold]  (credits: {dev.balance})")
     if reveal:
         console.print(f"  its webhook signing secret: {dev.webhook_secret}")
@@ -88,7 +101,6 @@ def serve(
     )
     console.print("Then poll the statusUrl it returns, and fetch output.videoUrl from the responseUrl.\n",
                   soft_wrap=True)
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), log_config=None)
 
 
 @app.command()

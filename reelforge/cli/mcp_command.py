@@ -45,11 +45,16 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(data_dir, public_url=public_url)
         services = build_services(settings)
         try:
-            key_id = services.keys.authenticate(api_key).id if api_key else ensure_dev_key(services).id
+            secret = api_key or ensure_dev_key(services).secret
+            services.keys.authenticate(secret)
         except ReelforgeError as exc:
             print(f"reelforge mcp: {exc.message} (set REELFORGE_API_KEY or --api-key)", file=sys.stderr)
             raise typer.Exit(2) from None
-        caller = Caller(key_id=key_id, base_url=settings.public_url or "http://127.0.0.1:8000")
+        base_url = settings.public_url or "http://127.0.0.1:8000"
+
+        def resolve_caller(_ctx: object) -> Caller:
+            # Every call, as over HTTP: a key revoked while the agent host keeps this process running stops working.
+            return Caller(key_id=services.keys.authenticate(secret).id, base_url=base_url)
         executor: Executor
         if settings.executor == "celery":  # tasks go to the fleet's Celery workers; none start here
             from reelforge.runtime.celery_executor import CeleryExecutor
@@ -58,7 +63,7 @@ def register(app: typer.Typer) -> None:
         else:
             executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
         tools = VideoTools(services, executor, embed_max_bytes=settings.mcp_embed_max_bytes)
-        server = build_server(tools, lambda _ctx: caller)
+        server = build_server(tools, resolve_caller)
 
         async def serve_stdio() -> None:
             async with stdio_server() as (read_stream, write_stream):

@@ -134,6 +134,7 @@ class VideoTools:
 
         MCP wants progress to increase with every notification, so a notification goes out when the
         percentage rises (the message names the status and phase), and once more at 100 when it ends.
+        A running task shows at most 99: engines report 100 before the worker has stored the files.
         """
         deadline = time.monotonic() + wait_ms / 1000
         sent = -1.0
@@ -141,8 +142,8 @@ class VideoTools:
             if task.status.is_terminal:
                 await progress(100, f"{task.status.value}")
                 return task
-            if task.progress > sent:
-                sent = float(task.progress)
+            if min(task.progress, 99) > sent:
+                sent = float(min(task.progress, 99))
                 await progress(sent, f"{task.status.value}: {task.phase or task.status.value} ({task.progress}%)")
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -58,9 +63,22 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._migration_lock(), self.write_engine.connect() as conn:
+            newer = self._unknown_revisions(conn, ScriptDirectory.from_config(cfg))
+            if newer:
+                # A newer release migrated this database (a rolling upgrade in progress, or a rollback of
+                # the code). Migrations are additive, so this code runs on the newer schema as it is.
+                log.warning("the database schema is at revision %s, newer than this reelforge knows; "
+                            "running on it without migrating", ", ".join(newer))
+                return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
+
+    @staticmethod
+    def _unknown_revisions(conn: Connection, script: ScriptDirectory) -> list[str]:
+        current = MigrationContext.configure(conn).get_current_heads()
+        known = {revision.revision for revision in script.walk_revisions()}
+        return [revision for revision in current if revision not in known]
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:

@@ -141,7 +141,7 @@ class TaskService:
                     f"The queue is full ({bound} tasks waiting); try again shortly",
                     retry_after=30,
                 )
-            self._lock_key(conn, key_id)
+            self._lock_key(conn, key_id, must_be_active=True)
             available = ledger.balance(conn, key_id)
             if available < cost:
                 raise ReelforgeError(
@@ -188,12 +188,18 @@ class TaskService:
             self._emit(conn, task, task_row_webhook(conn, task_id))
         return task
 
-    def _lock_key(self, conn: Connection, key_id: str) -> None:
-        """Serialise debits of one key (PostgreSQL); SQLite's IMMEDIATE transaction already has."""
-        query = select(api_keys.c.id).where(api_keys.c.id == key_id)
+    def _lock_key(self, conn: Connection, key_id: str, *, must_be_active: bool = False) -> None:
+        """Serialise debits of one key (PostgreSQL); SQLite's IMMEDIATE transaction already has.
+
+        With `must_be_active` (submit) a key revoked since the caller authenticated is refused here, in
+        the debit's transaction, so a long-lived session (`reelforge mcp`, a slow request) cannot spend
+        after a revoke. Claims lock the key too but must not care: a revoked key's queued tasks still run.
+        """
+        query = select(api_keys.c.id, api_keys.c.revoked_at).where(api_keys.c.id == key_id)
         if self.db.for_update:
             query = query.with_for_update()
-        if conn.execute(query).first() is None:
+        row = conn.execute(query).first()
+        if row is None or (must_be_active and row.revoked_at is not None):
             raise ReelforgeError(ErrorCode.AUTH_FAILED, "Invalid or revoked API key")
 
     # ------------------------------------------------------------------- read

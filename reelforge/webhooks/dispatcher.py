@@ -110,13 +110,18 @@ class WebhookDispatcher:
                 headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
             await asyncio.to_thread(check_url, row.url, allow_private=self.settings.allow_private_urls,
                                     purpose="webhook URL")
-            response = await client.post(row.url, content=body, headers=headers)
+            # One deadline for the whole delivery (httpx's timeout is per phase, and a receiver trickling
+            # its answer could otherwise outlast the claim and see the event twice).
+            response = await asyncio.wait_for(client.post(row.url, content=body, headers=headers),
+                                              timeout=self.settings.webhook_timeout)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
         except ReelforgeError as exc:
             error = exc.message
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except TimeoutError:
+            error = f"no complete answer within {self.settings.webhook_timeout:g} s"
         except Exception as exc:  # a bug must still count as an attempt, or the row would retry forever
             log.exception("webhook %s could not be prepared", row.id)
             error = f"internal error: {type(exc).__name__}"

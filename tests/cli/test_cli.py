@@ -55,3 +55,17 @@ def test_revoked_key_stops_working_at_once(start_server) -> None:
     run_cli(server.data_dir, "keys", "revoke", created["id"])
     assert create(server, "t2v", body, key=created["key"]).status_code == 401
     assert httpx.get(f"{server.url}/api/v1/tasks", headers={"key": created["key"]}).status_code == 401
+
+
+def test_fleet_servers_can_run_without_a_dev_key(tmp_path: Path) -> None:
+    """REELFORGE_DEV_KEY=false: no funded key is added to a shared database, no secret reaches the log."""
+    from tests.conftest import ServerProcess
+
+    server = ServerProcess(tmp_path, workers=0, env={"REELFORGE_DEV_KEY": "false"}).start()
+    try:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        assert "no dev key" in server.banner() and "rf_" not in server.banner()
+        assert server.key is None and not (tmp_path / "dev-key.json").exists()
+        assert json.loads(run_cli(tmp_path, "keys", "list", "--json").stdout) == []
+    finally:
+        server.stop()

@@ -214,7 +214,7 @@ def test_key_goes_only_to_the_providers_origin(tmp_path: Path) -> None:
     provider = AllMethodsHTTPServer(lambda method, path, headers, body: (302, {"location": f"{cdn.url}/v.mp4"}, b""))
     try:
         with UpstreamClient(provider.url, {"key": SECRET}, secret=SECRET, timeout=5, max_retries=0,
-                            wait=lambda s: None) as client:
+                            wait=lambda s: None, allow_private=True) as client:  # the CDN is on loopback too
             client.download("/content", tmp_path / "v.mp4", action="downloading", max_bytes=1000)
             with pytest.raises(ReelforgeError, match="larger than"):
                 client.download(f"{cdn.url}/v.mp4", tmp_path / "w.mp4", action="downloading", max_bytes=5)
@@ -224,6 +224,21 @@ def test_key_goes_only_to_the_providers_origin(tmp_path: Path) -> None:
     assert provider.requests[0]["headers"].get("key") == SECRET
     assert all("key" not in request["headers"] for request in cdn.requests)
     assert (tmp_path / "v.mp4").read_bytes() == b"not really a video" and not (tmp_path / "w.mp4").exists()
+
+
+def test_file_urls_leaving_the_providers_origin_pass_the_ssrf_guard(tmp_path: Path) -> None:
+    """The operator vouched for the provider's base URL, not for wherever its answers point."""
+    internal = AllMethodsHTTPServer(lambda *_: (200, {"content-type": "video/mp4"}, b"secret internal file"))
+    provider = AllMethodsHTTPServer(lambda *_: (302, {"location": f"{internal.url}/admin"}, b""))
+    try:
+        with UpstreamClient(provider.url, {"key": SECRET}, secret=SECRET, timeout=5, max_retries=0,
+                            wait=lambda s: None) as client, pytest.raises(ReelforgeError) as caught:
+            client.download("/content", tmp_path / "v.mp4", action="downloading", max_bytes=1000)
+    finally:
+        internal.close()
+        provider.close()
+    assert caught.value.code == ErrorCode.UPSTREAM_ERROR and "refused to follow" in caught.value.message
+    assert internal.requests == [] and not (tmp_path / "v.mp4").exists()
 
 
 # ---------------------------------------------------------- cancel while waiting

@@ -58,3 +58,17 @@ def test_pool_settings_reach_the_postgresql_engine(database_url: str, tmp_path: 
         assert (pool.size(), pool._max_overflow, pool._recycle) == (3, 2, 600)
     finally:
         services.close()
+
+
+def test_older_code_starts_on_a_schema_a_newer_release_migrated(database_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A rolling upgrade (old workers restarting after new servers migrated) or a code rollback."""
+    db = Database(database_url)
+    db.migrate()
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    with caplog.at_level("WARNING", logger="reelforge.store.db"):
+        db.migrate()  # does not raise "Can't locate revision"
+    assert "newer than this reelforge knows" in caplog.text
+    with db.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0099_from_the_future"
+    db.dispose()

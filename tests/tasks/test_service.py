@@ -59,6 +59,18 @@ def test_insufficient_credits_writes_nothing(services: Services) -> None:
     assert services.tasks.balance(key.id) == 4
 
 
+def test_a_revoked_key_cannot_spend_but_its_queued_tasks_still_run(services: Services) -> None:
+    key = services.keys.create(credits=20).key
+    queued = services.tasks.submit(key.id, t2v(duration=5))
+    services.keys.revoke(key.id)  # e.g. while a long-lived MCP session still holds the key
+    with pytest.raises(ReelforgeError) as caught:
+        services.tasks.submit(key.id, t2v(duration=5))
+    assert caught.value.code == ErrorCode.AUTH_FAILED
+    assert services.tasks.balance(key.id) == 15  # only the first debit
+    claimed = services.tasks.claim("w1")
+    assert claimed is not None and claimed.id == queued.id
+
+
 def test_invalid_request_is_refused_before_any_credit(services: Services) -> None:
     key = services.keys.create(credits=50).key
     bad = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="x", width=161, height=96, fps=12, duration=5)

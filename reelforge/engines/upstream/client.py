@@ -24,6 +24,7 @@ import httpx
 from reelforge.client.core import RETRYABLE_STATUSES, retry_delay
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.engines.upstream.errors import from_response, unavailable
+from reelforge.media.fetch import check_url
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ class UpstreamClient:
     """One provider connection for one task; `wait(seconds)` sleeps between retries and may raise to stop."""
 
     def __init__(self, base_url: str, auth: dict[str, str], *, secret: str, timeout: float, max_retries: int,
-                 wait: Callable[[float], None]) -> None:
+                 wait: Callable[[float], None], allow_private: bool = False) -> None:
         self.base_url = base_url
+        self.allow_private = allow_private
+        """For file URLs off the provider's origin (a CDN, a redirect): private hosts only when allowed."""
         self._auth = auth
         self._secret = secret
         self.max_retries = max_retries
@@ -99,7 +102,10 @@ class UpstreamClient:
         def once() -> httpx.Response:
             current = start
             for _ in range(MAX_REDIRECTS + 1):
-                headers = self._auth if same_origin(current, self.base_url) else {}
+                ours = same_origin(current, self.base_url)
+                if not ours:  # the operator vouched for the provider's origin, not for where it points
+                    self._check_elsewhere(current, action)
+                headers = self._auth if ours else {}
                 with self._http.stream("GET", current, headers=headers) as response:
                     if response.is_redirect and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])
@@ -128,6 +134,14 @@ class UpstreamClient:
             target.unlink(missing_ok=True)
             raise from_response(response, self._secret, action)
         return target
+
+    def _check_elsewhere(self, url: str, action: str) -> None:
+        """The SSRF guard every other fetch has, for URLs the provider hands us that leave its origin."""
+        try:
+            check_url(url, allow_private=self.allow_private, purpose="the provider's file URL")
+        except ReelforgeError as exc:
+            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
+                                 f"refused to follow the hosted provider while {action}: {exc.message}") from None
 
     def _retrying(self, once: Callable[[], httpx.Response], action: str, retry: bool) -> httpx.Response:
         """`once()` until it answers something not retryable, or the retries are used up.

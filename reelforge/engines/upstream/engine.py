@@ -115,7 +115,7 @@ class UpstreamEngine:
         wait = _Waiter(ctx, self.settings.timeout)
         client = UpstreamClient(self.settings.base_url, self.provider.auth_headers(key), secret=key,
                                 timeout=self.settings.request_timeout, max_retries=self.settings.max_retries,
-                                wait=wait)
+                                wait=wait, allow_private=_allow_private_urls())
         with client:
             ctx.phase("generating")
             upstream_id = self._generate(client, request, ctx, wait, key)
@@ -199,3 +199,10 @@ def _as_jpeg(source: Path, target: Path) -> bool:
         return False
     finally:
         source.unlink(missing_ok=True)
+
+
+def _allow_private_urls() -> bool:
+    """The deployment's REELFORGE_ALLOW_PRIVATE_URLS (engines get their model's table, not the settings)."""
+    from reelforge.config import Settings
+
+    return Settings().allow_private_urls
