@@ -264,11 +264,11 @@ def test_sigkilled_worker_task_finishes_on_another_worker_charged_once(fleet: Fl
     while details(server, task_id, key["key"]).json()["progress"] < 5:
         assert time.monotonic() < deadline, fleet.log("doomed")
         time.sleep(0.1)
+    fleet.worker("survivor", "slow", **FAST_LEASES)  # already up and idle, as in a fleet
     os.killpg(doomed.pid, signal.SIGKILL)  # the whole host goes: no goodbye to the broker or the database
     doomed.wait(10)
     assert details(server, task_id, key["key"]).json()["status"] == "PROGRESS"  # held by the dead worker
 
-    fleet.worker("survivor", "slow", **FAST_LEASES)
     done = wait_for(server, task_id, {"COMPLETED", "FAILED"}, key=key["key"], timeout=180)
     assert done["status"] == "COMPLETED", done
     assert fleet.ran_on("survivor", task_id)
