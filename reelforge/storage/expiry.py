@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime
 
 from sqlalchemy import false, select, update
@@ -28,22 +29,31 @@ from reelforge.store.tables import tasks, utcnow
 log = logging.getLogger(__name__)
 
 BATCH = 100
+FAILED_RETRY_SECONDS = 600.0
+"""A task whose files could not be deleted is passed over this long, so a batch of tasks that keep failing
+(say, AccessDenied on some keys) cannot stop the sweep from reaching the tasks behind them."""
 
 
 class ExpirySweeper:
-    def __init__(self, db: Database, storage: Storage, interval: float = 60.0) -> None:
+    def __init__(self, db: Database, storage: Storage, interval: float = 60.0, batch: int = BATCH) -> None:
         self.db = db
+        self.batch = batch
         self.storage = storage
         self.interval = interval
+        self._retry_at: dict[str, float] = {}  # task id -> monotonic time its deletion is tried again
 
-    def due(self, now: datetime, limit: int = BATCH) -> list[tuple[str, TaskOutput | None]]:
+    def due(self, now: datetime) -> list[tuple[str, TaskOutput | None]]:
         """Tasks whose outputs expired but whose files were not deleted yet, oldest expiry first."""
+        clock = time.monotonic()
+        self._retry_at = {task_id: at for task_id, at in self._retry_at.items() if at > clock}
         query = (
             select(tasks.c.id, tasks.c.output)
             .where(tasks.c.outputs_expired == false(), tasks.c.expires_at <= now)
             .order_by(tasks.c.expires_at)
-            .limit(limit)
+            .limit(self.batch)
         )
+        if self._retry_at:
+            query = query.where(tasks.c.id.not_in(list(self._retry_at)))
         with self.db.read() as conn:
             rows = conn.execute(query).all()
         return [(row.id, TaskOutput.from_dict(row.output) if row.output else None) for row in rows]
@@ -60,7 +70,9 @@ class ExpirySweeper:
                     if not key.startswith(prefix + "/"):
                         self.storage.delete(key)
             except Exception:  # storage briefly unreachable: leave the task for the next sweep
-                log.exception("expiry sweep: deleting the files of task %s failed; will retry", task_id)
+                log.exception("expiry sweep: deleting the files of task %s failed; retrying in %.0f s",
+                              task_id, FAILED_RETRY_SECONDS)
+                self._retry_at[task_id] = time.monotonic() + FAILED_RETRY_SECONDS
                 continue
             with self.db.write() as conn:
                 conn.execute(
@@ -77,7 +89,7 @@ class ExpirySweeper:
         """Sweep every `interval` seconds until `stop` is set; a failing sweep is logged and retried."""
         while not stop.is_set():
             try:
-                while await asyncio.to_thread(self.sweep_once) >= BATCH:
+                while await asyncio.to_thread(self.sweep_once) >= self.batch:
                     if stop.is_set():
                         return
             except Exception:

@@ -77,6 +77,35 @@ def test_the_sweep_deletes_expired_outputs_once_and_marks_the_task(services: Ser
     assert not services.tasks.get(kept).outputs_expired
 
 
+class _RefusesSomeDeletes:
+    """The real store, except that deleting one task's files fails (say, AccessDenied on its keys)."""
+
+    def __init__(self, storage, refused_prefix: str) -> None:  # type: ignore[no-untyped-def]
+        self._storage = storage
+        self._refused = refused_prefix
+
+    def delete_prefix(self, prefix: str) -> None:
+        if prefix == self._refused:
+            raise PermissionError(f"AccessDenied: {prefix}")
+        self._storage.delete_prefix(prefix)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._storage, name)
+
+
+def test_a_task_whose_files_cannot_be_deleted_does_not_block_the_others(services: Services) -> None:
+    key = services.keys.create(credits=20).key
+    stuck, behind = finished(services, key.id), finished(services, key.id)
+    with services.db.write() as conn:  # both due; the stuck one first in line
+        conn.execute(update(tasks).where(tasks.c.id == stuck).values(expires_at=utcnow() - timedelta(seconds=2)))
+        conn.execute(update(tasks).where(tasks.c.id == behind).values(expires_at=utcnow() - timedelta(seconds=1)))
+    sweeper = ExpirySweeper(services.db, _RefusesSomeDeletes(services.storage, f"tasks/{stuck}"), batch=1)
+    assert sweeper.sweep_once() == 0  # the one task in the batch failed ...
+    assert sweeper.sweep_once() == 1  # ... and is passed over next time
+    assert services.tasks.get(behind).outputs_expired and not services.storage.exists(f"tasks/{behind}/video.mp4")
+    assert not services.tasks.get(stuck).outputs_expired  # retried later, still unmarked
+
+
 def test_ttl_zero_keeps_outputs_forever(tmp_path: Path) -> None:
     services = build_services(Settings(data_dir=tmp_path / "data", output_ttl=0))
     try:
