@@ -111,9 +111,10 @@ class Settings(BaseSettings):
     """None: boto3's own (`AWS_REGION` / `AWS_DEFAULT_REGION` / `~/.aws/config`)."""
     s3_addressing_style: Literal["auto", "virtual", "path"] = "auto"
     """`path` for most MinIO setups (`http://host/bucket/key`); `virtual` for `http://bucket.host/key`."""
-    s3_links: Literal["presigned", "redirect"] = "presigned"
-    """Download URLs handed out: presigned S3 GET URLs, or reelforge `/files` links that redirect to one
-    (reelforge then answers old links itself, e.g. 410 once the output expired)."""
+    s3_links: Literal["presigned", "redirect"] = "redirect"
+    """Download URLs handed out: reelforge `/files` links that redirect (307) to a short-lived presigned URL,
+    so reelforge answers old links itself (410 OUTPUT_EXPIRED once the output expired); or `presigned`: S3 GET
+    URLs straight to the bucket (no hop through an API server; S3 answers old links with 403/404)."""
     s3_multipart_threshold: int = 64 * 1024 * 1024
     """Files above this size are uploaded in parallel multipart chunks (boto3's managed transfer)."""
     output_ttl: int = 7 * 24 * 3600

@@ -17,7 +17,8 @@ from tests.storage.conftest import bucket_keys, s3_env
 def test_draft_tasks_store_in_the_bucket_and_download_presigned(start_server, s3_endpoint: str, bucket: str,
                                                                  s3_client, small_models: str,
                                                                  tmp_path: Path) -> None:
-    server = start_server(workers=1, env=s3_env(s3_endpoint, bucket, REELFORGE_MODELS_FILE=small_models))
+    server = start_server(workers=1, env=s3_env(s3_endpoint, bucket, REELFORGE_MODELS_FILE=small_models,
+                                                REELFORGE_S3_LINKS="presigned"))
     t2v = create(server, "t2v", {"prompt": "lanterns over a river", "aspectRatio": "16:9", "duration": "5"})
     assert t2v.status_code == 200, t2v.text
     i2v = create(server, "i2v", {"image": data_uri(png_bytes(320, 180)), "duration": "5"})
