@@ -34,7 +34,7 @@ def session_manager(services: Services, executor: Executor) -> StreamableHTTPSes
         request = ctx.request
         if not isinstance(request, Request):
             raise ReelforgeError(ErrorCode.AUTH_FAILED, "the MCP request carried no HTTP headers to authenticate")
-        key = services.keys.authenticate(key_from_headers(request))  # type: ignore[arg-type]
+        key = request.state.api_key  # authenticated by `MCPEndpoint` for this very HTTP request
         base_url = services.settings.public_url or str(request.base_url)
         return Caller(key_id=key.id, base_url=base_url)
 
@@ -55,7 +55,8 @@ class MCPEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         try:
-            self.services.keys.authenticate(key_from_headers(request))  # type: ignore[arg-type]
+            # Kept in the scope's state, which the SDK's Request for this message shares: tools read it there.
+            request.state.api_key = self.services.keys.authenticate(key_from_headers(request))  # type: ignore[arg-type]
         except ReelforgeError as exc:
             await _unauthorized(send, exc)
             return
