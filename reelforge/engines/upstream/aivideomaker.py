@@ -28,6 +28,7 @@ from reelforge.engines.upstream.provider import (
     check_kind,
     image_reference,
     nearest_aspect,
+    state_and_progress,
 )
 from reelforge.engines.upstream.settings import UpstreamSettings
 
@@ -121,12 +122,7 @@ class AIVideoMakerProvider:
     def status(self, client: UpstreamClient, upstream_id: str) -> UpstreamStatus:
         answer = client.json("GET", f"/api/v1/tasks/{quote(upstream_id, safe='')}/status",
                              action="polling the task")
-        state = STATES.get(str(answer.get("status", "")).upper())
-        if state is None:
-            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                 f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}")
-        progress = answer.get("progress")
-        progress = float(progress) if isinstance(progress, int | float) else None
+        state, progress = state_and_progress(answer, STATES, str.upper)
         if state != "failed":
             return UpstreamStatus(state, progress)
         details = self._details(client, upstream_id)  # the status answer carries no reason; the details may

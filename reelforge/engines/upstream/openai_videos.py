@@ -33,6 +33,7 @@ from reelforge.engines.upstream.provider import (
     check_size,
     image_reference,
     seconds_text,
+    state_and_progress,
 )
 from reelforge.engines.upstream.settings import UpstreamSettings
 
@@ -120,12 +121,7 @@ class OpenAIVideosProvider:
 
     def status(self, client: UpstreamClient, upstream_id: str) -> UpstreamStatus:
         answer = self._video(client, upstream_id)
-        state = STATES.get(str(answer.get("status", "")).lower())
-        if state is None:
-            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                 f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}")
-        progress = answer.get("progress")
-        progress = float(progress) if isinstance(progress, int | float) else None
+        state, progress = state_and_progress(answer, STATES, str.lower)
         error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
         if state == "failed" and str(error.get("code", "")).lower() in ("cancelled", "canceled"):
             state = "cancelled"  # reelforge (and OpenAI) have no cancelled status: a failed one says so

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from PIL import Image, UnidentifiedImageError
 
-from reelforge.domain.errors import invalid
+from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, Kind
 from reelforge.engines.base import RunContext
 from reelforge.engines.upstream.client import UpstreamClient
@@ -63,6 +64,17 @@ class Provider(Protocol):
 
     def download(self, client: UpstreamClient, upstream_id: str, workdir: Path, max_bytes: int) -> Downloaded:
         """Fetch the finished video (and the provider's thumbnail, if it has one) into `workdir`."""
+
+
+def state_and_progress(answer: dict[str, Any], states: Mapping[str, str],
+                       normalise: Callable[[str], str]) -> tuple[str, float | None]:
+    """The provider's status mapped to ours (UPSTREAM_ERROR for one we don't know) and its progress, if a number."""
+    state = states.get(normalise(str(answer.get("status", ""))))
+    if state is None:
+        raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
+                             f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}")
+    progress = answer.get("progress")
+    return state, float(progress) if isinstance(progress, int | float) else None
 
 
 def image_reference(source: str, ctx: RunContext) -> str:
