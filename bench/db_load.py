@@ -3,6 +3,8 @@
     python bench/db_load.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
                             [--depths 100,1000,10000] [--keys 50]
 
+Each measurement gets a fresh PostgreSQL database (SQLite when none is reachable).
+
 1. Statements per task: one `short` draft task (2 s, 426x240) submitted with a webhook, claimed, run by
    `Worker.execute` (progress, phase, heartbeats as in production) and completed, in this process; every
    SQL statement the task service, the worker and one webhook delivery send is counted, reads vs writes.
@@ -14,18 +16,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, insert
 
 from reelforge.config import Settings
 from reelforge.domain.request import GenerationRequest, Kind
@@ -34,21 +33,7 @@ from reelforge.services import Services, build_services
 from reelforge.tasks.service import Submission
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import SHORT_MODELS
-
-
-@contextlib.contextmanager
-def fresh_database(base: str) -> Iterator[str]:
-    name = f"rf_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from scale import SHORT_MODELS, fresh_database
 
 
 def submission(prompt: str = "harbour", webhook: str | None = None) -> Submission:
@@ -88,7 +73,6 @@ def statements_per_task(services: Services, key_id: str) -> Counter[str]:
 
 def fill_queue(services: Services, key_ids: list[str], depth: int) -> None:
     """`depth` queued tasks, round-robin over keys, written in bulk (the submit path costs ~3 ms each)."""
-    from reelforge.runtime import jobs as jobs_module  # noqa: F401  (tables below)
     from reelforge.store.tables import jobs, tasks, utcnow
 
     template = services.tasks.submit(key_ids[0], submission())
@@ -132,7 +116,7 @@ def main() -> None:
             return build_services(Settings(data_dir=tmp / "data", database_url=url, models_file=models,
                                            heartbeat_seconds=0.5))
 
-        with fresh_database(args.database_url) as url:
+        with fresh_database(args.database_url, tmp / "per-task") as url:
             services = services_on(url)
             key = services.keys.create("bench").key
             counts = statements_per_task(services, key.id)
@@ -143,7 +127,7 @@ def main() -> None:
 
         results = {}
         for depth in [10, *[int(d) for d in args.depths.split(",")]]:
-            with fresh_database(args.database_url) as url:
+            with fresh_database(args.database_url, tmp / f"depth-{depth}") as url:
                 services = services_on(url)
                 key_ids = [services.keys.create(f"k{i}").key.id for i in range(args.keys)]
                 fill_queue(services, key_ids, depth + 30)
