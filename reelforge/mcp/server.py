@@ -104,10 +104,11 @@ def parse_arguments(model: type[BaseModel], arguments: dict[str, Any] | None) ->
 def success_result(outcome: Outcome) -> types.CallToolResult:
     structured = outcome.snapshot.model_dump(mode="json")
     content: list[Any] = [types.TextContent(type="text", text=_summary(outcome.snapshot))]
-    if outcome.video is not None and outcome.video_url:
+    if outcome.video is not None:
+        assert isinstance(outcome.snapshot, VideoSnapshot) and outcome.snapshot.video_url
         content.append(types.EmbeddedResource(
             type="resource",
-            resource=types.BlobResourceContents(uri=outcome.video_url, mime_type="video/mp4",
+            resource=types.BlobResourceContents(uri=outcome.snapshot.video_url, mime_type="video/mp4",
                                                 blob=video_blob(outcome.video)),
         ))
     return types.CallToolResult(content=content, structured_content=structured)

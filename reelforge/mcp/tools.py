@@ -56,11 +56,10 @@ class Caller:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A tool's answer: the structured snapshot, and the MP4 when it is small enough to attach."""
+    """A tool's answer: the structured snapshot, and the MP4 (at `snapshot.video_url`) when small enough to attach."""
 
     snapshot: VideoSnapshot | ModelList
     video: bytes | None = None
-    video_url: str | None = None
 
 
 class VideoTools:
@@ -166,7 +165,7 @@ class VideoTools:
             height=output.height if output else None, fps=output.fps if output else None, error=error,
             embedded=video is not None, expires_at=task.expires_at,
         )
-        return Outcome(snapshot, video=video, video_url=video_url)
+        return Outcome(snapshot, video=video)
 
     def _small_video(self, task: Task) -> bytes | None:
         """The MP4's bytes when it is at most `embed_max_bytes` (0 turns embedding off)."""
