@@ -46,26 +46,34 @@ def main() -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, "8772"])
     try:
         wait_until_up("http://127.0.0.1:8772/", bare)
-        with tempfile.TemporaryDirectory() as tmp, served(
-                Path(tmp), 8771, workers=0, env={"REELFORGE_QUERY_RATE_LIMIT": "100000000/minute"}) as (url, key):
-            created = httpx.post(f"{url}/api/v1/generate/t2v", headers={"key": key},
-                                 json={"prompt": "bench", "aspectRatio": "16:9", "duration": "5"}).json()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            served(Path(tmp), 8771, workers=0, env={"REELFORGE_QUERY_RATE_LIMIT": "100000000/minute"}) as (url, key),
+        ):
+            created = httpx.post(
+                f"{url}/api/v1/generate/t2v",
+                headers={"key": key},
+                json={"prompt": "bench", "aspectRatio": "16:9", "duration": "5"},
+            ).json()
             path = f"/api/v1/tasks/{created['taskId']}/status"
             run_load(f"http://127.0.0.1:8772{path}", seconds=1, concurrency=args.concurrency)  # warm-up
             run_load(f"{url}{path}", headers={"key": key}, seconds=1, concurrency=args.concurrency)
             base = run_load(f"http://127.0.0.1:8772{path}", seconds=args.seconds, concurrency=args.concurrency)
-            ours = run_load(f"{url}{path}", headers={"key": key}, seconds=args.seconds,
-                            concurrency=args.concurrency)
+            ours = run_load(f"{url}{path}", headers={"key": key}, seconds=args.seconds, concurrency=args.concurrency)
     finally:
         bare.terminate()
         bare.wait(20)
 
-    print(f"GET /status, keep-alive, {args.concurrency} connections, {args.seconds:.0f} s each, "
-          f"{os.cpu_count()} cores (client and server share them)")
+    print(
+        f"GET /status, keep-alive, {args.concurrency} connections, {args.seconds:.0f} s each, "
+        f"{os.cpu_count()} cores (client and server share them)"
+    )
     print(f"{'server':<28}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'errors':>8}")
     for name, result in (("bare Starlette (baseline)", base), ("reelforge /status", ours)):
-        print(f"{name:<28}{result.rps:>10.0f}{result.percentile(0.5):>10.2f}{result.percentile(0.95):>10.2f}"
-              f"{result.errors:>8}")
+        print(
+            f"{name:<28}{result.rps:>10.0f}{result.percentile(0.5):>10.2f}{result.percentile(0.95):>10.2f}"
+            f"{result.errors:>8}"
+        )
     print(f"ratio reelforge / baseline: {ours.rps / base.rps:.2f}")
 
 

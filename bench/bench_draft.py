@@ -103,14 +103,16 @@ def main() -> int:
     n_frames = round(args.seconds * args.fps)
     inputs = {"stored:photo.jpg": _photo(1920, 1280)}
     t2v = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="a sunset over the ocean, gulls drifting", **size)
-    i2v = GenerationRequest(kind=Kind.IMAGE_TO_VIDEO, prompt="the harbour at dawn",
-                            images=[ImageInput(source="stored:photo.jpg")], **size)
+    i2v = GenerationRequest(
+        kind=Kind.IMAGE_TO_VIDEO, prompt="the harbour at dawn", images=[ImageInput(source="stored:photo.jpg")], **size
+    )
 
     def baseline(out_dir: Path) -> Path:
         flat = np.full((args.height, args.width, 3), 96, np.uint8)
         path = out_dir / "flat.mp4"
-        with VideoWriter(path, args.width, args.height, args.fps, crf=engine.crf, preset=engine.preset,
-                         threads=engine.threads) as writer:
+        with VideoWriter(
+            path, args.width, args.height, args.fps, crf=engine.crf, preset=engine.preset, threads=engine.threads
+        ) as writer:
             for _ in range(n_frames):
                 writer.write(flat)
         return path
@@ -125,17 +127,23 @@ def main() -> int:
         ("draft image_to_video", _best_of(args.repeat, expected, draft(i2v))),
     ]
     base_wall = rows[0][1][0]
-    print(f"reelforge draft engine: {n_frames} frames, {args.width}x{args.height} @ {args.fps:g} fps "
-          f"({args.seconds:g} s of video), best of {args.repeat}")
-    print(f"host: {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, preset {engine.preset}, crf {engine.crf}")
+    print(
+        f"reelforge draft engine: {n_frames} frames, {args.width}x{args.height} @ {args.fps:g} fps "
+        f"({args.seconds:g} s of video), best of {args.repeat}"
+    )
+    print(
+        f"host: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, preset {engine.preset}, crf {engine.crf}"
+    )
     print()
     header = f"{'job':<30} {'wall s':>7} {'cpu s':>7} {'x realtime':>11} {'vs baseline':>12} {'MiB':>6}"
     print(header)
     print("-" * len(header))
     for name, (wall, cpu, size) in rows:
-        print(f"{name:<30} {wall:>7.2f} {cpu:>7.2f} {args.seconds / wall:>10.1f}x "
-              f"{wall / base_wall:>11.2f}x {size / 2**20:>6.2f}")
+        print(
+            f"{name:<30} {wall:>7.2f} {cpu:>7.2f} {args.seconds / wall:>10.1f}x "
+            f"{wall / base_wall:>11.2f}x {size / 2**20:>6.2f}"
+        )
     return 0
 
 

@@ -54,14 +54,16 @@ def served_latencies(count: int, tmp: Path) -> list[float]:
         with httpx.Client(base_url=base, headers={"key": key}) as client:
             time.sleep(1.0)  # let the worker process finish starting
             for _ in range(count):
-                task_id = client.post("/api/v1/generate/tiny", json={"prompt": "latency", "aspectRatio": "16:9",
-                                                                     "duration": "1"}).json()["taskId"]
+                task_id = client.post(
+                    "/api/v1/generate/tiny", json={"prompt": "latency", "aspectRatio": "16:9", "duration": "1"}
+                ).json()["taskId"]
                 ids.append(task_id)
                 while client.get(f"/api/v1/tasks/{task_id}/status").json()["status"] != "COMPLETED":
                     time.sleep(0.05)
         services = build_services(Settings(data_dir=tmp / "served", models_file=models), migrate=False)
-        return [(services.tasks.get(i).started_at - services.tasks.get(i).created_at).total_seconds() * 1000
-                for i in ids]
+        return [
+            (services.tasks.get(i).started_at - services.tasks.get(i).created_at).total_seconds() * 1000 for i in ids
+        ]
 
 
 def in_process_latencies(count: int, tmp: Path) -> list[float]:

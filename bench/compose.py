@@ -79,9 +79,26 @@ class _Context:
 
 def make_inputs(directory: Path) -> dict[str, Path]:
     clip = directory / "clip.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={CLIP_SECONDS + 1}", "-c:v", "libx264",
-                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={CLIP_SECONDS + 1}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+    )
     photo = directory / "photo.jpg"
     y, x = np.mgrid[0:1280, 0:1920]
     pixels = np.stack([(x * 255 // 1919), (y * 255 // 1279), ((x + y) % 256)], axis=-1).astype(np.uint8)
@@ -91,22 +108,63 @@ def make_inputs(directory: Path) -> dict[str, Path]:
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
     photo.write_bytes(buffer.getvalue())
     music = directory / "music.wav"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"sine=frequency=330:sample_rate=44100:duration={SECONDS}", "-ac", "2", str(music)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=330:sample_rate=44100:duration={SECONDS}",
+            "-ac",
+            "2",
+            str(music),
+        ],
+        check=True,
+    )
     return {"clip": clip, "photo": photo, "music": music}
 
 
 def template() -> dict:
-    return {"version": "1", "name": "bench", "blocks": [
-        {"type": "video", "start": 0, "duration": CLIP_SECONDS, "source": {"ref": "clip", "uploadName": "clip.mp4"}},
-        {"type": "image", "start": IMAGE_START, "duration": SECONDS - IMAGE_START,
-         "source": {"ref": "photo", "uploadName": "photo.jpg"},
-         "kenBurns": {"zoomStart": 1.0, "zoomEnd": ZOOM_END}, "transition": {"type": "fade", "duration": FADE}},
-        {"type": "text", "start": CAPTION_START, "duration": CAPTION_SECONDS, "text": CAPTION,
-         "fontSize": FONT_SIZE_1080, "position": "bottom", "fadeIn": CAPTION_FADE, "fadeOut": CAPTION_FADE},
-        {"type": "audio", "start": 0, "duration": SECONDS, "source": {"ref": "music", "uploadName": "music.wav"},
-         "fadeOut": MUSIC_FADE},
-    ]}
+    return {
+        "version": "1",
+        "name": "bench",
+        "blocks": [
+            {
+                "type": "video",
+                "start": 0,
+                "duration": CLIP_SECONDS,
+                "source": {"ref": "clip", "uploadName": "clip.mp4"},
+            },
+            {
+                "type": "image",
+                "start": IMAGE_START,
+                "duration": SECONDS - IMAGE_START,
+                "source": {"ref": "photo", "uploadName": "photo.jpg"},
+                "kenBurns": {"zoomStart": 1.0, "zoomEnd": ZOOM_END},
+                "transition": {"type": "fade", "duration": FADE},
+            },
+            {
+                "type": "text",
+                "start": CAPTION_START,
+                "duration": CAPTION_SECONDS,
+                "text": CAPTION,
+                "fontSize": FONT_SIZE_1080,
+                "position": "bottom",
+                "fadeIn": CAPTION_FADE,
+                "fadeOut": CAPTION_FADE,
+            },
+            {
+                "type": "audio",
+                "start": 0,
+                "duration": SECONDS,
+                "source": {"ref": "music", "uploadName": "music.wav"},
+                "fadeOut": MUSIC_FADE,
+            },
+        ],
+    }
 
 
 # ------------------------------------------------------------------ the three renderers
@@ -115,9 +173,15 @@ def template() -> dict:
 def run_engine(inputs: dict[str, Path], out: Path) -> Path:
     data = template()
     fmt = output_format("16:9", "web")
-    request = GenerationRequest(kind=Kind.COMPOSE, template=data, width=fmt.width, height=fmt.height, fps=fmt.fps,
-                                duration=template_duration(parse_template(data)),
-                                extra={"quality": "web", "aspectRatio": "16:9"})
+    request = GenerationRequest(
+        kind=Kind.COMPOSE,
+        template=data,
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=template_duration(parse_template(data)),
+        extra={"quality": "web", "aspectRatio": "16:9"},
+    )
     workdir = out.parent / "engine-work"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -145,11 +209,44 @@ def run_handwritten(inputs: dict[str, Path], out: Path) -> Path:
         f"enable='between(t,{CAPTION_START},{caption_end})'[v];"
         f"[2:a]atrim=0:{SECONDS},afade=t=out:st={SECONDS - MUSIC_FADE}:d={MUSIC_FADE}[a]"
     )
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-t", str(CLIP_SECONDS), "-i", str(inputs["clip"]),
-                    "-i", str(inputs["photo"]), "-i", str(inputs["music"]), "-filter_complex", graph,
-                    "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)],
-                   check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-t",
+            str(CLIP_SECONDS),
+            "-i",
+            str(inputs["clip"]),
+            "-i",
+            str(inputs["photo"]),
+            "-i",
+            str(inputs["music"]),
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-movflags",
+            "+faststart",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 
@@ -164,19 +261,34 @@ def run_moviepy(inputs: dict[str, Path], out: Path) -> Path:
         return 1 + (ZOOM_END - 1) * t / (SECONDS - IMAGE_START)
 
     # the fade first: it adds the mask, which the zoom must then scale along with the picture
-    photo = (photo.with_duration(SECONDS - IMAGE_START).with_effects([vfx.CrossFadeIn(FADE)]).resized(zoom)
-             .with_start(IMAGE_START)
-             .with_position(lambda t: ((WIDTH - width * zoom(t)) / 2, (HEIGHT - height * zoom(t)) / 2)))
+    photo = (
+        photo.with_duration(SECONDS - IMAGE_START)
+        .with_effects([vfx.CrossFadeIn(FADE)])
+        .resized(zoom)
+        .with_start(IMAGE_START)
+        .with_position(lambda t: ((WIDTH - width * zoom(t)) / 2, (HEIGHT - height * zoom(t)) / 2))
+    )
     size = round(FONT_SIZE_1080 * HEIGHT / 1080)
-    caption = (TextClip(font=str(font_path("sans")), text=CAPTION, font_size=size, color="white")
-               .with_start(CAPTION_START).with_duration(CAPTION_SECONDS)
-               .with_position(("center", HEIGHT - size - round(0.05 * HEIGHT) - 10))
-               .with_effects([vfx.CrossFadeIn(CAPTION_FADE), vfx.CrossFadeOut(CAPTION_FADE)]))
+    caption = (
+        TextClip(font=str(font_path("sans")), text=CAPTION, font_size=size, color="white")
+        .with_start(CAPTION_START)
+        .with_duration(CAPTION_SECONDS)
+        .with_position(("center", HEIGHT - size - round(0.05 * HEIGHT) - 10))
+        .with_effects([vfx.CrossFadeIn(CAPTION_FADE), vfx.CrossFadeOut(CAPTION_FADE)])
+    )
     music = AudioFileClip(str(inputs["music"])).with_effects([afx.AudioFadeOut(MUSIC_FADE)])
     final = CompositeVideoClip([clip, photo, caption], size=(WIDTH, HEIGHT)).with_duration(SECONDS).with_audio(music)
-    final.write_videofile(str(out), fps=FPS, codec="libx264", preset="veryfast", ffmpeg_params=["-crf", "23"],
-                          audio_codec="aac", audio_bitrate="128k", temp_audiofile_path=str(out.parent),
-                          logger=None)  # MoviePy's temporary sound file goes next to the output, not into the cwd
+    final.write_videofile(
+        str(out),
+        fps=FPS,
+        codec="libx264",
+        preset="veryfast",
+        ffmpeg_params=["-crf", "23"],
+        audio_codec="aac",
+        audio_bitrate="128k",
+        temp_audiofile_path=str(out.parent),
+        logger=None,
+    )  # MoviePy's temporary sound file goes next to the output, not into the cwd
     final.close()
     return out
 
@@ -208,24 +320,32 @@ def main() -> int:
     directory.mkdir(parents=True, exist_ok=True)
     try:
         inputs = make_inputs(directory)
-        print(f"compose bench: {SECONDS:g} s {WIDTH}x{HEIGHT} {FPS} fps (clip -> 1 s fade -> Ken Burns image, "
-              f"caption, music) on {platform.machine()}, {platform.python_version()}")
-        results = best_of(args.repeat, {
-            "engine": lambda: run_engine(inputs, directory / "engine.mp4"),
-            "ffmpeg": lambda: run_handwritten(inputs, directory / "handwritten.mp4"),
-        })
+        print(
+            f"compose bench: {SECONDS:g} s {WIDTH}x{HEIGHT} {FPS} fps (clip -> 1 s fade -> Ken Burns image, "
+            f"caption, music) on {platform.machine()}, {platform.python_version()}"
+        )
+        results = best_of(
+            args.repeat,
+            {
+                "engine": lambda: run_engine(inputs, directory / "engine.mp4"),
+                "ffmpeg": lambda: run_handwritten(inputs, directory / "handwritten.mp4"),
+            },
+        )
         try:
             import moviepy  # noqa: F401
         except ImportError:
             print('moviepy is not installed: pip install "moviepy>=2,<3" to measure (c)')
         else:
-            results.update(best_of(args.moviepy_repeat,
-                                   {"moviepy": lambda: run_moviepy(inputs, directory / "moviepy.mp4")}))
+            results.update(
+                best_of(args.moviepy_repeat, {"moviepy": lambda: run_moviepy(inputs, directory / "moviepy.mp4")})
+            )
         for name, (seconds, path) in results.items():
             info = probe(path, count_frames=True)
-            print(f"  {name:8s} {seconds:7.2f} s  ({SECONDS / seconds:5.1f}x realtime)  "
-                  f"{info.width}x{info.height} {info.frame_count} frames {info.duration:.3f} s "
-                  f"audio={'yes' if info.has_audio else 'no'}")
+            print(
+                f"  {name:8s} {seconds:7.2f} s  ({SECONDS / seconds:5.1f}x realtime)  "
+                f"{info.width}x{info.height} {info.frame_count} frames {info.duration:.3f} s "
+                f"audio={'yes' if info.has_audio else 'no'}"
+            )
         engine, handwritten = results["engine"][0], results["ffmpeg"][0]
         print(f"engine / hand-written ffmpeg = {engine / handwritten:.2f}x  (target <= 1.10x)")
         if "moviepy" in results:

@@ -37,10 +37,12 @@ from scale import SHORT_MODELS, fresh_database
 
 
 def submission(prompt: str = "harbour", webhook: str | None = None) -> Submission:
-    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt=prompt, width=426, height=240, fps=24,
-                                duration=2, seed=1)
-    return Submission(model="short", request=request, input={"prompt": prompt}, dialect="aivideomaker",
-                      webhook_url=webhook)
+    request = GenerationRequest(
+        kind=Kind.TEXT_TO_VIDEO, prompt=prompt, width=426, height=240, fps=24, duration=2, seed=1
+    )
+    return Submission(
+        model="short", request=request, input={"prompt": prompt}, dialect="aivideomaker", webhook_url=webhook
+    )
 
 
 class StatementCounter:
@@ -87,8 +89,8 @@ def fill_queue(services: Services, key_ids: list[str], depth: int) -> None:
         job_rows.append({**job_row, "task_id": task_id, **({"created_at": now} if "created_at" in job_row else {})})
     with services.db.write() as conn:
         for start in range(0, len(task_rows), 2000):
-            conn.execute(insert(tasks), task_rows[start:start + 2000])
-            conn.execute(insert(jobs), job_rows[start:start + 2000])
+            conn.execute(insert(tasks), task_rows[start : start + 2000])
+            conn.execute(insert(jobs), job_rows[start : start + 2000])
 
 
 def claim_ms(services: Services, samples: int = 30) -> float:
@@ -113,17 +115,20 @@ def main() -> None:
         models.write_text(SHORT_MODELS)
 
         def services_on(url: str) -> Services:
-            return build_services(Settings(data_dir=tmp / "data", database_url=url, models_file=models,
-                                           heartbeat_seconds=0.5))
+            return build_services(
+                Settings(data_dir=tmp / "data", database_url=url, models_file=models, heartbeat_seconds=0.5)
+            )
 
         with fresh_database(args.database_url, tmp / "per-task") as url:
             services = services_on(url)
             key = services.keys.create("bench").key
             counts = statements_per_task(services, key.id)
             services.close()
-        print(f"statements per task (submit, claim, run with progress/heartbeats, complete, 1 webhook event "
-              f"delivered): {counts['read']} reads, {counts['write']} writes "
-              f"({', '.join(f'{verb} {n}' for verb, n in sorted(counts.items()) if verb not in ('read', 'write'))})")
+        print(
+            f"statements per task (submit, claim, run with progress/heartbeats, complete, 1 webhook event "
+            f"delivered): {counts['read']} reads, {counts['write']} writes "
+            f"({', '.join(f'{verb} {n}' for verb, n in sorted(counts.items()) if verb not in ('read', 'write'))})"
+        )
 
         results = {}
         for depth in [10, *[int(d) for d in args.depths.split(",")]]:
@@ -133,8 +138,11 @@ def main() -> None:
                 fill_queue(services, key_ids, depth + 30)
                 results[depth] = claim_ms(services)
                 services.close()
-            print(f"claim with {depth:6d} queued from {args.keys} keys: p50 {results[depth]:6.2f} ms "
-                  f"({results[depth] / results[10]:.2f}x the 10-queued baseline)", flush=True)
+            print(
+                f"claim with {depth:6d} queued from {args.keys} keys: p50 {results[depth]:6.2f} ms "
+                f"({results[depth] / results[10]:.2f}x the 10-queued baseline)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ preset = "veryfast"
 """
 
 
-def through_server(weights: Path, tmp: Path, args: argparse.Namespace, fps: float) -> tuple[float, list[float],
-                                                                                             list[float]]:
+def through_server(
+    weights: Path, tmp: Path, args: argparse.Namespace, fps: float
+) -> tuple[float, list[float], list[float]]:
     """(cold end-to-end, warm end-to-end runs, warm in-worker runs) via `reelforge serve` and /v1/videos.
 
     End to end is create -> completed as a client polling every 50 ms sees it (queue wait and polling
@@ -57,8 +58,16 @@ def through_server(weights: Path, tmp: Path, args: argparse.Namespace, fps: floa
     models.write_text(SERVER_MODELS.format(weights=weights))
     env = {"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1", "REELFORGE_POLL_INTERVAL": "0.01"}
     with served(tmp / "server", 8774, env=env) as (base, key):
-        body = {"model": "ltx-tiny", "prompt": "a cat walking at night", "width": args.size, "height": args.size,
-                "num_frames": args.frames, "frame_rate": fps, "num_inference_steps": args.steps, "seed": 1}
+        body = {
+            "model": "ltx-tiny",
+            "prompt": "a cat walking at night",
+            "width": args.size,
+            "height": args.size,
+            "num_frames": args.frames,
+            "frame_rate": fps,
+            "num_inference_steps": args.steps,
+            "seed": 1,
+        }
         ends, ids = [], []
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
             time.sleep(2)  # the worker process finishes starting
@@ -89,8 +98,16 @@ def main() -> None:
     from diffusers import LTXPipeline
 
     fps = 24.0
-    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="a cat walking at night", width=args.size,
-                                height=args.size, fps=fps, duration=args.frames / fps, steps=args.steps, seed=1)
+    request = GenerationRequest(
+        kind=Kind.TEXT_TO_VIDEO,
+        prompt="a cat walking at night",
+        width=args.size,
+        height=args.size,
+        fps=fps,
+        duration=args.frames / fps,
+        steps=args.steps,
+        seed=1,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         weights = build_tiny_ltx(Path(tmp) / "ltx")
         engine = DiffusionEngine({"family": "ltx", "weights": str(weights), "preset": "veryfast"})
@@ -103,9 +120,16 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
 
         def direct_call() -> None:
-            pipe(prompt=request.prompt, width=args.size, height=args.size, num_frames=args.frames,
-                 num_inference_steps=args.steps, frame_rate=fps, output_type="np",
-                 generator=torch.Generator("cpu").manual_seed(1))
+            pipe(
+                prompt=request.prompt,
+                width=args.size,
+                height=args.size,
+                num_frames=args.frames,
+                num_inference_steps=args.steps,
+                frame_rate=fps,
+                output_type="np",
+                generator=torch.Generator("cpu").manual_seed(1),
+            )
 
         direct_call()  # warm-up, as the engine's cold run was for it
         # Interleaved, so load from other processes on the host hits both sides alike.
@@ -124,15 +148,21 @@ def main() -> None:
     print(f"engine cold start (load + run):     {cold * 1000:8.1f} ms")
     print(f"engine warm run (median):         {warm_mean * 1000:8.1f} ms")
     print(f"pipeline called directly (median):{direct_mean * 1000:8.1f} ms")
-    print(f"engine / direct:                    {warm_mean / direct_mean:8.2f}x "
-          f"(+{(warm_mean - direct_mean) * 1000:.1f} ms per task)")
+    print(
+        f"engine / direct:                    {warm_mean / direct_mean:8.2f}x "
+        f"(+{(warm_mean - direct_mean) * 1000:.1f} ms per task)"
+    )
     print(f"cold / warm:                        {cold / warm_mean:8.2f}x")
     end_to_end, inside = statistics.median(server_warm), statistics.median(server_inside)
     print(f"server, first task end to end:      {server_cold * 1000:8.1f} ms (includes loading the weights)")
-    print(f"server, warm task in the worker:    {inside * 1000:8.1f} ms  -> {inside / direct_mean:.2f}x direct "
-          f"(+{(inside - direct_mean) * 1000:.1f} ms)")
-    print(f"server, warm task end to end:       {end_to_end * 1000:8.1f} ms  -> {end_to_end / direct_mean:.2f}x direct "
-          f"(+{(end_to_end - direct_mean) * 1000:.1f} ms: queue pickup, HTTP, polling)")
+    print(
+        f"server, warm task in the worker:    {inside * 1000:8.1f} ms  -> {inside / direct_mean:.2f}x direct "
+        f"(+{(inside - direct_mean) * 1000:.1f} ms)"
+    )
+    print(
+        f"server, warm task end to end:       {end_to_end * 1000:8.1f} ms  -> {end_to_end / direct_mean:.2f}x direct "
+        f"(+{(end_to_end - direct_mean) * 1000:.1f} ms: queue pickup, HTTP, polling)"
+    )
 
 
 if __name__ == "__main__":

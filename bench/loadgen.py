@@ -54,8 +54,9 @@ async def _connection(host: str, port: int, raw: bytes, stop_at: float, result: 
         writer.close()
 
 
-def run_load(url: str, *, headers: dict[str, str] | None = None, concurrency: int = 32,
-             seconds: float = 5.0) -> LoadResult:
+def run_load(
+    url: str, *, headers: dict[str, str] | None = None, concurrency: int = 32, seconds: float = 5.0
+) -> LoadResult:
     """GET `url` over `concurrency` keep-alive connections for `seconds`; count 200s per second."""
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -66,8 +67,9 @@ def run_load(url: str, *, headers: dict[str, str] | None = None, concurrency: in
 
     async def main() -> None:
         stop_at = time.perf_counter() + seconds
-        await asyncio.gather(*(_connection(parts.hostname, parts.port, raw, stop_at, result)
-                               for _ in range(concurrency)))
+        await asyncio.gather(
+            *(_connection(parts.hostname, parts.port, raw, stop_at, result) for _ in range(concurrency))
+        )
 
     started = time.perf_counter()
     asyncio.run(main())

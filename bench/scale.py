@@ -87,9 +87,28 @@ def fresh_database(base: str | None, tmp: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def celery_workers(count: int, env: dict[str, str]) -> Iterator[None]:
-    procs = [subprocess.Popen([sys.executable, "-m", "reelforge", "worker", "--executor", "celery", "--models",
-                               "short", "--name", f"bench-{i}", "--log-level", "WARNING"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(count)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reelforge",
+                "worker",
+                "--executor",
+                "celery",
+                "--models",
+                "short",
+                "--name",
+                f"bench-{i}",
+                "--log-level",
+                "WARNING",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
     try:
         yield
     finally:
@@ -148,15 +167,22 @@ def one_run(executor: str, workers: int, tasks: int, args: argparse.Namespace, p
         models = tmp / "models.toml"
         models.write_text(SHORT_MODELS)
         with fresh_database(args.database_url, tmp) as database_url:
-            env = {"REELFORGE_MODELS_FILE": str(models), "REELFORGE_DATABASE_URL": database_url,
-                   "REELFORGE_QUERY_RATE_LIMIT": "1000000/minute", "REELFORGE_EXECUTOR": executor,
-                   "REELFORGE_BROKER_URL": args.broker, "REELFORGE_CELERY_QUEUE_PREFIX": f"bench{port}"}
+            env = {
+                "REELFORGE_MODELS_FILE": str(models),
+                "REELFORGE_DATABASE_URL": database_url,
+                "REELFORGE_QUERY_RATE_LIMIT": "1000000/minute",
+                "REELFORGE_EXECUTOR": executor,
+                "REELFORGE_BROKER_URL": args.broker,
+                "REELFORGE_CELERY_QUEUE_PREFIX": f"bench{port}",
+            }
             worker_env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
             worker_env.update(env, REELFORGE_DATA_DIR=str(tmp / "served"))
             embedded = workers if executor == "embedded" else 0
-            with served(tmp / "served", port, workers=embedded, env=env) as (base, key), \
-                    (celery_workers(workers, worker_env) if executor == "celery" else contextlib.nullcontext()), \
-                    httpx.Client(base_url=base, headers={"key": key}, timeout=30) as client:
+            with (
+                served(tmp / "served", port, workers=embedded, env=env) as (base, key),
+                celery_workers(workers, worker_env) if executor == "celery" else contextlib.nullcontext(),
+                httpx.Client(base_url=base, headers={"key": key}, timeout=30) as client,
+            ):
                 wait_all(client, [submit(client) for _ in range(workers)], timeout=120)  # every worker warm
                 latencies = dispatch_latencies(client, database_url, args.latency_samples)
                 start = time.perf_counter()
@@ -164,8 +190,14 @@ def one_run(executor: str, workers: int, tasks: int, args: argparse.Namespace, p
                 wait_all(client, ids)
                 seconds = time.perf_counter() - start
     ordered = sorted(latencies)
-    return Run(executor, workers, tasks, seconds, statistics.median(ordered),
-               ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))])
+    return Run(
+        executor,
+        workers,
+        tasks,
+        seconds,
+        statistics.median(ordered),
+        ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+    )
 
 
 def main() -> None:
@@ -174,8 +206,10 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--executors", default="embedded,celery")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "REELFORGE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("REELFORGE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--latency-samples", type=int, default=10)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
@@ -186,9 +220,12 @@ def main() -> None:
             port += 1
             run = one_run(executor, workers, args.tasks, args, port)
             runs.append(run)
-            print(f"{executor:9s} {workers} worker(s): {run.per_minute:6.1f} tasks/min "
-                  f"({run.tasks} in {run.seconds:5.1f} s); dispatch p50 {run.dispatch_p50_ms:6.1f} ms, "
-                  f"p95 {run.dispatch_p95_ms:6.1f} ms", flush=True)
+            print(
+                f"{executor:9s} {workers} worker(s): {run.per_minute:6.1f} tasks/min "
+                f"({run.tasks} in {run.seconds:5.1f} s); dispatch p50 {run.dispatch_p50_ms:6.1f} ms, "
+                f"p95 {run.dispatch_p95_ms:6.1f} ms",
+                flush=True,
+            )
     print("\nscaling (tasks/min vs 1 worker of the same executor):")
     for executor in args.executors.split(","):
         mine = [r for r in runs if r.executor == executor]
@@ -200,8 +237,10 @@ def main() -> None:
         print("celery vs embedded (throughput ratio; dispatch p50 difference):")
         for workers in sorted(set(embedded) & set(celery)):
             e, c = embedded[workers], celery[workers]
-            print(f"  {workers} worker(s): {c.per_minute / e.per_minute:.2f}x, "
-                  f"{c.dispatch_p50_ms - e.dispatch_p50_ms:+.1f} ms per task")
+            print(
+                f"  {workers} worker(s): {c.per_minute / e.per_minute:.2f}x, "
+                f"{c.dispatch_p50_ms - e.dispatch_p50_ms:+.1f} ms per task"
+            )
 
 
 if __name__ == "__main__":

@@ -30,14 +30,29 @@ def wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None
 
 
 @contextlib.contextmanager
-def served(data_dir: Path, port: int, *, workers: int = 1, env: dict[str, str] | None = None,
-           startup_seconds: float = 60) -> Iterator[tuple[str, str]]:
+def served(
+    data_dir: Path, port: int, *, workers: int = 1, env: dict[str, str] | None = None, startup_seconds: float = 60
+) -> Iterator[tuple[str, str]]:
     """(base URL, dev key) of a fresh server on `data_dir`; the server stops when the block ends."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
     clean.update(REELFORGE_DATA_DIR=str(data_dir), **(env or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--port", str(port), "--workers",
-                             str(workers), "--log-level", "WARNING"], env=clean,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reelforge",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "WARNING",
+        ],
+        env=clean,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/healthz", proc, startup_seconds)

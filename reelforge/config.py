@@ -173,9 +173,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
         origin = str(path)
     try:
         raw = tomllib.loads(text)
-        models = {
-            name: ModelSpec(name=name, **table) for name, table in raw.get("models", {}).items()
-        }
+        models = {name: ModelSpec(name=name, **table) for name, table in raw.get("models", {}).items()}
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ReelforgeError(ErrorCode.INTERNAL_ERROR, f"{origin} is invalid: {exc}") from exc
     return Catalog(models=models)

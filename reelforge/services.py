@@ -32,8 +32,12 @@ class Services:
 def build_services(settings: Settings | None = None, *, migrate: bool = True) -> Services:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url, pool_size=settings.database_pool_size,
-                  max_overflow=settings.database_max_overflow, pool_recycle=settings.database_pool_recycle)
+    db = Database(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_recycle=settings.database_pool_recycle,
+    )
     if migrate:
         db.migrate()
     storage = build_storage(settings, db)

@@ -55,8 +55,9 @@ def _fresh_postgres_database(base: str) -> Iterator[str]:
 class ServerProcess:
     """`reelforge serve` in a subprocess, as a user runs it; tests talk to it over real HTTP."""
 
-    def __init__(self, data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None,
-                 database_url: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, database_url: str | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -71,7 +72,9 @@ class ServerProcess:
         with open(self.log_path, "ab") as log, open(self.banner_path, "ab") as out:  # the child keeps its copies
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "reelforge", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-                env=self.env, stdout=out, stderr=log,
+                env=self.env,
+                stdout=out,
+                stderr=log,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -114,25 +117,32 @@ class ServerProcess:
 
 def server_env(data_dir: Path, extra: dict[str, str] | None = None, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
-    env.update({
-        "REELFORGE_DATA_DIR": str(data_dir),
-        "REELFORGE_ALLOW_PRIVATE_URLS": "true",  # tests serve images and receive webhooks on loopback
-        "REELFORGE_POLL_INTERVAL": "0.05",
-        "REELFORGE_WEBHOOK_BACKOFF_BASE": "0.3",
-        # tests poll a lot from one IP; the 429 behaviour has its own test with a low limit
-        "REELFORGE_QUERY_RATE_LIMIT": "100000/minute",
-    })
+    env.update(
+        {
+            "REELFORGE_DATA_DIR": str(data_dir),
+            "REELFORGE_ALLOW_PRIVATE_URLS": "true",  # tests serve images and receive webhooks on loopback
+            "REELFORGE_POLL_INTERVAL": "0.05",
+            "REELFORGE_WEBHOOK_BACKOFF_BASE": "0.3",
+            # tests poll a lot from one IP; the 429 behaviour has its own test with a low limit
+            "REELFORGE_QUERY_RATE_LIMIT": "100000/minute",
+        }
+    )
     if database_url:
         env["REELFORGE_DATABASE_URL"] = database_url
     env.update(extra or {})
     return env
 
 
-def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reelforge", *args], env=server_env(data_dir, env),
-        capture_output=True, text=True, check=check, timeout=120,
+        [sys.executable, "-m", "reelforge", *args],
+        env=server_env(data_dir, env),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
     )
 
 

@@ -34,13 +34,23 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
 
 
 def new_key(server: ServerProcess, credits: int = 100, name: str = "test") -> dict[str, Any]:
-    result = run_cli(server.data_dir, "keys", "create", "--name", name, "--credits", str(credits), "--json",
-                     env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")})
+    result = run_cli(
+        server.data_dir,
+        "keys",
+        "create",
+        "--name",
+        name,
+        "--credits",
+        str(credits),
+        "--json",
+        env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")},
+    )
     return json.loads(result.stdout)
 
 
-def create(server: ServerProcess, model: str, body: dict, key: str | None = None,
-           headers: dict[str, str] | None = None) -> httpx.Response:
+def create(
+    server: ServerProcess, model: str, body: dict, key: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     all_headers = {"key": key or server.key, **(headers or {})}
     return httpx.post(f"{server.url}/api/v1/generate/{model}", json=body, headers=all_headers, timeout=30)
 
@@ -49,8 +59,9 @@ def details(server: ServerProcess, task_id: str, key: str | None = None) -> http
     return httpx.get(f"{server.url}/api/v1/tasks/{task_id}", headers={"key": key or server.key}, timeout=30)
 
 
-def wait_for(server: ServerProcess, task_id: str, statuses: set[str], key: str | None = None,
-             timeout: float = 120) -> dict:
+def wait_for(
+    server: ServerProcess, task_id: str, statuses: set[str], key: str | None = None, timeout: float = 120
+) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
@@ -69,8 +80,14 @@ def download(url: str, target: Path) -> Path:
 
 
 def balance(server: ServerProcess, key_id: str) -> tuple[int, list[dict]]:
-    result = run_cli(server.data_dir, "credits", "show", key_id, "--json",
-                     env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")})
+    result = run_cli(
+        server.data_dir,
+        "credits",
+        "show",
+        key_id,
+        "--json",
+        env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")},
+    )
     body = json.loads(result.stdout)
     return body["balance"], body["ledger"]
 
@@ -87,8 +104,15 @@ class LocalHTTPServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                outer.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body,
-                                       "at": time.monotonic()})
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": headers,
+                        "body": body,
+                        "at": time.monotonic(),
+                    }
+                )
                 status, out_headers, payload = respond(self.command, self.path, headers, body)
                 self.send_response(status)
                 for name, value in out_headers.items():
@@ -119,8 +143,9 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def make_video(path: Path, seconds: float = 2.0, color: str = "red", size: str = "320x180", fps: int = 25,
-               audio: bool = True) -> Path:
+def make_video(
+    path: Path, seconds: float = 2.0, color: str = "red", size: str = "320x180", fps: int = 25, audio: bool = True
+) -> Path:
     """A solid-colour H.264 clip (with a 440 Hz tone when `audio`), made by the bundled ffmpeg."""
     import subprocess
 
@@ -137,8 +162,11 @@ def make_video(path: Path, seconds: float = 2.0, color: str = "red", size: str =
 def make_wav(path: Path, seconds: float = 2.0) -> Path:
     import subprocess
 
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
-                    str(path)], check=True, timeout=60)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}", str(path)],
+        check=True,
+        timeout=60,
+    )
     return path
 
 

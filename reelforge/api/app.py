@@ -33,8 +33,13 @@ from reelforge.webhooks.dispatcher import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Services, executor: Executor, *, run_dispatcher: bool = True,
-               default_base_url: str = "http://127.0.0.1:8000") -> FastAPI:
+def create_app(
+    services: Services,
+    executor: Executor,
+    *,
+    run_dispatcher: bool = True,
+    default_base_url: str = "http://127.0.0.1:8000",
+) -> FastAPI:
     """The app. API answers link to the URL each request came in on (or `public_url` when set); webhook
     bodies, which have no request, link to `public_url` or else `default_base_url`."""
     settings = services.settings
@@ -42,8 +47,7 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
 
     def render_webhook(dialect: str, task: Task) -> dict[str, Any]:
         # Links are signed from the event time, so every retry of one event carries the same body.
-        links = Links(services.storage, webhook_base_url, settings.download_url_ttl,
-                      now=task.updated_at.timestamp())
+        links = Links(services.storage, webhook_base_url, settings.download_url_ttl, now=task.updated_at.timestamp())
         return WEBHOOK_RENDERERS[dialect](task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
@@ -78,8 +82,12 @@ def create_app(services: Services, executor: Executor, *, run_dispatcher: bool =
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes,
-                       upload_max_bytes=settings.max_upload_bytes, upload_prefixes=("/api/v1/videos/",))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        upload_max_bytes=settings.max_upload_bytes,
+        upload_prefixes=("/api/v1/videos/",),
+    )
     app.include_router(system.router)
     query_limit = QueryRateLimit(settings.query_rate_limit, settings.rate_limit_storage)
     app.include_router(aivideomaker.build_router(query_limit))

@@ -17,8 +17,9 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 class BodyLimitMiddleware:
     """`max_bytes` everywhere but under `upload_prefixes`, where file uploads may take `upload_max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int = 0,
-                 upload_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_max_bytes: int = 0, upload_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.upload_max_bytes = upload_max_bytes

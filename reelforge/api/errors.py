@@ -19,8 +19,12 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 log = logging.getLogger(__name__)
 
 ErrorRenderer = Callable[[ReelforgeError], dict]
-_HTTP_CODES = {401: ErrorCode.AUTH_FAILED, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED,
-               413: ErrorCode.PAYLOAD_TOO_LARGE}
+_HTTP_CODES = {
+    401: ErrorCode.AUTH_FAILED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
 _RENDERERS: list[tuple[str, ErrorRenderer]] = []
 
 
@@ -60,10 +64,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Framework errors (no such route, wrong method) in the dialect's own error shape too."""
-        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID_PAYLOAD if exc.status_code < 500
-                               else ErrorCode.INTERNAL_ERROR)
-        messages = {404: f"No endpoint {request.url.path}; see /docs for the API",
-                    405: f"{request.method} is not allowed on {request.url.path}"}
+        code = _HTTP_CODES.get(
+            exc.status_code, ErrorCode.INVALID_PAYLOAD if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
+        )
+        messages = {
+            404: f"No endpoint {request.url.path}; see /docs for the API",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }
         return error_response(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
 
     @app.exception_handler(Exception)

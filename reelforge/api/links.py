@@ -66,9 +66,11 @@ class Links:
 def expired_message(task: Task) -> str:
     """What a user reads when asking for an expired output: what happened, when, and what to do."""
     when = task.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if task.expires_at else "an earlier time"
-    return (f"the output of task {task.id} expired at {when} and its files were deleted "
-            "(outputs are kept REELFORGE_OUTPUT_TTL seconds after completion); submit the request again "
-            "to regenerate it")
+    return (
+        f"the output of task {task.id} expired at {when} and its files were deleted "
+        "(outputs are kept REELFORGE_OUTPUT_TTL seconds after completion); submit the request again "
+        "to regenerate it"
+    )
 
 
 def expired_error(task: Task) -> ReelforgeError:

@@ -44,19 +44,21 @@ async def models(request: Request) -> dict[str, Any]:
     listed = []
     for name in catalog.names:
         spec = catalog.models[name]
-        listed.append({
-            "name": spec.name,
-            "engine": spec.engine,
-            "kind": spec.kind.value,
-            "description": spec.description,
-            "creditsPerSecond": spec.credits_per_second,
-            "durations": spec.durations,
-            "aspectRatios": spec.aspect_ratios,
-            "maxPrompts": spec.max_prompts,
-            "height": spec.height,
-            "fps": spec.fps,
-            "capabilities": _capabilities(spec.engine),
-        })
+        listed.append(
+            {
+                "name": spec.name,
+                "engine": spec.engine,
+                "kind": spec.kind.value,
+                "description": spec.description,
+                "creditsPerSecond": spec.credits_per_second,
+                "durations": spec.durations,
+                "aspectRatios": spec.aspect_ratios,
+                "maxPrompts": spec.max_prompts,
+                "height": spec.height,
+                "fps": spec.fps,
+                "capabilities": _capabilities(spec.engine),
+            }
+        )
     return {"models": listed}
 
 

@@ -26,8 +26,17 @@ from reelforge.client import Client, ClientError, Envelope
 from reelforge.client.core import WaitTimeout
 
 console = Console(stderr=True)
-EXIT_CODES = {"AUTH_FAILED": 3, "RATE_LIMITED": 4, "TIMEOUT": 5, "TASK_FAILED": 6, "INSUFFICIENT_CREDITS": 7,
-              "TASK_NOT_FOUND": 8, "NETWORK_ERROR": 9, "INVALID_MODEL": 2, "INVALID_PAYLOAD": 2}
+EXIT_CODES = {
+    "AUTH_FAILED": 3,
+    "RATE_LIMITED": 4,
+    "TIMEOUT": 5,
+    "TASK_FAILED": 6,
+    "INSUFFICIENT_CREDITS": 7,
+    "TASK_NOT_FOUND": 8,
+    "NETWORK_ERROR": 9,
+    "INVALID_MODEL": 2,
+    "INVALID_PAYLOAD": 2,
+}
 SCENES = {"text-to-video": "t2v", "image-to-video": "i2v"}
 
 Host = Annotated[str | None, typer.Option("--host", help="Server URL [default: REELFORGE_BASE_URL or login].")]
@@ -43,9 +52,10 @@ def client_for(host: str | None, api_key: str | None) -> Client:
     saved: dict[str, Any] = {}
     if config_path().exists():
         saved = json.loads(config_path().read_text())
-    return Client(host or os.environ.get("REELFORGE_BASE_URL") or saved.get("host"),
-                  api_key or os.environ.get("REELFORGE_API_KEY") or os.environ.get("AIVIDEO_API_KEY")
-                  or saved.get("apiKey"))
+    return Client(
+        host or os.environ.get("REELFORGE_BASE_URL") or saved.get("host"),
+        api_key or os.environ.get("REELFORGE_API_KEY") or os.environ.get("AIVIDEO_API_KEY") or saved.get("apiKey"),
+    )
 
 
 def fail(envelope: Envelope, as_json: bool, code: str | None = None) -> None:
@@ -69,8 +79,10 @@ def image_input(value: str) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def login(host: Annotated[str, typer.Option(help="Server URL, e.g. http://127.0.0.1:8000.")],
-              api_key: Annotated[str, typer.Option("--api-key", help="Your API key.")]) -> None:
+    def login(
+        host: Annotated[str, typer.Option(help="Server URL, e.g. http://127.0.0.1:8000.")],
+        api_key: Annotated[str, typer.Option("--api-key", help="Your API key.")],
+    ) -> None:
         """Save the server and key for the client commands (file mode 0600)."""
         path = config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,12 +98,15 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Where to save the MP4.")],
         model: Annotated[str | None, typer.Option(help="Catalog model [default: from --scene].")] = None,
         scene: Annotated[str, typer.Option(help="text-to-video or image-to-video.")] = "text-to-video",
-        image: Annotated[list[str] | None, typer.Option("--image", "--image-input",
-                                                        help="Image: a path, URL or data URI.")] = None,
+        image: Annotated[
+            list[str] | None, typer.Option("--image", "--image-input", help="Image: a path, URL or data URI.")
+        ] = None,
         aspect: Annotated[str, typer.Option(help="16:9, 9:16 or 1:1.")] = "16:9",
         duration: Annotated[int, typer.Option(help="Seconds.")] = 5,
         timeout: Annotated[float, typer.Option(help="Seconds to wait for the video.")] = 600,
-        host: Host = None, api_key: ApiKey = None, as_json: AsJson = False,
+        host: Host = None,
+        api_key: ApiKey = None,
+        as_json: AsJson = False,
     ) -> None:
         """Generate a video and save it, with a live progress bar."""
         if model is None and scene not in SCENES:
@@ -102,17 +117,36 @@ def register(app: typer.Typer) -> None:
             payload["image"] = image_input(image[0])
         client = client_for(host, api_key)
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                          TimeElapsedColumn(), console=console, disable=as_json) as bar:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=console,
+                disable=as_json,
+            ) as bar:
                 row = bar.add_task("SUBMITTED", total=100)
-                task = client.generate(chosen, payload, out, timeout=timeout, on_progress=lambda s: bar.update(
-                    row, completed=s.get("progress", 0), description=s.get("status", "")))
+                task = client.generate(
+                    chosen,
+                    payload,
+                    out,
+                    timeout=timeout,
+                    on_progress=lambda s: bar.update(
+                        row, completed=s.get("progress", 0), description=s.get("status", "")
+                    ),
+                )
         except WaitTimeout as exc:
             fail(exc.envelope, as_json, "TIMEOUT")
         except ClientError as exc:
             fail(exc.envelope, as_json, "TASK_FAILED" if exc.envelope.status in ("FAILED", "CANCEL") else None)
-        result = {"taskId": task["id"], "status": "success", "videoUrl": task["output"]["videoUrl"],
-                  "url": task["output"]["videoUrl"], "localPath": str(out), "model": chosen}
+        result = {
+            "taskId": task["id"],
+            "status": "success",
+            "videoUrl": task["output"]["videoUrl"],
+            "url": task["output"]["videoUrl"],
+            "localPath": str(out),
+            "model": chosen,
+        }
         typer.echo(json.dumps(result) if as_json else f"Saved {out} ({task['id']})")
 
     @app.command()
@@ -147,7 +181,8 @@ def register(app: typer.Typer) -> None:
         action: Annotated[str | None, typer.Option(help="getStatus, getTask or cancelTask.")] = None,
         task_id: Annotated[str | None, typer.Option("--taskId", "--task-id", help="Task for --action.")] = None,
         timeout: Annotated[float, typer.Option(help="Seconds to wait in a full run.")] = 600,
-        host: Host = None, api_key: ApiKey = None,
+        host: Host = None,
+        api_key: ApiKey = None,
     ) -> None:
         """The executor contract's command: always prints one envelope as JSON."""
         client = client_for(host, api_key)
@@ -155,24 +190,40 @@ def register(app: typer.Typer) -> None:
             if action:
                 actions = {"getStatus": client.status, "getTask": client.get, "cancelTask": client.cancel}
                 if action not in actions or not task_id:
-                    fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD",
-                                  errorMessage="--action must be getStatus, getTask or cancelTask, with --taskId"),
-                         True)
+                    fail(
+                        Envelope(
+                            ok=False,
+                            errorCode="INVALID_PAYLOAD",
+                            errorMessage="--action must be getStatus, getTask or cancelTask, with --taskId",
+                        ),
+                        True,
+                    )
                 data = actions[action](task_id)
                 typer.echo(json.dumps(Envelope.success(data, task_id, data.get("status")).to_dict()))
                 return
             if not model or payload is None:
-                fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD",
-                              errorMessage="give --model and --payload, or --action and --taskId"), True)
+                fail(
+                    Envelope(
+                        ok=False,
+                        errorCode="INVALID_PAYLOAD",
+                        errorMessage="give --model and --payload, or --action and --taskId",
+                    ),
+                    True,
+                )
             try:
                 body = json.loads(payload)
             except ValueError:
                 fail(Envelope(ok=False, errorCode="INVALID_PAYLOAD", errorMessage="--payload is not valid JSON"), True)
             created = client.create(model, body)
             details = client.wait(created["taskId"], timeout=timeout)
-            envelope = Envelope(ok=details["status"] == "COMPLETED", status=details["status"], taskId=details["id"],
-                                data=details, errorCode=None if details["status"] == "COMPLETED" else "UNKNOWN_ERROR",
-                                errorMessage=(details.get("error") or {}).get("message"))
+            envelope = Envelope(
+                ok=details["status"] == "COMPLETED",
+                status=details["status"],
+                taskId=details["id"],
+                data=details,
+                errorCode=None if details["status"] == "COMPLETED" else "UNKNOWN_ERROR",
+                errorMessage=(details.get("error") or {}).get("message"),
+            )
             typer.echo(json.dumps(envelope.to_dict()))
             if not envelope.ok:
                 raise typer.Exit(EXIT_CODES["TASK_FAILED"])
@@ -206,32 +257,53 @@ def register_contract_aliases(app: typer.Typer) -> None:
     def video_generate(
         prompt: Annotated[str, typer.Option(help="What the video shows.")],
         out: Annotated[Path, typer.Option(help="Where to save the MP4.")],
-        scene: Annotated[str, typer.Option(help="text-to-video, image-to-video, video-to-video or ad-video.")]
-        = "text-to-video",
+        scene: Annotated[
+            str, typer.Option(help="text-to-video, image-to-video, video-to-video or ad-video.")
+        ] = "text-to-video",
         model: Annotated[str | None, typer.Option(help="A catalog model instead of the scene's.")] = None,
-        image_input: Annotated[str | None, typer.Option("--image-input", help="Image URLs, comma-separated.")]
-        = None,
-        video_input: Annotated[str | None, typer.Option("--video-input", help="Video URLs, comma-separated.")]
-        = None,
+        image_input: Annotated[str | None, typer.Option("--image-input", help="Image URLs, comma-separated.")] = None,
+        video_input: Annotated[str | None, typer.Option("--video-input", help="Video URLs, comma-separated.")] = None,
         timeout: Annotated[int, typer.Option(help="Milliseconds to wait.")] = 600_000,
-        host: Host = None, api_key: ApiKey = None, as_json: AsJson = False,
+        host: Host = None,
+        api_key: ApiKey = None,
+        as_json: AsJson = False,
     ) -> None:
         """Generate through the actions API, wait, and save the video."""
-        body = {"prompt": prompt, "scene": scene, "model": model, "imageInput": image_input,
-                "videoInput": video_input, "timeoutMs": timeout}
+        body = {
+            "prompt": prompt,
+            "scene": scene,
+            "model": model,
+            "imageInput": image_input,
+            "videoInput": video_input,
+            "timeoutMs": timeout,
+        }
         answer = _action(host, api_key, "ai.video.generate_and_wait", {k: v for k, v in body.items() if v}, as_json)
         if answer["status"] != "success":
             code = "TIMEOUT" if answer["status"] in ("queued", "running") else "TASK_FAILED"
-            fail(Envelope(ok=False, status=answer["status"], taskId=answer["taskId"], data=answer,
-                          errorCode="UNKNOWN_ERROR", errorMessage=f"task {answer['status']}"), as_json, code)
+            fail(
+                Envelope(
+                    ok=False,
+                    status=answer["status"],
+                    taskId=answer["taskId"],
+                    data=answer,
+                    errorCode="UNKNOWN_ERROR",
+                    errorMessage=f"task {answer['status']}",
+                ),
+                as_json,
+                code,
+            )
         client = client_for(host, api_key)
         client.download(answer["videoUrl"], out)
         result = {**answer, "localPath": str(out)}
         typer.echo(json.dumps(result) if as_json else f"Saved {out} ({answer['taskId']})")
 
     @video_app.command("query")
-    def video_query(task_id: Annotated[str, typer.Option("--task-id", help="The task.")],
-                    host: Host = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
+    def video_query(
+        task_id: Annotated[str, typer.Option("--task-id", help="The task.")],
+        host: Host = None,
+        api_key: ApiKey = None,
+        as_json: AsJson = False,
+    ) -> None:
         """A task through the actions API."""
         answer = _action(host, api_key, "ai.video.query", {"taskId": task_id}, as_json)
         typer.echo(json.dumps(answer)) if as_json else console.print_json(json.dumps(answer))
@@ -250,9 +322,12 @@ def register_contract_aliases(app: typer.Typer) -> None:
 def _action(host: str | None, api_key: str | None, name: str, body: dict[str, Any], as_json: bool) -> dict:
     client = client_for(host, api_key)
     try:
-        response = client._http.post(f"{client.config.base_url}/api/actions/{name}", json=body,
-                                     headers={"Authorization": f"Bearer {client.config.api_key or ''}"},
-                                     timeout=max(client.config.timeout, body.get("timeoutMs", 0) / 1000 + 30))
+        response = client._http.post(
+            f"{client.config.base_url}/api/actions/{name}",
+            json=body,
+            headers={"Authorization": f"Bearer {client.config.api_key or ''}"},
+            timeout=max(client.config.timeout, body.get("timeoutMs", 0) / 1000 + 30),
+        )
     except httpx.HTTPError as exc:
         fail(Envelope.network_error(exc), as_json)
     if not response.is_success:

@@ -13,8 +13,11 @@ from reelforge.config import Settings
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", envvar="REELFORGE_DATA_DIR",
-                 help="Where the database, artifacts and dev key live [default: the user data directory]."),
+    typer.Option(
+        "--data-dir",
+        envvar="REELFORGE_DATA_DIR",
+        help="Where the database, artifacts and dev key live [default: the user data directory].",
+    ),
 ]
 
 

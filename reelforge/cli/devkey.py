@@ -38,5 +38,4 @@ def ensure_dev_key(services: Services) -> DevKey:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump({"id": created.key.id, "secret": created.secret}, handle)
-    return DevKey(created.key.id, created.secret, created.key.webhook_secret,
-                  services.settings.starter_credits, True)
+    return DevKey(created.key.id, created.secret, created.key.webhook_secret, services.settings.starter_credits, True)

@@ -34,10 +34,17 @@ def create(
     services = build_services(settings_for(data_dir))
     created = services.keys.create(name=name, credits=credits)
     if as_json:
-        typer.echo(json.dumps({
-            "id": created.key.id, "name": name, "key": created.secret,
-            "webhookSecret": created.key.webhook_secret, "credits": credits,
-        }))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": created.key.id,
+                    "name": name,
+                    "key": created.secret,
+                    "webhookSecret": created.key.webhook_secret,
+                    "credits": credits,
+                }
+            )
+        )
         return
     console.print(f"Created key [bold]{created.key.id}[/bold] ({name}) with {credits} credits.")
     console.print(f"  API key:        {created.secret}")
@@ -46,13 +53,20 @@ def create(
 
 
 @keys_app.command("list")
-def list_keys(data_dir: DataDir = None,
-              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_keys(
+    data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """List keys with their balances (secrets are never shown)."""
     services = build_services(settings_for(data_dir))
     rows = [
-        {"id": k.id, "name": k.name, "prefix": k.prefix + "...", "active": k.active,
-         "credits": services.keys.balance(k.id), "createdAt": k.created_at.isoformat()}
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.prefix + "...",
+            "active": k.active,
+            "credits": services.keys.balance(k.id),
+            "createdAt": k.created_at.isoformat(),
+        }
         for k in services.keys.list()
     ]
     if as_json:
@@ -60,8 +74,14 @@ def list_keys(data_dir: DataDir = None,
         return
     table = Table("id", "name", "prefix", "active", "credits", "created")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["prefix"], "yes" if row["active"] else "revoked",
-                      str(row["credits"]), row["createdAt"][:19])
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["prefix"],
+            "yes" if row["active"] else "revoked",
+            str(row["credits"]),
+            row["createdAt"][:19],
+        )
     console.print(table)
 
 
@@ -77,8 +97,12 @@ def revoke(key_id: str, data_dir: DataDir = None) -> None:
 
 
 @credits_app.command("grant")
-def grant(key_id: str, amount: int, data_dir: DataDir = None,
-          note: Annotated[str | None, typer.Option(help="Why, for the ledger.")] = None) -> None:
+def grant(
+    key_id: str,
+    amount: int,
+    data_dir: DataDir = None,
+    note: Annotated[str | None, typer.Option(help="Why, for the ledger.")] = None,
+) -> None:
     """Add credits to a key (a negative amount removes them)."""
     services = build_services(settings_for(data_dir))
     try:
@@ -89,8 +113,9 @@ def grant(key_id: str, amount: int, data_dir: DataDir = None,
 
 
 @credits_app.command("show")
-def show(key_id: str, data_dir: DataDir = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def show(
+    key_id: str, data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """Show a key's balance and its ledger."""
     from reelforge.tasks import ledger
 
@@ -103,20 +128,37 @@ def show(key_id: str, data_dir: DataDir = None,
         rows = ledger.entries(conn, key_id)
     balance = sum(row["amount"] for row in rows)
     if as_json:
-        typer.echo(json.dumps({"id": key_id, "balance": balance, "ledger": [
-            {"amount": r["amount"], "reason": r["reason"], "taskId": r["task_id"], "note": r["note"],
-             "createdAt": r["created_at"].isoformat()} for r in rows]}))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": key_id,
+                    "balance": balance,
+                    "ledger": [
+                        {
+                            "amount": r["amount"],
+                            "reason": r["reason"],
+                            "taskId": r["task_id"],
+                            "note": r["note"],
+                            "createdAt": r["created_at"].isoformat(),
+                        }
+                        for r in rows
+                    ],
+                }
+            )
+        )
         return
     table = Table("when", "amount", "reason", "task", "note")
     for r in rows:
-        table.add_row(r["created_at"].isoformat()[:19], f"{r['amount']:+d}", r["reason"], r["task_id"] or "",
-                      r["note"] or "")
+        table.add_row(
+            r["created_at"].isoformat()[:19], f"{r['amount']:+d}", r["reason"], r["task_id"] or "", r["note"] or ""
+        )
     console.print(table)
     console.print(f"balance: [bold]{balance}[/bold]")
 
 
-tokens_app = typer.Typer(help="Create, list, rotate and revoke AVS tokens (avs.<tokenId>.<secret>).",
-                         no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Create, list, rotate and revoke AVS tokens (avs.<tokenId>.<secret>).", no_args_is_help=True
+)
 
 
 @tokens_app.command("create")
@@ -141,26 +183,46 @@ def token_create(
 
 
 @tokens_app.command("list")
-def token_list(data_dir: DataDir = None,
-               key_id: Annotated[str | None, typer.Option(help="Only this key's tokens.")] = None,
-               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def token_list(
+    data_dir: DataDir = None,
+    key_id: Annotated[str | None, typer.Option(help="Only this key's tokens.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List tokens (never their secrets)."""
     services = build_services(settings_for(data_dir))
-    rows = [{"tokenId": t.id, "keyId": t.key_id, "name": t.name, "kind": t.kind, "active": t.active,
-             "createdAt": t.created_at.isoformat()} for t in services.tokens.list(key_id)]
+    rows = [
+        {
+            "tokenId": t.id,
+            "keyId": t.key_id,
+            "name": t.name,
+            "kind": t.kind,
+            "active": t.active,
+            "createdAt": t.created_at.isoformat(),
+        }
+        for t in services.tokens.list(key_id)
+    ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
     table = Table("token id", "key", "name", "kind", "active", "created")
     for row in rows:
-        table.add_row(row["tokenId"], row["keyId"], row["name"], row["kind"],
-                      "yes" if row["active"] else "revoked", row["createdAt"][:19])
+        table.add_row(
+            row["tokenId"],
+            row["keyId"],
+            row["name"],
+            row["kind"],
+            "yes" if row["active"] else "revoked",
+            row["createdAt"][:19],
+        )
     console.print(table)
 
 
 @tokens_app.command("rotate")
-def token_rotate(token_id: str, data_dir: DataDir = None,
-                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def token_rotate(
+    token_id: str,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Give a token a new secret; the old one stops working at once."""
     services = build_services(settings_for(data_dir))
     try:

@@ -22,8 +22,11 @@ from reelforge.cli.mcp_command import register as register_mcp_command
 if TYPE_CHECKING:
     from reelforge.cli.devkey import DevKey
 
-app = typer.Typer(help="reelforge: a self-hosted video-generation API for AI agents.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="reelforge: a self-hosted video-generation API for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(tokens_app, name="tokens")
@@ -40,11 +43,17 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Embedded worker processes (0: run `reelforge worker` yourself).")] = 1,
-    public_url: Annotated[str | None, typer.Option(envvar="REELFORGE_PUBLIC_URL",
-                                                   help="Base URL clients reach this server at.")] = None,
-    executor: Annotated[str | None, typer.Option(
-        envvar="REELFORGE_EXECUTOR", help="embedded (workers started here) or celery (send tasks to "
-        "`reelforge worker --executor celery` through REELFORGE_BROKER_URL) [default: embedded].")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(envvar="REELFORGE_PUBLIC_URL", help="Base URL clients reach this server at.")
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REELFORGE_EXECUTOR",
+            help="embedded (workers started here) or celery (send tasks to "
+            "`reelforge worker --executor celery` through REELFORGE_BROKER_URL) [default: embedded].",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
 ) -> None:
     """Run the API server with its embedded workers, printing a dev key and a first request."""
@@ -73,8 +82,10 @@ def serve(
     base = settings.public_url or f"http://{shown_host}:{port}"
     application = create_app(services, runner, default_base_url=base)
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
-    console.print(f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
-                  f"workers: {shown_workers}, docs: {base}/docs")
+    console.print(
+        f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
+        f"workers: {shown_workers}, docs: {base}/docs"
+    )
     if dev is None:
         console.print("  no dev key (REELFORGE_DEV_KEY=false): create keys with `reelforge keys create`\n")
     else:
@@ -95,12 +106,13 @@ def _print_dev_key(dev: DevKey, base: str, data_dir: Path) -> None:
     console.print(
         f"  curl -s -X POST {base}/api/v1/generate/t2v -H 'key: {dev.secret if reveal else '<dev key>'}' "
         "-H 'content-type: application/json' "
-        "-d '{\"prompt\": \"A cinematic sunset over a futuristic city skyline\", "
-        "\"aspectRatio\": \"16:9\", \"duration\": \"5\"}'",
+        '-d \'{"prompt": "A cinematic sunset over a futuristic city skyline", '
+        '"aspectRatio": "16:9", "duration": "5"}\'',
         soft_wrap=True,
     )
-    console.print("Then poll the statusUrl it returns, and fetch output.videoUrl from the responseUrl.\n",
-                  soft_wrap=True)
+    console.print(
+        "Then poll the statusUrl it returns, and fetch output.videoUrl from the responseUrl.\n", soft_wrap=True
+    )
 
 
 @app.command()
@@ -109,9 +121,14 @@ def worker(
     models: Annotated[str | None, typer.Option(help="Models to serve, comma-separated [default: all].")] = None,
     name: Annotated[str | None, typer.Option(help="Worker name in leases and logs.")] = None,
     exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,
-    executor: Annotated[str | None, typer.Option(
-        envvar="REELFORGE_EXECUTOR", help="embedded (poll the job table) or celery (consume the models' "
-        "queues on REELFORGE_BROKER_URL) [default: embedded].")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REELFORGE_EXECUTOR",
+            help="embedded (poll the job table) or celery (consume the models' "
+            "queues on REELFORGE_BROKER_URL) [default: embedded].",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
 ) -> None:
     """Run a standalone worker against the same data directory or database as the server.

@@ -21,13 +21,26 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def mcp(
         data_dir: DataDir = None,
-        api_key: Annotated[str | None, typer.Option(
-            envvar="REELFORGE_API_KEY", show_default=False,
-            help="The API key the tools act as [default: the data directory's dev key].")] = None,
-        workers: Annotated[int, typer.Option(help="Embedded workers to start (0: use a running server's; "
-                                                  "none start with REELFORGE_EXECUTOR=celery).")] = 1,
-        public_url: Annotated[str | None, typer.Option(
-            envvar="REELFORGE_PUBLIC_URL", help="Base URL in video links [default: http://127.0.0.1:8000].")] = None,
+        api_key: Annotated[
+            str | None,
+            typer.Option(
+                envvar="REELFORGE_API_KEY",
+                show_default=False,
+                help="The API key the tools act as [default: the data directory's dev key].",
+            ),
+        ] = None,
+        workers: Annotated[
+            int,
+            typer.Option(
+                help="Embedded workers to start (0: use a running server's; none start with REELFORGE_EXECUTOR=celery)."
+            ),
+        ] = 1,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                envvar="REELFORGE_PUBLIC_URL", help="Base URL in video links [default: http://127.0.0.1:8000]."
+            ),
+        ] = None,
         log_level: Annotated[str, typer.Option(help="Logging level (logs go to stderr).")] = "WARNING",
     ) -> None:
         """Serve the MCP tools (generate_video, get_video, cancel_video, list_models, render_template) over stdio."""
@@ -55,6 +68,7 @@ def register(app: typer.Typer) -> None:
         def resolve_caller(_ctx: object) -> Caller:
             # Every call, as over HTTP: a key revoked while the agent host keeps this process running stops working.
             return Caller(key_id=services.keys.authenticate(secret).id, base_url=base_url)
+
         executor: Executor
         if settings.executor == "celery":  # tasks go to the fleet's Celery workers; none start here
             from reelforge.runtime.celery_executor import CeleryExecutor

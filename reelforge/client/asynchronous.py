@@ -18,8 +18,15 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class AsyncClient:
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float | None = None,
-                 max_retries: int | None = None, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.config = ClientConfig.resolve(base_url, api_key, timeout, max_retries)
         self._http = http or httpx.AsyncClient(timeout=self.config.timeout)
 
@@ -49,12 +56,15 @@ class AsyncClient:
             await asyncio.sleep(core.retry_delay(attempt, response))
             attempt += 1
 
-    async def create(self, model: str, payload: dict[str, Any], *, webhook_url: str | None = None,
-                     idempotency_key: str | None = None) -> dict[str, Any]:
+    async def create(
+        self, model: str, payload: dict[str, Any], *, webhook_url: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         try:
             response = await self._http.post(
-                self._url(f"/api/v1/generate/{model}"), json=payload,
-                headers={**core.headers(self.config.api_key), **core.create_headers(webhook_url, idempotency_key)})
+                self._url(f"/api/v1/generate/{model}"),
+                json=payload,
+                headers={**core.headers(self.config.api_key), **core.create_headers(webhook_url, idempotency_key)},
+            )
         except httpx.TransportError as exc:
             raise ClientError(Envelope.network_error(exc)) from exc
         return core.checked(response)
@@ -82,14 +92,22 @@ class AsyncClient:
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
         try:
-            response = await self._http.put(self._url(f"/api/v1/tasks/{task_id}/cancel"),
-                                            headers=core.headers(self.config.api_key))
+            response = await self._http.put(
+                self._url(f"/api/v1/tasks/{task_id}/cancel"), headers=core.headers(self.config.api_key)
+            )
         except httpx.TransportError as exc:
             raise ClientError(Envelope.network_error(exc, task_id)) from exc
         return core.checked(response, task_id)
 
-    async def wait(self, task_id: str, *, timeout: float = 600.0, poll_interval: float = 1.0,
-                   max_interval: float = 10.0, on_progress: Progress | None = None) -> dict[str, Any]:
+    async def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        max_interval: float = 10.0,
+        on_progress: Progress | None = None,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         delay = poll_interval
         while True:
@@ -99,9 +117,15 @@ class AsyncClient:
             if state.get("status") in core.TERMINAL:
                 return await self.get(task_id)
             if time.monotonic() + delay > deadline:
-                raise core.WaitTimeout(Envelope(ok=False, status=state.get("status"), taskId=task_id,
-                                                errorCode="UNKNOWN_ERROR",
-                                                errorMessage=f"still {state.get('status')} after {timeout:g} s"))
+                raise core.WaitTimeout(
+                    Envelope(
+                        ok=False,
+                        status=state.get("status"),
+                        taskId=task_id,
+                        errorCode="UNKNOWN_ERROR",
+                        errorMessage=f"still {state.get('status')} after {timeout:g} s",
+                    )
+                )
             await asyncio.sleep(delay)
             delay = core.next_poll(delay, max_interval)
 
@@ -124,14 +148,29 @@ class AsyncClient:
             raise ClientError(Envelope.network_error(exc)) from exc
         return target
 
-    async def generate(self, model: str, payload: dict[str, Any], out: str | Path, *, timeout: float = 600.0,
-                       on_progress: Progress | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    async def generate(
+        self,
+        model: str,
+        payload: dict[str, Any],
+        out: str | Path,
+        *,
+        timeout: float = 600.0,
+        on_progress: Progress | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         created = await self.create(model, payload, idempotency_key=idempotency_key)
         task = await self.wait(created["taskId"], timeout=timeout, on_progress=on_progress)
         if task["status"] != "COMPLETED":
             error = task.get("error") or {}
-            raise ClientError(Envelope(ok=False, status=task["status"], taskId=task["id"], data=task,
-                                       errorCode="UNKNOWN_ERROR",
-                                       errorMessage=error.get("message") or f"task ended {task['status']}"))
+            raise ClientError(
+                Envelope(
+                    ok=False,
+                    status=task["status"],
+                    taskId=task["id"],
+                    data=task,
+                    errorCode="UNKNOWN_ERROR",
+                    errorMessage=error.get("message") or f"task ended {task['status']}",
+                )
+            )
         await self.download(task, out)
         return task

@@ -20,8 +20,13 @@ class ClientConfig:
     max_retries: int  # for idempotent reads only
 
     @classmethod
-    def resolve(cls, base_url: str | None = None, api_key: str | None = None, timeout: float | None = None,
-                max_retries: int | None = None) -> ClientConfig:
+    def resolve(
+        cls,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> ClientConfig:
         env = os.environ
         return cls(
             base_url=(base_url or env.get("REELFORGE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),

@@ -45,7 +45,7 @@ def checked(response: httpx.Response, task_id: str | None = None) -> Any:
 
 def retry_delay(attempt: int, response: httpx.Response | None, base: float = 0.5, cap: float = 20.0) -> float:
     """Exponential backoff with full jitter; a server's Retry-After is a floor."""
-    delay = random.uniform(0, min(cap, base * 2 ** attempt))
+    delay = random.uniform(0, min(cap, base * 2**attempt))
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after and retry_after.replace(".", "", 1).isdigit():
         delay = max(delay, float(retry_after))

@@ -12,10 +12,25 @@ from typing import Any
 
 import httpx
 
-CODES = ("INVALID_MODEL", "INVALID_PAYLOAD", "AUTH_FAILED", "RATE_LIMITED", "INSUFFICIENT_CREDITS",
-         "TASK_NOT_FOUND", "NETWORK_ERROR", "UNKNOWN_ERROR")
-BY_STATUS = {400: "INVALID_PAYLOAD", 401: "AUTH_FAILED", 402: "INSUFFICIENT_CREDITS", 403: "AUTH_FAILED",
-             404: "TASK_NOT_FOUND", 422: "INVALID_PAYLOAD", 429: "RATE_LIMITED"}
+CODES = (
+    "INVALID_MODEL",
+    "INVALID_PAYLOAD",
+    "AUTH_FAILED",
+    "RATE_LIMITED",
+    "INSUFFICIENT_CREDITS",
+    "TASK_NOT_FOUND",
+    "NETWORK_ERROR",
+    "UNKNOWN_ERROR",
+)
+BY_STATUS = {
+    400: "INVALID_PAYLOAD",
+    401: "AUTH_FAILED",
+    402: "INSUFFICIENT_CREDITS",
+    403: "AUTH_FAILED",
+    404: "TASK_NOT_FOUND",
+    422: "INVALID_PAYLOAD",
+    429: "RATE_LIMITED",
+}
 
 
 @dataclass(frozen=True)
@@ -47,9 +62,15 @@ class Envelope:
         server_code = error.get("code") if isinstance(error, dict) else None
         code = server_code if server_code in CODES else BY_STATUS.get(response.status_code, "UNKNOWN_ERROR")
         retry = response.headers.get("retry-after")
-        return cls(ok=False, status=body.get("status") if isinstance(body, dict) else None, taskId=task_id,
-                   data=body or None, errorCode=code, errorMessage=str(message),
-                   retryAfter=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None)
+        return cls(
+            ok=False,
+            status=body.get("status") if isinstance(body, dict) else None,
+            taskId=task_id,
+            data=body or None,
+            errorCode=code,
+            errorMessage=str(message),
+            retryAfter=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
+        )
 
     @classmethod
     def network_error(cls, exc: Exception, task_id: str | None = None) -> Envelope:

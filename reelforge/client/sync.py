@@ -1,7 +1,7 @@
 """`Client`: the blocking SDK for reelforge (and, by base URL, the hosted AIVideoMaker API it mirrors).
 
-    client = Client()                      # REELFORGE_BASE_URL / REELFORGE_API_KEY (or AIVIDEO_API_KEY)
-    task = client.generate("t2v", {"prompt": "...", "aspectRatio": "16:9", "duration": "5"}, "clip.mp4")
+client = Client()                      # REELFORGE_BASE_URL / REELFORGE_API_KEY (or AIVIDEO_API_KEY)
+task = client.generate("t2v", {"prompt": "...", "aspectRatio": "16:9", "duration": "5"}, "clip.mp4")
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class Client:
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float | None = None,
-                 max_retries: int | None = None, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.config = ClientConfig.resolve(base_url, api_key, timeout, max_retries)
         self._http = http or httpx.Client(timeout=self.config.timeout)
         self._sleep = time.sleep
@@ -56,13 +63,16 @@ class Client:
             self._sleep(core.retry_delay(attempt, response))
             attempt += 1
 
-    def create(self, model: str, payload: dict[str, Any], *, webhook_url: str | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:
+    def create(
+        self, model: str, payload: dict[str, Any], *, webhook_url: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit a task; never retried here — repeat it yourself with the same `idempotency_key`."""
         try:
             response = self._http.post(
-                self._url(f"/api/v1/generate/{model}"), json=payload,
-                headers={**core.headers(self.config.api_key), **core.create_headers(webhook_url, idempotency_key)})
+                self._url(f"/api/v1/generate/{model}"),
+                json=payload,
+                headers={**core.headers(self.config.api_key), **core.create_headers(webhook_url, idempotency_key)},
+            )
         except httpx.TransportError as exc:
             raise ClientError(Envelope.network_error(exc)) from exc
         return core.checked(response)
@@ -90,14 +100,22 @@ class Client:
 
     def cancel(self, task_id: str) -> dict[str, Any]:
         try:
-            response = self._http.put(self._url(f"/api/v1/tasks/{task_id}/cancel"),
-                                      headers=core.headers(self.config.api_key))
+            response = self._http.put(
+                self._url(f"/api/v1/tasks/{task_id}/cancel"), headers=core.headers(self.config.api_key)
+            )
         except httpx.TransportError as exc:
             raise ClientError(Envelope.network_error(exc, task_id)) from exc
         return core.checked(response, task_id)
 
-    def wait(self, task_id: str, *, timeout: float = 600.0, poll_interval: float = 1.0, max_interval: float = 10.0,
-             on_progress: Progress | None = None) -> dict[str, Any]:
+    def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        max_interval: float = 10.0,
+        on_progress: Progress | None = None,
+    ) -> dict[str, Any]:
         """Poll until the task ends (backing off, honouring Retry-After); the task's details."""
         deadline = time.monotonic() + timeout
         delay = poll_interval
@@ -108,9 +126,15 @@ class Client:
             if state.get("status") in core.TERMINAL:
                 return self.get(task_id)
             if time.monotonic() + delay > deadline:
-                raise core.WaitTimeout(Envelope(ok=False, status=state.get("status"), taskId=task_id,
-                                                errorCode="UNKNOWN_ERROR",
-                                                errorMessage=f"still {state.get('status')} after {timeout:g} s"))
+                raise core.WaitTimeout(
+                    Envelope(
+                        ok=False,
+                        status=state.get("status"),
+                        taskId=task_id,
+                        errorCode="UNKNOWN_ERROR",
+                        errorMessage=f"still {state.get('status')} after {timeout:g} s",
+                    )
+                )
             self._sleep(delay)
             delay = core.next_poll(delay, max_interval)
 
@@ -134,15 +158,30 @@ class Client:
             raise ClientError(Envelope.network_error(exc)) from exc
         return target
 
-    def generate(self, model: str, payload: dict[str, Any], out: str | Path, *, timeout: float = 600.0,
-                 on_progress: Progress | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    def generate(
+        self,
+        model: str,
+        payload: dict[str, Any],
+        out: str | Path,
+        *,
+        timeout: float = 600.0,
+        on_progress: Progress | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         """Create, wait, download: the finished task's details, with the video at `out`."""
         created = self.create(model, payload, idempotency_key=idempotency_key)
         task = self.wait(created["taskId"], timeout=timeout, on_progress=on_progress)
         if task["status"] != "COMPLETED":
             error = task.get("error") or {}
-            raise ClientError(Envelope(ok=False, status=task["status"], taskId=task["id"], data=task,
-                                       errorCode="UNKNOWN_ERROR",
-                                       errorMessage=error.get("message") or f"task ended {task['status']}"))
+            raise ClientError(
+                Envelope(
+                    ok=False,
+                    status=task["status"],
+                    taskId=task["id"],
+                    data=task,
+                    errorCode="UNKNOWN_ERROR",
+                    errorMessage=error.get("message") or f"task ended {task['status']}",
+                )
+            )
         self.download(task, out)
         return task

@@ -69,8 +69,9 @@ class ReelforgeError(Exception):
     `field` names the offending input (a JSON pointer such as `/duration`) when there is one.
     """
 
-    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, *, field: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -27,9 +27,7 @@ TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCEL
 # RUNNING -> QUEUED is the re-queue of a task whose worker lost its lease.
 ALLOWED_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
-    TaskStatus.RUNNING: frozenset(
-        {TaskStatus.QUEUED, TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}
-    ),
+    TaskStatus.RUNNING: frozenset({TaskStatus.QUEUED, TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}),
     TaskStatus.SUCCEEDED: frozenset(),
     TaskStatus.FAILED: frozenset(),
     TaskStatus.CANCELLED: frozenset(),
@@ -102,4 +100,5 @@ class Task:
         """True once the output is gone or past its expiry, whether or not the sweep has run yet, so every
         API answers alike from the moment of expiry."""
         return self.output is not None and (
-            self.outputs_expired or (self.expires_at is not None and self.expires_at <= now))
+            self.outputs_expired or (self.expires_at is not None and self.expires_at <= now)
+        )

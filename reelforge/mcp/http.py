@@ -64,10 +64,23 @@ class MCPEndpoint:
 
 
 async def _unauthorized(send: Send, exc: ReelforgeError) -> None:
-    body = json.dumps({"error": {"code": str(exc.code), "message": f"{exc.message} "
-                                 "(send `Authorization: Bearer <API key>` or a `key` header)"}}).encode()
-    await send({"type": "http.response.start", "status": 401, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", b'Bearer realm="reelforge"'),
-    ]})
+    body = json.dumps(
+        {
+            "error": {
+                "code": str(exc.code),
+                "message": f"{exc.message} (send `Authorization: Bearer <API key>` or a `key` header)",
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="reelforge"'),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

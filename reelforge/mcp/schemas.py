@@ -23,8 +23,12 @@ class WaitOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     wait: bool = Field(False, description="Wait for the video, streaming progress notifications, before answering")
-    wait_ms: int = Field(DEFAULT_WAIT_MS, ge=0, le=MAX_WAIT_MS,
-                         description="With wait: answer with the task as it is after this long (it keeps running)")
+    wait_ms: int = Field(
+        DEFAULT_WAIT_MS,
+        ge=0,
+        le=MAX_WAIT_MS,
+        description="With wait: answer with the task as it is after this long (it keeps running)",
+    )
 
 
 class GenerateVideoArgs(GenerateInput, WaitOptions):
@@ -35,8 +39,9 @@ class GetVideoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str = Field(min_length=1, description="The task_id generate_video or render_template returned")
-    wait_ms: int = Field(0, ge=0, le=MAX_WAIT_MS,
-                         description="Wait up to this long for the task to finish, streaming progress meanwhile")
+    wait_ms: int = Field(
+        0, ge=0, le=MAX_WAIT_MS, description="Wait up to this long for the task to finish, streaming progress meanwhile"
+    )
 
 
 class CancelVideoArgs(BaseModel):
@@ -62,7 +67,7 @@ class RenderOutput(BaseModel):
 class RenderTemplateArgs(WaitOptions):
     """The AVS from-json body (media by URL; uploads need the HTTP API) plus wait."""
 
-    template: Template = Field(description="An AVS Template JSON v1: version \"1\" and video/image/text/audio blocks")
+    template: Template = Field(description='An AVS Template JSON v1: version "1" and video/image/text/audio blocks')
     output: RenderOutput = Field(default_factory=RenderOutput)
 
 
@@ -97,8 +102,9 @@ class VideoSnapshot(BaseModel):
     fps: float | None = None
     error: ToolErrorInfo | None = None
     embedded: bool = Field(False, description="True when the MP4 itself is attached as an embedded resource")
-    expires_at: datetime | None = Field(None, description="When the output files are deleted (then error is "
-                                                           "OUTPUT_EXPIRED and there are no URLs)")
+    expires_at: datetime | None = Field(
+        None, description="When the output files are deleted (then error is OUTPUT_EXPIRED and there are no URLs)"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -43,22 +43,47 @@ INSTRUCTIONS = (
 )
 
 TOOLS: dict[str, ToolSpec] = {
-    spec.name: spec for spec in (
-        ToolSpec(name="generate_video", title="Generate a video", arguments=GenerateVideoArgs, result=VideoSnapshot,
-                 description="Start a video task from a prompt (scene text-to-video, image-to-video, video-to-video "
-                             "or ad-video, or a catalog model). Answers with the task_id at once; with wait=true it "
-                             "streams progress and answers when the video is done or wait_ms runs out."),
-        ToolSpec(name="get_video", title="Get a video task", arguments=GetVideoArgs, result=VideoSnapshot,
-                 description="A task's status, progress and, once done, its video and thumbnail URLs. With wait_ms "
-                             "it waits up to that long for the task to end, streaming progress meanwhile."),
-        ToolSpec(name="cancel_video", title="Cancel a video task", arguments=CancelVideoArgs, result=VideoSnapshot,
-                 description="Cancel a queued or running task; its credits are refunded."),
-        ToolSpec(name="list_models", title="List models", arguments=ListModelsArgs, result=ModelList,
-                 description="The models this server offers, with their kind, engine, durations and price."),
-        ToolSpec(name="render_template", title="Render a template", arguments=RenderTemplateArgs,
-                 result=VideoSnapshot,
-                 description="Render an AVS Template JSON v1 (video, image, text and audio blocks on one timeline, "
-                             "media by URL) to an MP4 with the compositor. Same wait options as generate_video."),
+    spec.name: spec
+    for spec in (
+        ToolSpec(
+            name="generate_video",
+            title="Generate a video",
+            arguments=GenerateVideoArgs,
+            result=VideoSnapshot,
+            description="Start a video task from a prompt (scene text-to-video, image-to-video, video-to-video "
+            "or ad-video, or a catalog model). Answers with the task_id at once; with wait=true it "
+            "streams progress and answers when the video is done or wait_ms runs out.",
+        ),
+        ToolSpec(
+            name="get_video",
+            title="Get a video task",
+            arguments=GetVideoArgs,
+            result=VideoSnapshot,
+            description="A task's status, progress and, once done, its video and thumbnail URLs. With wait_ms "
+            "it waits up to that long for the task to end, streaming progress meanwhile.",
+        ),
+        ToolSpec(
+            name="cancel_video",
+            title="Cancel a video task",
+            arguments=CancelVideoArgs,
+            result=VideoSnapshot,
+            description="Cancel a queued or running task; its credits are refunded.",
+        ),
+        ToolSpec(
+            name="list_models",
+            title="List models",
+            arguments=ListModelsArgs,
+            result=ModelList,
+            description="The models this server offers, with their kind, engine, durations and price.",
+        ),
+        ToolSpec(
+            name="render_template",
+            title="Render a template",
+            arguments=RenderTemplateArgs,
+            result=VideoSnapshot,
+            description="Render an AVS Template JSON v1 (video, image, text and audio blocks on one timeline, "
+            "media by URL) to an MP4 with the compositor. Same wait options as generate_video.",
+        ),
     )
 }
 
@@ -72,12 +97,17 @@ CallerResolver = Callable[[ServerRequestContext[Any]], Caller]
 def tool_definition(spec: ToolSpec) -> types.Tool:
     read_only = spec.name in ("get_video", "list_models")
     return types.Tool(
-        name=spec.name, title=spec.title, description=spec.description,
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
         input_schema=spec.arguments.model_json_schema(by_alias=True),
         output_schema=spec.result.model_json_schema(by_alias=True),
         annotations=types.ToolAnnotations(
-            title=spec.title, read_only_hint=read_only, destructive_hint=spec.name == "cancel_video",
-            idempotent_hint=read_only, open_world_hint=False,
+            title=spec.title,
+            read_only_hint=read_only,
+            destructive_hint=spec.name == "cancel_video",
+            idempotent_hint=read_only,
+            open_world_hint=False,
         ),
     )
 
@@ -106,11 +136,14 @@ def success_result(outcome: Outcome) -> types.CallToolResult:
     content: list[Any] = [types.TextContent(type="text", text=_summary(outcome.snapshot))]
     if outcome.video is not None:
         assert isinstance(outcome.snapshot, VideoSnapshot) and outcome.snapshot.video_url
-        content.append(types.EmbeddedResource(
-            type="resource",
-            resource=types.BlobResourceContents(uri=outcome.snapshot.video_url, mime_type="video/mp4",
-                                                blob=video_blob(outcome.video)),
-        ))
+        content.append(
+            types.EmbeddedResource(
+                type="resource",
+                resource=types.BlobResourceContents(
+                    uri=outcome.snapshot.video_url, mime_type="video/mp4", blob=video_blob(outcome.video)
+                ),
+            )
+        )
     return types.CallToolResult(content=content, structured_content=structured)
 
 
@@ -130,13 +163,13 @@ def _summary(snapshot: BaseModel) -> str:
 def build_server(tools: VideoTools, resolve_caller: CallerResolver) -> Server[Any]:
     """The MCP server; `resolve_caller` says who a request comes from (a fixed key on stdio, headers on HTTP)."""
 
-    async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-                         ) -> types.ListToolsResult:
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         names = [name for name in TOOLS if name != "render_template" or tools.compositor_available()]
         return types.ListToolsResult(tools=[tool_definition(TOOLS[name]) for name in names])
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-                        ) -> types.CallToolResult:
+    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         spec = TOOLS.get(params.name)
         try:
             if spec is None:
@@ -150,12 +183,19 @@ def build_server(tools: VideoTools, resolve_caller: CallerResolver) -> Server[An
             return error_result(exc)
         except Exception:
             log.exception("mcp tool %s crashed", params.name)
-            return error_result(ReelforgeError(ErrorCode.INTERNAL_ERROR,
-                                               f"{params.name} failed unexpectedly; the server log has details"))
+            return error_result(
+                ReelforgeError(
+                    ErrorCode.INTERNAL_ERROR, f"{params.name} failed unexpectedly; the server log has details"
+                )
+            )
 
     return Server(
-        "reelforge", version=__version__, title="reelforge video generation", instructions=INSTRUCTIONS,
-        on_list_tools=list_tools, on_call_tool=call_tool,
+        "reelforge",
+        version=__version__,
+        title="reelforge video generation",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
     )
 
 

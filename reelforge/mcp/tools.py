@@ -72,14 +72,20 @@ class VideoTools:
 
     async def generate_video(self, args: GenerateVideoArgs, caller: Caller, progress: Progress) -> Outcome:
         model, request = await asyncio.to_thread(build_request, args, self.services)
-        submission = Submission(model=model, request=request, dialect=DIALECT,
-                                input=args.model_dump(exclude={"wait", "wait_ms"}, exclude_none=True))
+        submission = Submission(
+            model=model,
+            request=request,
+            dialect=DIALECT,
+            input=args.model_dump(exclude={"wait", "wait_ms"}, exclude_none=True),
+        )
         return await self._submit_and_maybe_wait(submission, caller, progress, args.wait, args.wait_ms)
 
     async def render_template(self, args: RenderOptions, caller: Caller, progress: Progress) -> Outcome:
         if not self.compositor_available():
-            raise ReelforgeError(ErrorCode.INVALID_MODEL, f"this server has no compositor: no {JSON_MODEL!r} "
-                                 "model with a working compose engine")
+            raise ReelforgeError(
+                ErrorCode.INVALID_MODEL,
+                f"this server has no compositor: no {JSON_MODEL!r} model with a working compose engine",
+            )
         payload = {"template": args.template, "output": args.output.model_dump()}
         request, echoed = await asyncio.to_thread(parse_from_json, ParsedRequest(payload=payload), self.services)
         submission = Submission(model=JSON_MODEL, request=request, input=echoed, dialect=DIALECT)
@@ -101,10 +107,18 @@ class VideoTools:
 
     async def list_models(self, args: ListModelsArgs, caller: Caller, progress: Progress) -> Outcome:
         catalog = self.services.tasks.catalog
-        models = [ModelInfo(name=spec.name, kind=spec.kind.value, engine=spec.engine, description=spec.description,
-                            credits_per_second=spec.credits_per_second, durations=spec.durations or None,
-                            aspect_ratios=spec.aspect_ratios or None)
-                  for spec in (catalog.models[name] for name in catalog.names)]
+        models = [
+            ModelInfo(
+                name=spec.name,
+                kind=spec.kind.value,
+                engine=spec.engine,
+                description=spec.description,
+                credits_per_second=spec.credits_per_second,
+                durations=spec.durations or None,
+                aspect_ratios=spec.aspect_ratios or None,
+            )
+            for spec in (catalog.models[name] for name in catalog.names)
+        ]
         return Outcome(ModelList(models=models))
 
     def compositor_available(self) -> bool:
@@ -119,8 +133,9 @@ class VideoTools:
 
     # --------------------------------------------------------------- helpers
 
-    async def _submit_and_maybe_wait(self, submission: Submission, caller: Caller, progress: Progress,
-                                     wait: bool, wait_ms: int) -> Outcome:
+    async def _submit_and_maybe_wait(
+        self, submission: Submission, caller: Caller, progress: Progress, wait: bool, wait_ms: int
+    ) -> Outcome:
         task = await asyncio.to_thread(self.services.tasks.submit, caller.key_id, submission)
         self.executor.dispatch(task)
         log.info("mcp: task %s (%s) submitted", task.id, task.model)
@@ -159,11 +174,21 @@ class VideoTools:
         if output and links.expired(task):
             error = ToolErrorInfo(code=ErrorCode.OUTPUT_EXPIRED, message=expired_message(task))
         snapshot = VideoSnapshot(
-            task_id=task.id, status=task.status.value, progress=task.progress, phase=task.phase, model=task.model,
-            credits=task.cost, video_url=video_url, thumbnail_url=links.thumbnail_url(task) if output else None,
-            duration=output.duration if output else None, width=output.width if output else None,
-            height=output.height if output else None, fps=output.fps if output else None, error=error,
-            embedded=video is not None, expires_at=task.expires_at,
+            task_id=task.id,
+            status=task.status.value,
+            progress=task.progress,
+            phase=task.phase,
+            model=task.model,
+            credits=task.cost,
+            video_url=video_url,
+            thumbnail_url=links.thumbnail_url(task) if output else None,
+            duration=output.duration if output else None,
+            width=output.width if output else None,
+            height=output.height if output else None,
+            fps=output.fps if output else None,
+            error=error,
+            embedded=video is not None,
+            expires_at=task.expires_at,
         )
         return Outcome(snapshot, video=video)
 

@@ -158,9 +158,7 @@ class VideoWriter:
     def open(self) -> None:
         """Create the container, the H.264 stream and the encoder thread (called by `__enter__`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        container = av.open(
-            str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"}
-        )
+        container = av.open(str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"})
         try:
             options = {"crf": str(self.crf), "preset": self.preset}
             if (asm := x264_asm_override()) is not None:
@@ -188,9 +186,7 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         """Queue one RGB frame for encoding; it must be exactly height x width x 3, dtype uint8."""
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(
-                f"expected a {self.height}x{self.width}x3 uint8 frame, got {frame.shape} {frame.dtype}"
-            )
+            raise ValueError(f"expected a {self.height}x{self.width}x3 uint8 frame, got {frame.shape} {frame.dtype}")
         # Our own copy, wrapped without a second copy: the caller may reuse `frame` at once.
         self._put(av.VideoFrame.from_numpy_buffer(np.array(frame, order="C", copy=True), format="rgb24"))
 
@@ -201,8 +197,10 @@ class VideoWriter:
         """
         expected = (self.height * 3 // 2, self.width)
         if frame.shape != expected or frame.dtype != np.uint8:
-            raise ValueError(f"expected a {expected[0]}x{expected[1]} uint8 I420 array for a "
-                             f"{self.width}x{self.height} frame, got {frame.shape} {frame.dtype}")
+            raise ValueError(
+                f"expected a {expected[0]}x{expected[1]} uint8 I420 array for a "
+                f"{self.width}x{self.height} frame, got {frame.shape} {frame.dtype}"
+            )
         self._put(av.VideoFrame.from_ndarray(frame, format="yuv420p"))  # copies
 
     def _put(self, frame: av.VideoFrame) -> None:

@@ -21,8 +21,9 @@ import httpx
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 
-_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,",
-                       re.IGNORECASE)
+_DATA_URI = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,", re.IGNORECASE
+)
 MAX_REDIRECTS = 3
 
 
@@ -57,8 +58,9 @@ def check_url(url: str, *, allow_private: bool, purpose: str = "URL") -> None:
             )
 
 
-def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
-          accept_prefix: str | tuple[str, ...] = "image/") -> Fetched:
+def fetch(
+    url: str, *, allow_private: bool, max_bytes: int, timeout: float, accept_prefix: str | tuple[str, ...] = "image/"
+) -> Fetched:
     """GET `url` safely; raise INPUT_FETCH_FAILED (or INVALID_PAYLOAD for a forbidden URL) on any problem."""
     current = url
     # trust_env=False: an environment proxy must not become a way around the address checks
@@ -76,8 +78,9 @@ def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
                         )
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     if not content_type.startswith(accept_prefix):
-                        expected = " or ".join(f"{p}*" for p in ((accept_prefix,) if isinstance(
-                            accept_prefix, str) else accept_prefix))
+                        expected = " or ".join(
+                            f"{p}*" for p in ((accept_prefix,) if isinstance(accept_prefix, str) else accept_prefix)
+                        )
                         raise ReelforgeError(
                             ErrorCode.INPUT_FETCH_FAILED,
                             f"{url} is {content_type or 'of unknown type'}, expected {expected}",
@@ -106,20 +109,15 @@ def is_data_uri(value: str) -> bool:
     return value[:5].lower() == "data:"
 
 
-def decode_data_uri(value: str, *, max_bytes: int, accept_prefix: str = "image/",
-                    field: str | None = None) -> Fetched:
+def decode_data_uri(value: str, *, max_bytes: int, accept_prefix: str = "image/", field: str | None = None) -> Fetched:
     """Decode a base64 `data:` URI; INVALID_PAYLOAD (naming `field`) when malformed, of the wrong type or too big."""
     match = _DATA_URI.match(value)
     if not match or not match.group("b64"):
-        raise ReelforgeError(
-            ErrorCode.INVALID_PAYLOAD, "expected data:<type>;base64,<data>", field=field
-        )
+        raise ReelforgeError(ErrorCode.INVALID_PAYLOAD, "expected data:<type>;base64,<data>", field=field)
     mime = match.group("mime").lower()
     if not mime.startswith(accept_prefix):
-        raise ReelforgeError(
-            ErrorCode.INVALID_PAYLOAD, f"data URI is {mime}, expected {accept_prefix}*", field=field
-        )
-    payload = value[match.end():]
+        raise ReelforgeError(ErrorCode.INVALID_PAYLOAD, f"data URI is {mime}, expected {accept_prefix}*", field=field)
+    payload = value[match.end() :]
     if len(payload) * 3 // 4 > max_bytes:
         raise ReelforgeError(
             ErrorCode.INVALID_PAYLOAD, f"data URI is larger than the {max_bytes}-byte limit", field=field

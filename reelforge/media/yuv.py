@@ -85,11 +85,14 @@ def rgb_delta_to_yuv(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb, dtype=np.float32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     luma = KR * r + KG * g + KB * b
-    return np.stack([
-        luma * Y_SCALE,
-        (b - luma) / (2 * (1 - KB)) * C_SCALE,
-        (r - luma) / (2 * (1 - KR)) * C_SCALE,
-    ], axis=-1)
+    return np.stack(
+        [
+            luma * Y_SCALE,
+            (b - luma) / (2 * (1 - KB)) * C_SCALE,
+            (r - luma) / (2 * (1 - KR)) * C_SCALE,
+        ],
+        axis=-1,
+    )
 
 
 def rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:

@@ -50,8 +50,10 @@ def queues_for(settings: Settings, models: list[str] | None = None) -> dict[str,
     names = {queue_name(settings, model) for model in wanted}
     unknown = wanted - set(settings.catalog.names)
     if unknown:
-        raise ReelforgeError(ErrorCode.INVALID_MODEL, f"Unknown model(s): {', '.join(sorted(unknown))}; "
-                             f"available models: {', '.join(settings.catalog.names)}")
+        raise ReelforgeError(
+            ErrorCode.INVALID_MODEL,
+            f"Unknown model(s): {', '.join(sorted(unknown))}; available models: {', '.join(settings.catalog.names)}",
+        )
     return {name: queues[name] for name in sorted(names)}
 
 
@@ -60,8 +62,9 @@ def create_celery_app(settings: Settings) -> Celery:
     try:
         from celery import Celery
     except ImportError as exc:  # an optional extra
-        raise ReelforgeError(ErrorCode.INTERNAL_ERROR, "the celery executor needs the celery extra: "
-                             "pip install 'reelforge[celery]'") from exc
+        raise ReelforgeError(
+            ErrorCode.INTERNAL_ERROR, "the celery executor needs the celery extra: pip install 'reelforge[celery]'"
+        ) from exc
     app = Celery("reelforge", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,

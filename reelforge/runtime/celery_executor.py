@@ -38,8 +38,9 @@ _STOP = object()
 
 
 class CeleryExecutor:
-    def __init__(self, services: Services, app: Celery | None = None, *, announce_on_start: bool = True,
-                 reap: bool = True) -> None:
+    def __init__(
+        self, services: Services, app: Celery | None = None, *, announce_on_start: bool = True, reap: bool = True
+    ) -> None:
         self.services = services
         self.settings = services.settings
         self.app = app or create_celery_app(self.settings)
@@ -72,8 +73,10 @@ class CeleryExecutor:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if not self._outbox.empty():
-            log.warning("celery executor stopped with %d messages unsent; they are re-sent when an API server "
-                        "starts", self._outbox.qsize())
+            log.warning(
+                "celery executor stopped with %d messages unsent; they are re-sent when an API server starts",
+                self._outbox.qsize(),
+            )
 
     def dispatch(self, task: Task) -> None:
         """Announce a committed task to the workers of its model (returns at once; sent in the background)."""
@@ -113,8 +116,9 @@ class CeleryExecutor:
         with self.app.connection_for_write() as conn:
             for name, waiting in by_queue.items():
                 if _ready_messages(conn, name) == 0:
-                    log.warning("queue %s holds no message for %d waiting tasks; announcing them again",
-                                name, len(waiting))
+                    log.warning(
+                        "queue %s holds no message for %d waiting tasks; announcing them again", name, len(waiting)
+                    )
                     for task_id, model in waiting:
                         self.announce(task_id, model)
                     announced += len(waiting)

@@ -73,8 +73,9 @@ class Handler:
             self.worker.stop_event.wait(pause)
 
 
-def run_celery_worker(services: Services, *, models: list[str] | None = None, name: str | None = None,
-                      log_level: str = "INFO") -> None:
+def run_celery_worker(
+    services: Services, *, models: list[str] | None = None, name: str | None = None, log_level: str = "INFO"
+) -> None:
     """Run a Celery worker for `models` (default: all) until SIGTERM/SIGINT; the running task is given back."""
     from celery import signals
 
@@ -101,8 +102,14 @@ def run_celery_worker(services: Services, *, models: list[str] | None = None, na
     log.info("celery worker %s: queues %s (models: %s)", name, ", ".join(queues), ", ".join(served))
     try:
         app.Worker(
-            hostname=f"{name}@{socket.gethostname()}", pool_cls="solo", concurrency=1, queues=list(queues),
-            loglevel=log_level, without_gossip=True, without_mingle=True, without_heartbeat=True,
+            hostname=f"{name}@{socket.gethostname()}",
+            pool_cls="solo",
+            concurrency=1,
+            queues=list(queues),
+            loglevel=log_level,
+            without_gossip=True,
+            without_mingle=True,
+            without_heartbeat=True,
             redirect_stdouts=False,
         ).start()
     finally:

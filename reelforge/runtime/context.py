@@ -20,8 +20,15 @@ class WorkerContext:
     PROGRESS_INTERVAL = 0.5
     CANCEL_CHECK_INTERVAL = 0.5
 
-    def __init__(self, task_id: str, workdir: Path, service: TaskService, storage: Storage,
-                 settings: Settings, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        workdir: Path,
+        service: TaskService,
+        storage: Storage,
+        settings: Settings,
+        stop: threading.Event,
+    ) -> None:
         self.task_id = task_id
         self.workdir = workdir
         self._service = service
@@ -66,7 +73,7 @@ class WorkerContext:
 
     def read_input(self, source: str) -> bytes:
         if source.startswith(STORED_PREFIX):
-            return self._storage.read_bytes(source[len(STORED_PREFIX):])
+            return self._storage.read_bytes(source[len(STORED_PREFIX) :])
         return fetch(
             source,
             allow_private=self._settings.allow_private_urls,

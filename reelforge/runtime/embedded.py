@@ -21,8 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedExecutor:
-    def __init__(self, settings: Settings, workers: int = 1, *, restart: bool = True,
-                 log_level: str = "INFO", stdout: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        workers: int = 1,
+        *,
+        restart: bool = True,
+        log_level: str = "INFO",
+        stdout: IO[str] | None = None,
+    ) -> None:
         self.settings = settings
         self.stdout = stdout
         """Where workers' stdout goes (inherited by default); `reelforge mcp` sends it to stderr, since its
@@ -42,8 +49,17 @@ class EmbeddedExecutor:
             env["REELFORGE_PUBLIC_URL"] = self.settings.public_url
         if self.settings.models_file:
             env["REELFORGE_MODELS_FILE"] = str(self.settings.models_file)
-        command = [sys.executable, "-m", "reelforge", "worker", "--exit-with-parent",
-                   "--name", f"embedded-{os.getpid()}-{index}", "--log-level", self.log_level]
+        command = [
+            sys.executable,
+            "-m",
+            "reelforge",
+            "worker",
+            "--exit-with-parent",
+            "--name",
+            f"embedded-{os.getpid()}-{index}",
+            "--log-level",
+            self.log_level,
+        ]
         # A worker never reads stdin; under `reelforge mcp` stdin is the protocol channel, not theirs.
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.stdout)
 

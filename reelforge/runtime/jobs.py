@@ -59,14 +59,11 @@ def enqueue(conn: Connection, task_id: str, queue: str, key_id: str | None = Non
             place = min(head, now)
         place = min(place, now + _FAIR_HORIZON)  # deeper backlogs keep their order by `created_at`
     conn.execute(
-        insert(jobs).values(
-            task_id=task_id, queue=queue, state=QUEUED, attempts=0, available_at=place, created_at=now
-        )
+        insert(jobs).values(task_id=task_id, queue=queue, state=QUEUED, attempts=0, available_at=place, created_at=now)
     )
 
 
-def _candidates(now: datetime, queues: list[str] | None, task_id: str | None,
-                max_running_per_key: int) -> Select:
+def _candidates(now: datetime, queues: list[str] | None, task_id: str | None, max_running_per_key: int) -> Select:
     """Ready jobs in the order a worker should take them: fair between API keys.
 
     A key's load is how many of its jobs are leased right now (on any queue). Jobs of keys at
@@ -84,8 +81,9 @@ def _candidates(now: datetime, queues: list[str] | None, task_id: str | None,
     load = func.coalesce(running.c.n, 0)
     query = (
         select(jobs.c.task_id, tasks.c.key_id)
-        .select_from(jobs.join(tasks, tasks.c.id == jobs.c.task_id)
-                     .outerjoin(running, running.c.key_id == tasks.c.key_id))
+        .select_from(
+            jobs.join(tasks, tasks.c.id == jobs.c.task_id).outerjoin(running, running.c.key_id == tasks.c.key_id)
+        )
         .where(jobs.c.state == QUEUED, jobs.c.available_at <= now)
     )
     if queues:
@@ -130,9 +128,17 @@ def queued_jobs(conn: Connection, placed_before: datetime | None = None) -> list
     return [(row.task_id, row.queue) for row in conn.execute(query.order_by(jobs.c.available_at, jobs.c.task_id))]
 
 
-def claim(conn: Connection, owner: str, lease_seconds: float, *, queues: list[str] | None = None,
-          task_id: str | None = None, for_update: bool = False, max_running_per_key: int = 0,
-          lock_key: Callable[[Connection, str], None] | None = None) -> Lease | None:
+def claim(
+    conn: Connection,
+    owner: str,
+    lease_seconds: float,
+    *,
+    queues: list[str] | None = None,
+    task_id: str | None = None,
+    for_update: bool = False,
+    max_running_per_key: int = 0,
+    lock_key: Callable[[Connection, str], None] | None = None,
+) -> Lease | None:
     """Lease the fairest ready job (of `queues`, or the given `task_id`) to `owner`, or None.
 
     On PostgreSQL (`for_update`) concurrent claimers skip each other's candidate rows (SKIP LOCKED), and

@@ -26,8 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, services: Services, *, name: str | None = None, models: list[str] | None = None,
-                 parent_pid: int | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        name: str | None = None,
+        models: list[str] | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
         self.services = services
         self.settings = services.settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -114,9 +120,12 @@ class Worker:
             reporting.set()
             # The details (paths, library internals) go to the log, not to the caller.
             log.error("task %s crashed: %s", task.id, traceback.format_exc())
-            service.fail(task.id, ErrorCode.ENGINE_ERROR,
-                         f"the {task.model} engine failed ({type(exc).__name__}); the server log has details",
-                         owner=self.name)
+            service.fail(
+                task.id,
+                ErrorCode.ENGINE_ERROR,
+                f"the {task.model} engine failed ({type(exc).__name__}); the server log has details",
+                owner=self.name,
+            )
         finally:
             done.set()
             heartbeat.join()
@@ -124,8 +133,9 @@ class Worker:
             with contextlib.suppress(OSError):
                 workdir.parent.rmdir()  # only if no other attempt of this task is using it
 
-    def _heartbeat(self, task_id: str, lost: threading.Event, done: threading.Event,
-                   reporting: threading.Event) -> None:
+    def _heartbeat(
+        self, task_id: str, lost: threading.Event, done: threading.Event, reporting: threading.Event
+    ) -> None:
         while not done.wait(self.settings.heartbeat_seconds):
             try:
                 ours = self.services.tasks.heartbeat(task_id, self.name)
@@ -151,11 +161,16 @@ class Worker:
             log.error("task %s: storing the result failed: %s", task.id, traceback.format_exc())
             with contextlib.suppress(Exception):
                 storage.delete_prefix(prefix)  # no half-stored output left behind
-            raise ReelforgeError(ErrorCode.INTERNAL_ERROR,
-                                 "storing the finished video failed; the server log has details") from None
+            raise ReelforgeError(
+                ErrorCode.INTERNAL_ERROR, "storing the finished video failed; the server log has details"
+            ) from None
         return TaskOutput(
-            video_key=video_key, thumbnail_key=thumb_key, duration=artifact.duration,
-            width=artifact.width, height=artifact.height, fps=artifact.fps,
+            video_key=video_key,
+            thumbnail_key=thumb_key,
+            duration=artifact.duration,
+            width=artifact.width,
+            height=artifact.height,
+            fps=artifact.fps,
         )
 
 

@@ -70,8 +70,11 @@ class ExpirySweeper:
                     if not key.startswith(prefix + "/"):
                         self.storage.delete(key)
             except Exception:  # storage briefly unreachable: leave the task for the next sweep
-                log.exception("expiry sweep: deleting the files of task %s failed; retrying in %.0f s",
-                              task_id, FAILED_RETRY_SECONDS)
+                log.exception(
+                    "expiry sweep: deleting the files of task %s failed; retrying in %.0f s",
+                    task_id,
+                    FAILED_RETRY_SECONDS,
+                )
                 self._retry_at[task_id] = time.monotonic() + FAILED_RETRY_SECONDS
                 continue
             with self.db.write() as conn:

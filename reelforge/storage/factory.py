@@ -17,16 +17,23 @@ def build_storage(settings: Settings, db: Database) -> Storage:
     if settings.storage == "local":
         return LocalStorage(settings.artifacts_dir, secret)
     if not settings.s3_bucket:
-        raise ReelforgeError(ErrorCode.INTERNAL_ERROR,
-                             "REELFORGE_STORAGE=s3 needs REELFORGE_S3_BUCKET (the bucket to keep videos in)")
+        raise ReelforgeError(
+            ErrorCode.INTERNAL_ERROR, "REELFORGE_STORAGE=s3 needs REELFORGE_S3_BUCKET (the bucket to keep videos in)"
+        )
     try:
         from reelforge.storage.s3 import S3Storage
 
         return S3Storage(
-            settings.s3_bucket, secret, prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region, addressing_style=settings.s3_addressing_style, links=settings.s3_links,
+            settings.s3_bucket,
+            secret,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            addressing_style=settings.s3_addressing_style,
+            links=settings.s3_links,
             multipart_threshold=settings.s3_multipart_threshold,
         )
     except ImportError as exc:
-        raise ReelforgeError(ErrorCode.INTERNAL_ERROR,
-                             f"REELFORGE_STORAGE=s3 needs boto3: pip install 'reelforge[s3]' ({exc})") from exc
+        raise ReelforgeError(
+            ErrorCode.INTERNAL_ERROR, f"REELFORGE_STORAGE=s3 needs boto3: pip install 'reelforge[s3]' ({exc})"
+        ) from exc

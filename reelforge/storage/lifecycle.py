@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     from reelforge.config import Settings
     from reelforge.storage.s3 import normal_prefix, s3_client
 
-    parser = argparse.ArgumentParser(prog="python -m reelforge.storage.lifecycle", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m reelforge.storage.lifecycle",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--apply", action="store_true", help="write the rule into the bucket's configuration")
     args = parser.parse_args(argv)
     settings = Settings()

@@ -35,9 +35,19 @@ LinkMode = Literal["presigned", "redirect"]
 
 
 class S3Storage:
-    def __init__(self, bucket: str, signing_secret: bytes, *, prefix: str = "", endpoint_url: str | None = None,
-                 region: str | None = None, addressing_style: str = "auto", links: LinkMode = "presigned",
-                 multipart_threshold: int = 64 * 1024 * 1024, client: Any = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        signing_secret: bytes,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        addressing_style: str = "auto",
+        links: LinkMode = "presigned",
+        multipart_threshold: int = 64 * 1024 * 1024,
+        client: Any = None,
+    ) -> None:
         from boto3.s3.transfer import TransferConfig  # only deployments that choose S3 need boto3
 
         self.bucket = bucket
@@ -45,11 +55,18 @@ class S3Storage:
         self.links = links
         self._signer = UrlSigner(signing_secret)
         self._client = client or s3_client(endpoint_url, region, addressing_style)
-        self._transfer = TransferConfig(multipart_threshold=multipart_threshold,
-                                        multipart_chunksize=max(8 * 1024 * 1024, multipart_threshold // 8),
-                                        max_concurrency=4)
-        log.info("artifact storage: s3://%s/%s (endpoint %s, links %s)", bucket, self.prefix,
-                 endpoint_url or "AWS default", links)
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(8 * 1024 * 1024, multipart_threshold // 8),
+            max_concurrency=4,
+        )
+        log.info(
+            "artifact storage: s3://%s/%s (endpoint %s, links %s)",
+            bucket,
+            self.prefix,
+            endpoint_url or "AWS default",
+            links,
+        )
 
     def object_key(self, key: str) -> str:
         """The bucket key behind a storage key (the configured prefix + the key)."""
@@ -60,13 +77,17 @@ class S3Storage:
     def put_file(self, key: str, source: Path) -> str:
         # Managed transfer: multipart (in parallel parts) above the threshold; S3 makes the object
         # visible only once the whole upload completed, so a reader never sees half a video.
-        self._client.upload_file(str(source), self.bucket, self.object_key(key),
-                                 ExtraArgs={"ContentType": _content_type(key)}, Config=self._transfer)
+        self._client.upload_file(
+            str(source),
+            self.bucket,
+            self.object_key(key),
+            ExtraArgs={"ContentType": _content_type(key)},
+            Config=self._transfer,
+        )
         return key
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        self._client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=data,
-                                ContentType=_content_type(key))
+        self._client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=data, ContentType=_content_type(key))
         return key
 
     def read_bytes(self, key: str) -> bytes:
@@ -133,7 +154,8 @@ class S3Storage:
         """A GET URL for the object, signed locally (no request to S3), valid `ttl_seconds` (1 s to 7 days)."""
         expires_in = max(1, min(int(ttl_seconds), MAX_PRESIGN_SECONDS))
         return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self.object_key(key)}, ExpiresIn=expires_in)
+            "get_object", Params={"Bucket": self.bucket, "Key": self.object_key(key)}, ExpiresIn=expires_in
+        )
 
     # ---------------------------------------------------------------- helpers
 

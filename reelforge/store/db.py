@@ -67,8 +67,11 @@ class Database:
             if newer:
                 # A newer release migrated this database (a rolling upgrade in progress, or a rollback of
                 # the code). Migrations are additive, so this code runs on the newer schema as it is.
-                log.warning("the database schema is at revision %s, newer than this reelforge knows; "
-                            "running on it without migrating", ", ".join(newer))
+                log.warning(
+                    "the database schema is at revision %s, newer than this reelforge knows; "
+                    "running on it without migrating",
+                    ", ".join(newer),
+                )
                 return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
@@ -122,6 +125,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.close()
 
     if immediate:
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("BEGIN IMMEDIATE")

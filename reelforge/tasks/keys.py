@@ -52,8 +52,12 @@ def hash_secret(secret: str) -> str:
 
 def _row_to_key(row) -> ApiKey:  # type: ignore[no-untyped-def]
     return ApiKey(
-        id=row.id, name=row.name, prefix=row.prefix, webhook_secret=row.webhook_secret,
-        created_at=row.created_at, revoked_at=row.revoked_at,
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        webhook_secret=row.webhook_secret,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -69,8 +73,12 @@ class KeyService:
         with self.db.write() as conn:
             conn.execute(
                 insert(api_keys).values(
-                    id=key_id, name=name, prefix=secret[:10], secret_hash=hash_secret(secret),
-                    webhook_secret=webhook_secret, created_at=now,
+                    id=key_id,
+                    name=name,
+                    prefix=secret[:10],
+                    secret_hash=hash_secret(secret),
+                    webhook_secret=webhook_secret,
+                    created_at=now,
                 )
             )
             if credits:

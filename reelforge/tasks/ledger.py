@@ -20,8 +20,9 @@ def balance(conn: Connection, key_id: str) -> int:
     return int(total.scalar_one())
 
 
-def add_entry(conn: Connection, key_id: str, amount: int, reason: str, *, task_id: str | None = None,
-              note: str | None = None) -> None:
+def add_entry(
+    conn: Connection, key_id: str, amount: int, reason: str, *, task_id: str | None = None, note: str | None = None
+) -> None:
     conn.execute(
         insert(ledger).values(
             key_id=key_id, amount=amount, reason=reason, task_id=task_id, note=note, created_at=utcnow()
@@ -31,9 +32,7 @@ def add_entry(conn: Connection, key_id: str, amount: int, reason: str, *, task_i
 
 def refund_once(conn: Connection, key_id: str, task_id: str) -> int:
     """Give back what `task_id` was debited, if that has not happened yet; returns the amount refunded."""
-    rows = conn.execute(
-        select(ledger.c.reason, ledger.c.amount).where(ledger.c.task_id == task_id)
-    ).all()
+    rows = conn.execute(select(ledger.c.reason, ledger.c.amount).where(ledger.c.task_id == task_id)).all()
     reasons = {row.reason: row.amount for row in rows}
     if DEBIT not in reasons or REFUND in reasons:
         return 0

@@ -41,9 +41,8 @@ PHASE_ON_ENTRY = {
 }
 
 # Built once: the polling endpoints run this on every request.
-_STATUS_BY_ID = (
-    select(tasks.c.status, tasks.c.progress, tasks.c.key_id)
-    .where(tasks.c.id == bindparam("task_id"), tasks.c.deleted_at.is_(None))
+_STATUS_BY_ID = select(tasks.c.status, tasks.c.progress, tasks.c.key_id).where(
+    tasks.c.id == bindparam("task_id"), tasks.c.deleted_at.is_(None)
 )
 
 
@@ -113,11 +112,13 @@ class TaskService:
     def _idempotent_task(self, key_id: str, submission: Submission) -> Task | None:
         cutoff = utcnow() - timedelta(seconds=self.settings.idempotency_ttl)
         with self.db.read() as conn:
-            row = conn.execute(select(idempotency_keys).where(
-                idempotency_keys.c.key_id == key_id,
-                idempotency_keys.c.idempotency_key == submission.idempotency_key,
-                idempotency_keys.c.created_at > cutoff,
-            )).first()
+            row = conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.key_id == key_id,
+                    idempotency_keys.c.idempotency_key == submission.idempotency_key,
+                    idempotency_keys.c.created_at > cutoff,
+                )
+            ).first()
         if row is None:
             return None
         if row.request_hash != submission.request_hash:
@@ -175,15 +176,22 @@ class TaskService:
             jobs.enqueue(conn, task_id, queue=spec.name, key_id=key_id)
             if submission.idempotency_key:
                 # An expired record of the same key is replaced; a live one makes this insert fail.
-                conn.execute(delete(idempotency_keys).where(
-                    idempotency_keys.c.key_id == key_id,
-                    idempotency_keys.c.idempotency_key == submission.idempotency_key,
-                    idempotency_keys.c.created_at <= now - timedelta(seconds=self.settings.idempotency_ttl),
-                ))
-                conn.execute(insert(idempotency_keys).values(
-                    key_id=key_id, idempotency_key=submission.idempotency_key,
-                    request_hash=submission.request_hash or "", task_id=task_id, created_at=now,
-                ))
+                conn.execute(
+                    delete(idempotency_keys).where(
+                        idempotency_keys.c.key_id == key_id,
+                        idempotency_keys.c.idempotency_key == submission.idempotency_key,
+                        idempotency_keys.c.created_at <= now - timedelta(seconds=self.settings.idempotency_ttl),
+                    )
+                )
+                conn.execute(
+                    insert(idempotency_keys).values(
+                        key_id=key_id,
+                        idempotency_key=submission.idempotency_key,
+                        request_hash=submission.request_hash or "",
+                        task_id=task_id,
+                        created_at=now,
+                    )
+                )
             task = self._load(conn, task_id)
             self._emit(conn, task, task_row_webhook(conn, task_id))
         return task
@@ -232,16 +240,19 @@ class TaskService:
             ).all()
         return [row_to_task(row) for row in rows]
 
-    def page(self, key_id: str, *, after: str | None = None, limit: int = 20,
-             descending: bool = True) -> tuple[list[Task], bool]:
+    def page(
+        self, key_id: str, *, after: str | None = None, limit: int = 20, descending: bool = True
+    ) -> tuple[list[Task], bool]:
         """A cursor page of the key's tasks (newest first unless not `descending`); (tasks, has_more)."""
         query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.deleted_at.is_(None))
         if after is not None:
             anchor = self.get(after, key_id)
             newer = (tasks.c.created_at > anchor.created_at) | (
-                (tasks.c.created_at == anchor.created_at) & (tasks.c.id > anchor.id))
+                (tasks.c.created_at == anchor.created_at) & (tasks.c.id > anchor.id)
+            )
             older = (tasks.c.created_at < anchor.created_at) | (
-                (tasks.c.created_at == anchor.created_at) & (tasks.c.id < anchor.id))
+                (tasks.c.created_at == anchor.created_at) & (tasks.c.id < anchor.id)
+            )
             query = query.where(older if descending else newer)
         order = (tasks.c.created_at.desc(), tasks.c.id.desc()) if descending else (tasks.c.created_at, tasks.c.id)
         with self.db.read() as conn:
@@ -253,8 +264,11 @@ class TaskService:
         stop (refunded when it does); the task then disappears from every API. Files are the caller's."""
         with self.db.write() as conn:
             task = self._lock(conn, task_id)
-            if task is None or task.key_id != key_id or (
-                    conn.execute(select(tasks.c.deleted_at).where(tasks.c.id == task_id)).scalar() is not None):
+            if (
+                task is None
+                or task.key_id != key_id
+                or (conn.execute(select(tasks.c.deleted_at).where(tasks.c.id == task_id)).scalar() is not None)
+            ):
                 raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
             if task.status == TaskStatus.QUEUED:
                 jobs.finish(conn, task_id)
@@ -315,8 +329,14 @@ class TaskService:
                     return None
         with self.db.write() as conn:
             lease = jobs.claim(
-                conn, owner, self.settings.lease_seconds, queues=queues, task_id=task_id,
-                for_update=self.db.for_update, max_running_per_key=limit, lock_key=self._lock_key,
+                conn,
+                owner,
+                self.settings.lease_seconds,
+                queues=queues,
+                task_id=task_id,
+                for_update=self.db.for_update,
+                max_running_per_key=limit,
+                lock_key=self._lock_key,
             )
             if lease is None:
                 return None
@@ -325,8 +345,12 @@ class TaskService:
                 jobs.finish(conn, lease.task_id)
                 return None
             if lease.attempts > self.settings.max_attempts:  # the cap holds whoever re-queued it
-                self._fail_locked(conn, task, ErrorCode.WORKER_LOST,
-                                  f"this task was started {lease.attempts - 1} times without finishing; giving up")
+                self._fail_locked(
+                    conn,
+                    task,
+                    ErrorCode.WORKER_LOST,
+                    f"this task was started {lease.attempts - 1} times without finishing; giving up",
+                )
                 return None
             conn.execute(
                 update(tasks)
@@ -351,8 +375,7 @@ class TaskService:
         with self.db.write() as conn:
             conn.execute(
                 update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.RUNNING.value,
-                       tasks.c.progress < percent)
+                .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.RUNNING.value, tasks.c.progress < percent)
                 .values(progress=percent, updated_at=utcnow())
             )
 
@@ -377,9 +400,13 @@ class TaskService:
             # fixed here, so a later change of the setting does not move promises already made.
             ttl = self.settings.output_ttl
             conn.execute(
-                update(tasks).where(tasks.c.id == task_id).values(
-                    output=output.to_dict(), progress=100,
-                    expires_at=utcnow() + timedelta(seconds=ttl) if ttl > 0 else None)
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(
+                    output=output.to_dict(),
+                    progress=100,
+                    expires_at=utcnow() + timedelta(seconds=ttl) if ttl > 0 else None,
+                )
             )
             return self._transition(conn, self._load(conn, task_id), TaskStatus.SUCCEEDED)
 
@@ -428,8 +455,12 @@ class TaskService:
                     jobs.finish(conn, task_id)
                     self._transition(conn, task, TaskStatus.CANCELLED)
                 elif attempts >= self.settings.max_attempts:
-                    self._fail_locked(conn, task, ErrorCode.WORKER_LOST,
-                                      f"the worker running this task stopped responding {attempts} times; giving up")
+                    self._fail_locked(
+                        conn,
+                        task,
+                        ErrorCode.WORKER_LOST,
+                        f"the worker running this task stopped responding {attempts} times; giving up",
+                    )
                 else:
                     log.warning("task %s lost its worker (attempt %d); re-queued", task_id, attempts)
                     jobs.requeue(conn, task_id)
@@ -469,9 +500,7 @@ class TaskService:
 
     def _fail_locked(self, conn: Connection, task: Task, code: ErrorCode | str, message: str) -> Task:
         jobs.finish(conn, task.id)
-        conn.execute(
-            update(tasks).where(tasks.c.id == task.id).values(error_code=str(code), error_message=message)
-        )
+        conn.execute(update(tasks).where(tasks.c.id == task.id).values(error_code=str(code), error_message=message))
         return self._transition(conn, self._load(conn, task.id), TaskStatus.FAILED)
 
     def _load(self, conn: Connection, task_id: str, *, lock: bool = False) -> Task:
@@ -531,10 +560,7 @@ class TaskService:
         )
 
 
-
 def task_row_webhook(conn: Connection, task_id: str) -> tuple[str | None, str | None]:
     """(scheme, secret) of a task's webhook: kept out of `Task` so the secret never reaches a renderer."""
-    row = conn.execute(
-        select(tasks.c.webhook_scheme, tasks.c.webhook_secret).where(tasks.c.id == task_id)
-    ).first()
+    row = conn.execute(select(tasks.c.webhook_scheme, tasks.c.webhook_secret).where(tasks.c.id == task_id)).first()
     return (row.webhook_scheme, row.webhook_secret) if row else (None, None)

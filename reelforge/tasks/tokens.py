@@ -68,9 +68,16 @@ class TokenService:
         with self.db.write() as conn:
             if conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first() is None:
                 raise ReelforgeError(ErrorCode.AUTH_FAILED, f"no API key with id {key_id!r}")
-            conn.execute(insert(api_tokens).values(
-                id=token_id, key_id=key_id, name=name, kind=kind, secret_hash=hash_secret(secret), created_at=now,
-            ))
+            conn.execute(
+                insert(api_tokens).values(
+                    id=token_id,
+                    key_id=key_id,
+                    name=name,
+                    kind=kind,
+                    secret_hash=hash_secret(secret),
+                    created_at=now,
+                )
+            )
         return IssuedToken(ApiToken(token_id, key_id, name, kind, now, None, None), f"{PREFIX}.{token_id}.{secret}")
 
     def list(self, key_id: str | None = None) -> list[ApiToken]:
@@ -95,24 +102,30 @@ class TokenService:
         secret = _new_secret()
         now = utcnow()
         with self.db.write() as conn:
-            conn.execute(update(api_tokens).where(api_tokens.c.id == token_id)
-                         .values(secret_hash=hash_secret(secret), rotated_at=now))
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == token_id)
+                .values(secret_hash=hash_secret(secret), rotated_at=now)
+            )
         return IssuedToken(self.get(token_id), f"{PREFIX}.{token_id}.{secret}")
 
     def revoke(self, token_id: str, key_id: str | None = None) -> ApiToken:
         self.get(token_id, key_id)
         with self.db.write() as conn:
-            conn.execute(update(api_tokens)
-                         .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-                         .values(revoked_at=utcnow()))
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
         return self.get(token_id)
 
     def authenticate(self, presented: str | None, *, kind: str = "public_api") -> ApiToken:
         """The active token of `kind` that `presented` is; AUTH_FAILED otherwise (never saying why)."""
         parts = (presented or "").split(".")
         if len(parts) != 3 or parts[0] != PREFIX:
-            raise ReelforgeError(ErrorCode.AUTH_FAILED,
-                                 "Missing or malformed token: send Authorization: Bearer avs.<tokenId>.<secret>")
+            raise ReelforgeError(
+                ErrorCode.AUTH_FAILED, "Missing or malformed token: send Authorization: Bearer avs.<tokenId>.<secret>"
+            )
         with self.db.read() as conn:
             row = conn.execute(
                 select(api_tokens, api_keys.c.revoked_at.label("key_revoked_at"))

@@ -66,8 +66,11 @@ class WebhookDispatcher:
         # Per task, events go out in order: one waits while an older event of its task is still pending.
         older_pending = (
             select(earlier.c.id)
-            .where(earlier.c.task_id == webhook_outbox.c.task_id, earlier.c.state == "pending",
-                   earlier.c.created_at < webhook_outbox.c.created_at)
+            .where(
+                earlier.c.task_id == webhook_outbox.c.task_id,
+                earlier.c.state == "pending",
+                earlier.c.created_at < webhook_outbox.c.created_at,
+            )
             .exists()
         )
         with self.db.write() as conn:
@@ -108,12 +111,14 @@ class WebhookDispatcher:
                 headers.update(avs_headers(row.secret or row.webhook_secret, event, row.id, body, utcnow()))
             else:
                 headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
-            await asyncio.to_thread(check_url, row.url, allow_private=self.settings.allow_private_urls,
-                                    purpose="webhook URL")
+            await asyncio.to_thread(
+                check_url, row.url, allow_private=self.settings.allow_private_urls, purpose="webhook URL"
+            )
             # One deadline for the whole delivery (httpx's timeout is per phase, and a receiver trickling
             # its answer could otherwise outlast the claim and see the event twice).
-            response = await asyncio.wait_for(client.post(row.url, content=body, headers=headers),
-                                              timeout=self.settings.webhook_timeout)
+            response = await asyncio.wait_for(
+                client.post(row.url, content=body, headers=headers), timeout=self.settings.webhook_timeout
+            )
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
         except ReelforgeError as exc:
@@ -141,16 +146,25 @@ class WebhookDispatcher:
             values.update(next_attempt_at=now + timedelta(seconds=delay))
             log.info("webhook %s failed (%s); retry %d in %.1fs", row.id, error, attempts, delay)
         with self.db.write() as conn:
-            written = conn.execute(update(webhook_outbox).where(
-                webhook_outbox.c.id == row.id, webhook_outbox.c.locked_until == row.claimed_until,
-            ).values(**values)).rowcount
+            written = conn.execute(
+                update(webhook_outbox)
+                .where(
+                    webhook_outbox.c.id == row.id,
+                    webhook_outbox.c.locked_until == row.claimed_until,
+                )
+                .values(**values)
+            ).rowcount
         if not written:
-            log.warning("webhook %s: the claim expired before the outcome was recorded; another dispatcher "
-                        "owns the row now (the receiver may see this webhook-id twice)", row.id)
+            log.warning(
+                "webhook %s: the claim expired before the outcome was recorded; another dispatcher "
+                "owns the row now (the receiver may see this webhook-id twice)",
+                row.id,
+            )
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
-        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False,
-                                     trust_env=False) as client:
+        async with httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout, follow_redirects=False, trust_env=False
+        ) as client:
             while not stop.is_set():
                 rows = []
                 try:

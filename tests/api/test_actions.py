@@ -22,8 +22,12 @@ def test_list_and_schemas(server: ServerProcess) -> None:
     names = [a["name"] for a in httpx.get(f"{server.url}/api/actions").json()["actions"]]
     assert names == ["ai.video.generate", "ai.video.query", "ai.video.generate_and_wait"]
     schema = httpx.get(f"{server.url}/api/actions/ai.video.generate_and_wait/schema").json()
-    assert schema["input"]["properties"]["scene"]["enum"] == ["text-to-video", "image-to-video", "video-to-video",
-                                                              "ad-video"]
+    assert schema["input"]["properties"]["scene"]["enum"] == [
+        "text-to-video",
+        "image-to-video",
+        "video-to-video",
+        "ad-video",
+    ]
     assert "timeoutMs" in schema["input"]["properties"] and "videoUrl" in schema["output"]["properties"]
     assert httpx.get(f"{server.url}/api/actions/ai.nope/schema").status_code == 404
 
@@ -44,19 +48,38 @@ def test_generate_then_query_until_success(server: ServerProcess, tmp_path: Path
 def test_each_scene_with_generate_and_wait(server: ServerProcess, tmp_path: Path) -> None:
     clip = make_video(tmp_path / "in.mp4", 2.0, "orange", audio=False).read_bytes()
     still = png_bytes(320, 240)
-    peer = LocalHTTPServer(lambda m, path, h, b: (200, {"content-type": "video/mp4"}, clip) if path.endswith(".mp4")
-                           else (200, {"content-type": "image/png"}, still))
+    peer = LocalHTTPServer(
+        lambda m, path, h, b: (
+            (200, {"content-type": "video/mp4"}, clip)
+            if path.endswith(".mp4")
+            else (200, {"content-type": "image/png"}, still)
+        )
+    )
     try:
         cases = {
             "image-to-video": ({"imageInput": data_uri(png_bytes(200, 200))}, (1280, 720), 5.0),
-            "video-to-video": ({"videoInput": f"{peer.url}/clip.mp4", "options": {"aspectRatio": "1:1"}},
-                               (720, 720), 5.0),
-            "ad-video": ({"imageInput": [f"{peer.url}/a.png", f"{peer.url}/b.png"],
-                          "options": {"aspectRatio": "9:16", "duration": 6}}, (360, 640), 6.0),
+            "video-to-video": (
+                {"videoInput": f"{peer.url}/clip.mp4", "options": {"aspectRatio": "1:1"}},
+                (720, 720),
+                5.0,
+            ),
+            "ad-video": (
+                {
+                    "imageInput": [f"{peer.url}/a.png", f"{peer.url}/b.png"],
+                    "options": {"aspectRatio": "9:16", "duration": 6},
+                },
+                (360, 640),
+                6.0,
+            ),
         }
-        answers = {scene: act(server, "ai.video.generate_and_wait", {"prompt": "spring sale", "scene": scene,
-                                                                     "timeoutMs": 120000, **extra}).json()
-                   for scene, (extra, _, _) in cases.items()}
+        answers = {
+            scene: act(
+                server,
+                "ai.video.generate_and_wait",
+                {"prompt": "spring sale", "scene": scene, "timeoutMs": 120000, **extra},
+            ).json()
+            for scene, (extra, _, _) in cases.items()
+        }
     finally:
         peer.close()
     for scene, (_, size, seconds) in cases.items():
@@ -73,14 +96,17 @@ def test_wait_returns_the_running_task_not_an_error(start_server) -> None:
     assert answer.status_code == 200 and answer.json()["status"] == "queued"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"scene": "text-to-video"}, "/prompt"),
-    ({"prompt": "x", "scene": "hologram"}, "/scene"),
-    ({"prompt": "x", "provider": "kie"}, "/provider"),
-    ({"prompt": "x", "scene": "image-to-video"}, "/imageInput"),
-    ({"prompt": "x", "scene": "video-to-video"}, "/videoInput"),
-    ({"prompt": "x", "options": {"duration": 7}}, "/options/duration"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"scene": "text-to-video"}, "/prompt"),
+        ({"prompt": "x", "scene": "hologram"}, "/scene"),
+        ({"prompt": "x", "provider": "kie"}, "/provider"),
+        ({"prompt": "x", "scene": "image-to-video"}, "/imageInput"),
+        ({"prompt": "x", "scene": "video-to-video"}, "/videoInput"),
+        ({"prompt": "x", "options": {"duration": 7}}, "/options/duration"),
+    ],
+)
 def test_invalid_inputs_are_400_naming_the_field(server: ServerProcess, body: dict, field: str) -> None:
     response = act(server, "ai.video.generate", body)
     assert response.status_code == 400, response.text

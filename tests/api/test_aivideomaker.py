@@ -112,8 +112,11 @@ def test_model_and_body_errors(server: ServerProcess) -> None:
     unknown = create(server, "sora-9", T2V)
     assert unknown.status_code == 400 and unknown.json()["code"] == "INVALID_MODEL"
     assert "t2v" in unknown.json()["message"]  # says what exists
-    broken = httpx.post(f"{server.url}/api/v1/generate/t2v", content=b"{not json",
-                        headers={"key": server.key, "content-type": "application/json"})
+    broken = httpx.post(
+        f"{server.url}/api/v1/generate/t2v",
+        content=b"{not json",
+        headers={"key": server.key, "content-type": "application/json"},
+    )
     assert broken.status_code == 400 and broken.json()["status"] == "FAILED"
     private_hook = create(server, "t2v", T2V, headers={"webhookUrl": "ftp://nowhere"})
     assert private_hook.status_code == 400 and private_hook.json()["field"] == "webhookUrl"
@@ -122,7 +125,10 @@ def test_model_and_body_errors(server: ServerProcess) -> None:
 def test_auth_errors_are_401_and_never_echo_the_key(server: ServerProcess) -> None:
     missing = httpx.post(f"{server.url}/api/v1/generate/t2v", json=T2V)
     assert missing.status_code == 401 and missing.json() == {
-        "status": "FAILED", "message": missing.json()["message"], "code": "AUTH_FAILED"}
+        "status": "FAILED",
+        "message": missing.json()["message"],
+        "code": "AUTH_FAILED",
+    }
     wrong = create(server, "t2v", T2V, key="rf_not-a-real-key-123")
     assert wrong.status_code == 401 and "rf_not-a-real-key-123" not in wrong.text
     listing = httpx.get(f"{server.url}/api/v1/tasks", headers={"key": "nope"})
@@ -170,8 +176,10 @@ def test_list_is_newest_first_and_only_the_callers(server: ServerProcess) -> Non
         ids.append(response.json()["taskId"])
     bob_task = create(server, "t2v", T2V, key=bob["key"]).json()["taskId"]
     for task_id in [*ids, bob_task]:
-        httpx.put(f"{server.url}/api/v1/tasks/{task_id}/cancel",
-                  headers={"key": alice["key"] if task_id in ids else bob["key"]})
+        httpx.put(
+            f"{server.url}/api/v1/tasks/{task_id}/cancel",
+            headers={"key": alice["key"] if task_id in ids else bob["key"]},
+        )
     listing = httpx.get(f"{server.url}/api/v1/tasks", headers={"key": alice["key"]}).json()
     assert [t["id"] for t in listing["tasks"]] == ids[::-1]
     assert listing["tasks"][0]["input"]["prompt"] == "three"
@@ -187,8 +195,10 @@ def test_cancel_submitted_gives_cancel_and_refund_and_409_afterwards(start_serve
     key = new_key(idle, credits=50)
     task_id = create(idle, "t2v", T2V, key=key["key"]).json()["taskId"]
     assert balance(idle, key["id"])[0] == 45
-    assert httpx.get(f"{idle.url}/api/v1/tasks/{task_id}/status",
-                     headers={"key": key["key"]}).json()["status"] == "SUBMITTED"
+    assert (
+        httpx.get(f"{idle.url}/api/v1/tasks/{task_id}/status", headers={"key": key["key"]}).json()["status"]
+        == "SUBMITTED"
+    )
     cancel = httpx.put(f"{idle.url}/api/v1/tasks/{task_id}/cancel", headers={"key": key["key"]})
     assert cancel.status_code == 200 and cancel.json()["status"] == "CANCEL"
     assert details(idle, task_id, key["key"]).json()["status"] == "CANCEL"
@@ -211,8 +221,10 @@ def test_cancel_of_a_completed_task_is_409(server: ServerProcess) -> None:
 def test_query_endpoints_answer_429_with_retry_after(start_server) -> None:
     limited = start_server(workers=0, env={"REELFORGE_QUERY_RATE_LIMIT": "5/minute"})
     task_id = create(limited, "t2v", T2V).json()["taskId"]
-    codes = [httpx.get(f"{limited.url}/api/v1/tasks/{task_id}/status", headers={"key": limited.key}).status_code
-             for _ in range(5)]
+    codes = [
+        httpx.get(f"{limited.url}/api/v1/tasks/{task_id}/status", headers={"key": limited.key}).status_code
+        for _ in range(5)
+    ]
     assert codes == [200] * 5
     blocked = httpx.get(f"{limited.url}/api/v1/tasks", headers={"key": limited.key})
     assert blocked.status_code == 429
@@ -247,8 +259,11 @@ def test_models_and_health(server: ServerProcess) -> None:
 
 
 def test_oversized_bodies_and_framework_errors_keep_the_contract_shape(server: ServerProcess) -> None:
-    huge = httpx.post(f"{server.url}/api/v1/generate/t2v", headers={"key": server.key},
-                      content=b'{"prompt": "' + b"x" * (17 * 1024 * 1024) + b'"}')
+    huge = httpx.post(
+        f"{server.url}/api/v1/generate/t2v",
+        headers={"key": server.key},
+        content=b'{"prompt": "' + b"x" * (17 * 1024 * 1024) + b'"}',
+    )
     assert huge.status_code == 413
     assert huge.json()["status"] == "FAILED" and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
     wrong_method = httpx.delete(f"{server.url}/api/v1/tasks/abc/cancel", headers={"key": server.key})
@@ -258,8 +273,11 @@ def test_oversized_bodies_and_framework_errors_keep_the_contract_shape(server: S
 
 
 def test_input_echoes_only_the_contract_fields_and_a_blank_i2v_prompt_is_null(server: ServerProcess) -> None:
-    response = create(server, "i2v", {"image": data_uri(png_bytes(64, 64)), "duration": "5", "prompt": "",
-                                      "junk": "x" * 1000, "seed": 5})
+    response = create(
+        server,
+        "i2v",
+        {"image": data_uri(png_bytes(64, 64)), "duration": "5", "prompt": "", "junk": "x" * 1000, "seed": 5},
+    )
     assert response.status_code == 200, response.text
     task_id = response.json()["taskId"]
     httpx.put(f"{server.url}/api/v1/tasks/{task_id}/cancel", headers={"key": server.key})
@@ -284,7 +302,8 @@ def test_idempotency_key_returns_the_same_task_and_charges_once(start_server) ->
     assert theirs.json()["taskId"] != first.json()["taskId"]
     # a data URI repeated under one key is stored once
     body = {"image": data_uri(png_bytes(64, 64)), "duration": "5"}
-    ids = {create(idle, "i2v", body, key=key["key"], headers={"Idempotency-Key": "img"}).json()["taskId"]
-           for _ in range(2)}
+    ids = {
+        create(idle, "i2v", body, key=key["key"], headers={"Idempotency-Key": "img"}).json()["taskId"] for _ in range(2)
+    }
     assert len(ids) == 1
     assert len(list((idle.data_dir / "artifacts" / "uploads").iterdir())) == 1

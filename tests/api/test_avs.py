@@ -25,8 +25,9 @@ from tests.helpers import (
 
 
 def issue_token(server: ServerProcess, api_key: str, kind: str = "public_api") -> dict:
-    response = httpx.post(f"{server.url}/api/v1/tokens", headers={"key": api_key},
-                          json={"name": f"{kind} token", "kind": kind})
+    response = httpx.post(
+        f"{server.url}/api/v1/tokens", headers={"key": api_key}, json={"name": f"{kind} token", "kind": kind}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -105,20 +106,30 @@ def test_token_lifecycle_over_http_and_cli(server: ServerProcess) -> None:
     assert {t["tokenId"] for t in listing} == {created["tokenId"], cli_token["tokenId"], made["tokenId"]}
 
 
-def test_from_json_with_uploads_renders_and_charges_render_plus_uploads(server: ServerProcess, account: dict,
-                                                                        media: dict, tmp_path: Path) -> None:
+def test_from_json_with_uploads_renders_and_charges_render_plus_uploads(
+    server: ServerProcess, account: dict, media: dict, tmp_path: Path
+) -> None:
     request = {
-        "template": {"version": "1", "name": "Launch teaser", "blocks": [
-            {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "red.mp4"}},
-            {"type": "image", "start": 2, "duration": 2, "source": {"uploadName": "still.png"}},
-            {"type": "text", "start": 0, "duration": 4, "text": "Now shipping"},
-            {"type": "audio", "start": 0, "duration": 3, "source": {"uploadName": "music.wav"}},
-        ]},
+        "template": {
+            "version": "1",
+            "name": "Launch teaser",
+            "blocks": [
+                {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "red.mp4"}},
+                {"type": "image", "start": 2, "duration": 2, "source": {"uploadName": "still.png"}},
+                {"type": "text", "start": 0, "duration": 4, "text": "Now shipping"},
+                {"type": "audio", "start": 0, "duration": 3, "source": {"uploadName": "music.wav"}},
+            ],
+        },
         "output": {"aspectRatio": "9:16", "quality": "draft"},
     }
     files = [("files", (p.name, p.read_bytes())) for p in (media["red"], media["image"], media["wav"])]
-    response = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]),
-                          data={"request": json.dumps(request)}, files=files, timeout=60)
+    response = httpx.post(
+        f"{server.url}/api/v1/videos/from-json",
+        headers=bearer(account["token"]),
+        data={"request": json.dumps(request)},
+        files=files,
+        timeout=60,
+    )
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["mode"] == "json" and job["status"] == "queued" and job["phase"] == "queued"
@@ -136,17 +147,25 @@ def test_from_json_with_uploads_renders_and_charges_render_plus_uploads(server: 
     assert [e["amount"] for e in ledger if e["taskId"] == job["jobId"]] == [-(5 + 5 + 0 + 3)]
 
 
-def test_from_json_with_urls_and_a_failing_asset_is_refunded(server: ServerProcess, account: dict,
-                                                             media: dict) -> None:
+def test_from_json_with_urls_and_a_failing_asset_is_refunded(server: ServerProcess, account: dict, media: dict) -> None:
     video = media["blue_silent"].read_bytes()
-    peer = LocalHTTPServer(lambda m, path, h, b: (200, {"content-type": "video/mp4"}, video) if path == "/ok.mp4"
-                           else (404, {}, b""))
+    peer = LocalHTTPServer(
+        lambda m, path, h, b: (200, {"content-type": "video/mp4"}, video) if path == "/ok.mp4" else (404, {}, b"")
+    )
     try:
-        good = {"template": {"version": "1", "blocks": [
-            {"type": "video", "start": 0, "duration": 2, "source": {"url": f"{peer.url}/ok.mp4"}}]},
-            "output": {"aspectRatio": "1:1", "quality": "draft"}}
-        bad = {"template": {"version": "1", "blocks": [
-            {"type": "video", "start": 0, "duration": 2, "source": {"url": f"{peer.url}/gone.mp4"}}]}}
+        good = {
+            "template": {
+                "version": "1",
+                "blocks": [{"type": "video", "start": 0, "duration": 2, "source": {"url": f"{peer.url}/ok.mp4"}}],
+            },
+            "output": {"aspectRatio": "1:1", "quality": "draft"},
+        }
+        bad = {
+            "template": {
+                "version": "1",
+                "blocks": [{"type": "video", "start": 0, "duration": 2, "source": {"url": f"{peer.url}/gone.mp4"}}],
+            }
+        }
         ok_job = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]), json=good).json()
         bad_job = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]), json=bad).json()
         ok_done, _ = wait_job(server, ok_job["jobId"], account["token"])
@@ -161,26 +180,52 @@ def test_from_json_with_urls_and_a_failing_asset_is_refunded(server: ServerProce
     assert sorted(e["amount"] for e in ledger if e["taskId"] == bad_job["jobId"]) == [-10, 10]
 
 
-@pytest.mark.parametrize(("request_body", "field"), [
-    ({}, "/template"),
-    ({"template": {"version": "2", "blocks": []}}, "/template/version"),
-    ({"template": {"version": "1", "blocks": [{"type": "sparkle", "start": 0, "duration": 1}]}},
-     "/template/blocks/0/type"),
-    ({"template": {"version": "1", "blocks": [
-        {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "missing.mp4"}}]}},
-     "/template/blocks/0/source/uploadName"),
-    ({"template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
-      "output": {"aspectRatio": "2:1"}}, "/output/aspectRatio"),
-    ({"template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
-      "output": {"quality": "ultra"}}, "/output/quality"),
-    ({"template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
-      "webhook": {"url": "ftp://x"}}, "/webhook/url"),
-])
-def test_invalid_requests_are_400_with_a_pointer_and_cost_nothing(server: ServerProcess, account: dict,
-                                                                  request_body: dict, field: str) -> None:
+@pytest.mark.parametrize(
+    ("request_body", "field"),
+    [
+        ({}, "/template"),
+        ({"template": {"version": "2", "blocks": []}}, "/template/version"),
+        (
+            {"template": {"version": "1", "blocks": [{"type": "sparkle", "start": 0, "duration": 1}]}},
+            "/template/blocks/0/type",
+        ),
+        (
+            {
+                "template": {
+                    "version": "1",
+                    "blocks": [{"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "missing.mp4"}}],
+                }
+            },
+            "/template/blocks/0/source/uploadName",
+        ),
+        (
+            {
+                "template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
+                "output": {"aspectRatio": "2:1"},
+            },
+            "/output/aspectRatio",
+        ),
+        (
+            {
+                "template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
+                "output": {"quality": "ultra"},
+            },
+            "/output/quality",
+        ),
+        (
+            {
+                "template": {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]},
+                "webhook": {"url": "ftp://x"},
+            },
+            "/webhook/url",
+        ),
+    ],
+)
+def test_invalid_requests_are_400_with_a_pointer_and_cost_nothing(
+    server: ServerProcess, account: dict, request_body: dict, field: str
+) -> None:
     before, _ = balance(server, account["key"]["id"])
-    response = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]),
-                          json=request_body)
+    response = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]), json=request_body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == field
     assert balance(server, account["key"]["id"])[0] == before
@@ -189,19 +234,28 @@ def test_invalid_requests_are_400_with_a_pointer_and_cost_nothing(server: Server
 def test_refused_multipart_keeps_no_uploads(server: ServerProcess, account: dict, media: dict) -> None:
     uploads = server.data_dir / "artifacts" / "uploads"
     before = set(uploads.rglob("*")) if uploads.exists() else set()
-    request = {"template": {"version": "1", "blocks": [
-        {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "other.mp4"}}]}}
-    response = httpx.post(f"{server.url}/api/v1/videos/from-json", headers=bearer(account["token"]),
-                          data={"request": json.dumps(request)},
-                          files=[("files", ("red.mp4", media["red"].read_bytes()))])
+    request = {
+        "template": {
+            "version": "1",
+            "blocks": [{"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "other.mp4"}}],
+        }
+    }
+    response = httpx.post(
+        f"{server.url}/api/v1/videos/from-json",
+        headers=bearer(account["token"]),
+        data={"request": json.dumps(request)},
+        files=[("files", ("red.mp4", media["red"].read_bytes()))],
+    )
     assert response.status_code == 400
     after = {p for p in uploads.rglob("*") if p.is_file()} if uploads.exists() else set()
     assert after <= before
 
 
 def test_from_prompt_without_assets_generates_clips(server: ServerProcess, account: dict, tmp_path: Path) -> None:
-    body = {"prompt": "A 6 second teaser. Waves crash on rocks. Gulls circle overhead.",
-            "output": {"aspectRatio": "16:9", "quality": "draft"}}
+    body = {
+        "prompt": "A 6 second teaser. Waves crash on rocks. Gulls circle overhead.",
+        "output": {"aspectRatio": "16:9", "quality": "draft"},
+    }
     response = httpx.post(f"{server.url}/api/v1/videos/from-prompt", headers=bearer(account["token"]), json=body)
     assert response.status_code == 202, response.text
     done, phases = wait_job(server, response.json()["jobId"], account["token"])
@@ -221,14 +275,21 @@ def test_from_prompt_with_assets_and_a_signed_webhook(server: ServerProcess, acc
     images = LocalHTTPServer(lambda *_: (200, {"content-type": "image/png"}, image))
     secret = "whsec_test_secret"
     try:
-        body = {"prompt": "An 8 second product teaser using the footage",
-                "assetUrls": [f"{images.url}/product.png"],
-                "output": {"aspectRatio": "1:1", "quality": "draft"},
-                "webhook": {"url": f"{receiver.url}/avs", "secret": secret}}
-        response = httpx.post(f"{server.url}/api/v1/videos/from-prompt", headers=bearer(account["token"]),
-                              data={"request": json.dumps(body)},
-                              files=[("files", ("clip.mp4", media["red"].read_bytes())),
-                                     ("files", ("music.wav", media["wav"].read_bytes()))])
+        body = {
+            "prompt": "An 8 second product teaser using the footage",
+            "assetUrls": [f"{images.url}/product.png"],
+            "output": {"aspectRatio": "1:1", "quality": "draft"},
+            "webhook": {"url": f"{receiver.url}/avs", "secret": secret},
+        }
+        response = httpx.post(
+            f"{server.url}/api/v1/videos/from-prompt",
+            headers=bearer(account["token"]),
+            data={"request": json.dumps(body)},
+            files=[
+                ("files", ("clip.mp4", media["red"].read_bytes())),
+                ("files", ("music.wav", media["wav"].read_bytes())),
+            ],
+        )
         assert response.status_code == 202, response.text
         done, _ = wait_job(server, response.json()["jobId"], account["token"])
         deadline = time.monotonic() + 20
@@ -254,14 +315,22 @@ def test_from_prompt_with_assets_and_a_signed_webhook(server: ServerProcess, acc
 
 
 def test_idempotent_multipart_job(server: ServerProcess, account: dict, media: dict) -> None:
-    request = {"template": {"version": "1", "blocks": [
-        {"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "red.mp4"}}]},
-        "output": {"quality": "draft"}}
+    request = {
+        "template": {
+            "version": "1",
+            "blocks": [{"type": "video", "start": 0, "duration": 2, "source": {"uploadName": "red.mp4"}}],
+        },
+        "output": {"quality": "draft"},
+    }
+
     def post() -> httpx.Response:
-        return httpx.post(f"{server.url}/api/v1/videos/from-json",
-                          headers={**bearer(account["token"]), "Idempotency-Key": "job-1"},
-                          data={"request": json.dumps(request)},
-                          files=[("files", ("red.mp4", media["red"].read_bytes()))])
+        return httpx.post(
+            f"{server.url}/api/v1/videos/from-json",
+            headers={**bearer(account["token"]), "Idempotency-Key": "job-1"},
+            data={"request": json.dumps(request)},
+            files=[("files", ("red.mp4", media["red"].read_bytes()))],
+        )
+
     first, second = post(), post()
     assert first.status_code == second.status_code == 202
     assert first.json()["jobId"] == second.json()["jobId"]

@@ -29,16 +29,26 @@ planner_api_key_env = "PLANNER_TEST_KEY"
 
 
 def chat_answer(content: str) -> bytes:
-    return json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "model": "planner-test",
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": content}}]}).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "planner-test",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        }
+    ).encode()
 
 
 @pytest.mark.parametrize("answer", ["good", "nonsense"])
 def test_chat_planner_plans_or_falls_back(start_server, tmp_path: Path, answer: str) -> None:
-    planned = {"version": "1", "name": "planned", "blocks": [
-        {"type": "image", "start": 0, "duration": 3, "source": {"uploadName": "still.png"}},
-        {"type": "text", "start": 0.5, "duration": 2, "text": "PLANNED BY THE MODEL"}]}
+    planned = {
+        "version": "1",
+        "name": "planned",
+        "blocks": [
+            {"type": "image", "start": 0, "duration": 3, "source": {"uploadName": "still.png"}},
+            {"type": "text", "start": 0.5, "duration": 2, "text": "PLANNED BY THE MODEL"},
+        ],
+    }
     content = "```json\n" + json.dumps(planned) + "\n```" if answer == "good" else "I cannot do that"
     chat = LocalHTTPServer(lambda m, p, h, b: (200, {"content-type": "application/json"}, chat_answer(content)))
     models = tmp_path / "models.toml"
@@ -48,9 +58,12 @@ def test_chat_planner_plans_or_falls_back(start_server, tmp_path: Path, answer: 
         key = new_key(server, credits=50)
         token = issue_token(server, key["key"])["token"]
         body = {"prompt": "A 6 second teaser for the product", "output": {"aspectRatio": "16:9", "quality": "draft"}}
-        response = httpx.post(f"{server.url}/api/v1/videos/from-prompt", headers=bearer(token),
-                              data={"request": json.dumps(body)},
-                              files=[("files", ("still.png", png_bytes(320, 180)))])
+        response = httpx.post(
+            f"{server.url}/api/v1/videos/from-prompt",
+            headers=bearer(token),
+            data={"request": json.dumps(body)},
+            files=[("files", ("still.png", png_bytes(320, 180)))],
+        )
         assert response.status_code == 202, response.text
         done, _ = wait_job(server, response.json()["jobId"], token)
     finally:

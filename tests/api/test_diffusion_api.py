@@ -51,15 +51,15 @@ def diffusion_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("diffusion")
     models = root / "models.toml"
     models.write_text(MODELS.format(ltx=build_tiny_ltx(root / "ltx"), wan=build_tiny_wan(root / "wan")))
-    server = ServerProcess(root / "data", workers=1,
-                           env={"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1"}).start()
+    server = ServerProcess(
+        root / "data", workers=1, env={"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1"}
+    ).start()
     yield server
     server.stop()
 
 
 def create(server: ServerProcess, key: str, body: dict) -> dict:
-    response = httpx.post(f"{server.url}/v1/videos", headers={"Authorization": f"Bearer {key}"}, json=body,
-                          timeout=30)
+    response = httpx.post(f"{server.url}/v1/videos", headers={"Authorization": f"Bearer {key}"}, json=body, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -89,19 +89,46 @@ def frames_of(server: ServerProcess, key: str, video_id: str, path: Path) -> tup
 
 def test_ltx_text_image_keyframes_and_wan_text_end_to_end(diffusion_server: ServerProcess, tmp_path: Path) -> None:
     key = new_key(diffusion_server, credits=100)["key"]
-    images = LocalHTTPServer(lambda m, path, h, b: (200, {"content-type": "image/png"},
-                                                    png_bytes(96, 64, seed=len(path))))
+    images = LocalHTTPServer(
+        lambda m, path, h, b: (200, {"content-type": "image/png"}, png_bytes(96, 64, seed=len(path)))
+    )
     try:
         jobs = {
-            "ltx-text": {"model": "ltx-tiny", "prompt": "a fox", "width": 64, "height": 64, "num_frames": 9,
-                         "frame_rate": 8},
-            "ltx-image": {"model": "ltx-tiny", "prompt": "it moves", "width": 96, "height": 64, "num_frames": 17,
-                          "frame_rate": 12, "image": f"{images.url}/a.png"},
-            "ltx-keyframes": {"model": "ltx-tiny", "prompt": "between", "width": 64, "height": 64, "num_frames": 17,
-                              "frame_rate": 8, "image": [f"{images.url}/a.png", f"{images.url}/bb.png"],
-                              "extra_body": {"mode": "keyframes"}},
-            "wan-text": {"model": "wan-tiny", "prompt": "a fox", "width": 80, "height": 64, "num_frames": 9,
-                         "frame_rate": 16},
+            "ltx-text": {
+                "model": "ltx-tiny",
+                "prompt": "a fox",
+                "width": 64,
+                "height": 64,
+                "num_frames": 9,
+                "frame_rate": 8,
+            },
+            "ltx-image": {
+                "model": "ltx-tiny",
+                "prompt": "it moves",
+                "width": 96,
+                "height": 64,
+                "num_frames": 17,
+                "frame_rate": 12,
+                "image": f"{images.url}/a.png",
+            },
+            "ltx-keyframes": {
+                "model": "ltx-tiny",
+                "prompt": "between",
+                "width": 64,
+                "height": 64,
+                "num_frames": 17,
+                "frame_rate": 8,
+                "image": [f"{images.url}/a.png", f"{images.url}/bb.png"],
+                "extra_body": {"mode": "keyframes"},
+            },
+            "wan-text": {
+                "model": "wan-tiny",
+                "prompt": "a fox",
+                "width": 80,
+                "height": 64,
+                "num_frames": 9,
+                "frame_rate": 16,
+            },
         }
         created = {name: create(diffusion_server, key, body)["id"] for name, body in jobs.items()}
         results = {name: watch(diffusion_server, key, vid)[0] for name, vid in created.items()}
@@ -117,14 +144,28 @@ def test_ltx_text_image_keyframes_and_wan_text_end_to_end(diffusion_server: Serv
 
 def test_progress_rises_step_by_step_and_the_model_loads_once(diffusion_server: ServerProcess) -> None:
     key = new_key(diffusion_server, credits=100)["key"]
-    first = create(diffusion_server, key, {"model": "ltx-tiny", "prompt": "slow", "width": 64, "height": 64,
-                                           "num_frames": 9, "frame_rate": 8, "num_inference_steps": 150})
+    first = create(
+        diffusion_server,
+        key,
+        {
+            "model": "ltx-tiny",
+            "prompt": "slow",
+            "width": 64,
+            "height": 64,
+            "num_frames": 9,
+            "frame_rate": 8,
+            "num_inference_steps": 150,
+        },
+    )
     video, seen = watch(diffusion_server, key, first["id"])
     assert video["status"] == "completed"
     assert seen == sorted(seen) and seen[-1] == 100
     assert len([p for p in seen if 0 < p < 90]) >= 3, seen  # several denoising steps seen on the way
-    second = create(diffusion_server, key, {"model": "ltx-tiny", "prompt": "again", "width": 64, "height": 64,
-                                            "num_frames": 9, "frame_rate": 8})
+    second = create(
+        diffusion_server,
+        key,
+        {"model": "ltx-tiny", "prompt": "again", "width": 64, "height": 64, "num_frames": 9, "frame_rate": 8},
+    )
     assert watch(diffusion_server, key, second["id"])[0]["status"] == "completed"
     loads = [line for line in diffusion_server.log().splitlines() if "loaded ltx weights" in line]
     assert len(loads) == 1, loads
@@ -132,8 +173,15 @@ def test_progress_rises_step_by_step_and_the_model_loads_once(diffusion_server: 
 
 def test_same_seed_same_frames(diffusion_server: ServerProcess, tmp_path: Path) -> None:
     key = new_key(diffusion_server, credits=100)["key"]
-    body = {"model": "wan-tiny", "prompt": "waves", "width": 64, "height": 64, "num_frames": 9, "frame_rate": 8,
-            "seed": 1234}
+    body = {
+        "model": "wan-tiny",
+        "prompt": "waves",
+        "width": 64,
+        "height": 64,
+        "num_frames": 9,
+        "frame_rate": 8,
+        "seed": 1234,
+    }
     ids = [create(diffusion_server, key, body)["id"] for _ in range(2)]
     other = create(diffusion_server, key, {**body, "seed": 99})["id"]
     for video_id in [*ids, other]:
@@ -148,19 +196,32 @@ def test_same_seed_same_frames(diffusion_server: ServerProcess, tmp_path: Path) 
 def test_cancel_in_the_middle_of_denoising_refunds(diffusion_server: ServerProcess) -> None:
     created = new_key(diffusion_server, credits=100)
     key = created["key"]
-    video = create(diffusion_server, key, {"model": "ltx-tiny", "prompt": "long", "width": 128, "height": 128,
-                                           "num_frames": 9, "frame_rate": 8, "num_inference_steps": 200})
+    video = create(
+        diffusion_server,
+        key,
+        {
+            "model": "ltx-tiny",
+            "prompt": "long",
+            "width": 128,
+            "height": 128,
+            "num_frames": 9,
+            "frame_rate": 8,
+            "num_inference_steps": 200,
+        },
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        progress = httpx.get(f"{diffusion_server.url}/v1/videos/{video['id']}",
-                             headers={"Authorization": f"Bearer {key}"}).json()["progress"]
+        progress = httpx.get(
+            f"{diffusion_server.url}/v1/videos/{video['id']}", headers={"Authorization": f"Bearer {key}"}
+        ).json()["progress"]
         if 10 <= progress < 90:
             break
         time.sleep(0.05)
     else:
         pytest.fail("denoising never got going")
-    deleted = httpx.delete(f"{diffusion_server.url}/v1/videos/{video['id']}",
-                           headers={"Authorization": f"Bearer {key}"})
+    deleted = httpx.delete(
+        f"{diffusion_server.url}/v1/videos/{video['id']}", headers={"Authorization": f"Bearer {key}"}
+    )
     assert deleted.json()["deleted"] is True
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -172,15 +233,21 @@ def test_cancel_in_the_middle_of_denoising_refunds(diffusion_server: ServerProce
         pytest.fail(f"no refund after the cancel: {ledger}")
     assert balance(diffusion_server, created["id"])[0] == 100
     # the worker is free again for the next task
-    after = create(diffusion_server, key, {"model": "ltx-tiny", "prompt": "next", "width": 64, "height": 64,
-                                           "num_frames": 9, "frame_rate": 8})
+    after = create(
+        diffusion_server,
+        key,
+        {"model": "ltx-tiny", "prompt": "next", "width": 64, "height": 64, "num_frames": 9, "frame_rate": 8},
+    )
     assert watch(diffusion_server, key, after["id"])[0]["status"] == "completed"
 
 
 def test_constraints_are_checked_before_any_credit(diffusion_server: ServerProcess) -> None:
     created = new_key(diffusion_server, credits=100)
-    response = httpx.post(f"{diffusion_server.url}/v1/videos", headers={"Authorization": f"Bearer {created['key']}"},
-                          json={"model": "ltx-tiny", "prompt": "x", "width": 63, "height": 64, "num_frames": 9})
+    response = httpx.post(
+        f"{diffusion_server.url}/v1/videos",
+        headers={"Authorization": f"Bearer {created['key']}"},
+        json={"model": "ltx-tiny", "prompt": "x", "width": 63, "height": 64, "num_frames": 9},
+    )
     assert response.status_code == 400 and response.json()["error"]["param"] == "/width"
     assert balance(diffusion_server, created["id"])[0] == 100
 

@@ -29,8 +29,11 @@ def agnes(server: ServerProcess, key: str, body: dict) -> httpx.Response:
 def wait_agnes(server: ServerProcess, key: str, video_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = httpx.get(f"{server.url}/agnesapi", params={"video_id": video_id, "model_name": MODEL},
-                         headers={"Authorization": f"Bearer {key}"}).json()
+        body = httpx.get(
+            f"{server.url}/agnesapi",
+            params={"video_id": video_id, "model_name": MODEL},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
         if body["status"] in ("completed", "failed"):
             return body
         time.sleep(0.1)
@@ -40,8 +43,9 @@ def wait_agnes(server: ServerProcess, key: str, video_id: str, timeout: float = 
 def test_sdk_create_and_poll_retrieve_download_list_delete(server: ServerProcess, tmp_path: Path) -> None:
     key = new_key(server, credits=100)
     client = sdk(server, key["key"])
-    video = client.videos.create_and_poll(model=MODEL, prompt="a paper boat on a stream", seconds="4",
-                                          size="1280x720", poll_interval_ms=100)
+    video = client.videos.create_and_poll(
+        model=MODEL, prompt="a paper boat on a stream", seconds="4", size="1280x720", poll_interval_ms=100
+    )
     assert video.status == "completed" and video.progress == 100, video
     assert video.size == "1280x720" and video.seconds == "4" and video.object == "video"
     assert client.videos.retrieve(video.id).completed_at >= video.created_at
@@ -70,9 +74,14 @@ def test_sdk_create_and_poll_retrieve_download_list_delete(server: ServerProcess
 def test_sdk_upload_input_reference_and_remix(server: ServerProcess, tmp_path: Path) -> None:
     key = new_key(server, credits=100)
     client = sdk(server, key["key"])
-    video = client.videos.create_and_poll(model=MODEL, prompt="the harbour wakes", seconds="2", size="720x1280",
-                                          input_reference=("harbour.png", png_bytes(300, 500), "image/png"),
-                                          poll_interval_ms=100)
+    video = client.videos.create_and_poll(
+        model=MODEL,
+        prompt="the harbour wakes",
+        seconds="2",
+        size="720x1280",
+        input_reference=("harbour.png", png_bytes(300, 500), "image/png"),
+        poll_interval_ms=100,
+    )
     assert video.status == "completed", video
     remix = client.videos.remix(video.id, prompt="the harbour at night")
     assert remix.id != video.id and remix.remixed_from_video_id == video.id and remix.prompt == "the harbour at night"
@@ -87,14 +96,30 @@ def test_the_four_agnes_examples_end_to_end(server: ServerProcess, tmp_path: Pat
     try:
         bodies = {
             "text": {"model": MODEL, "prompt": "A fox runs through snow", "num_frames": 81, "frame_rate": 24},
-            "image": {"model": MODEL, "prompt": "The scene comes alive", "image": f"{images.url}/a.png",
-                      "num_frames": 41, "frame_rate": 20},
-            "multi": {"model": MODEL, "prompt": "A product tour", "extra_body": {
-                "image": [f"{images.url}/a.png", f"{images.url}/b.png", f"{images.url}/c.png"]},
-                "num_frames": 49, "frame_rate": 24},
-            "keyframes": {"model": MODEL, "prompt": "Morph between the states", "width": 1280, "height": 720,
-                          "image": [f"{images.url}/a.png", f"{images.url}/c.png"],
-                          "extra_body": {"mode": "keyframes"}, "num_frames": 33, "frame_rate": 16},
+            "image": {
+                "model": MODEL,
+                "prompt": "The scene comes alive",
+                "image": f"{images.url}/a.png",
+                "num_frames": 41,
+                "frame_rate": 20,
+            },
+            "multi": {
+                "model": MODEL,
+                "prompt": "A product tour",
+                "extra_body": {"image": [f"{images.url}/a.png", f"{images.url}/b.png", f"{images.url}/c.png"]},
+                "num_frames": 49,
+                "frame_rate": 24,
+            },
+            "keyframes": {
+                "model": MODEL,
+                "prompt": "Morph between the states",
+                "width": 1280,
+                "height": 720,
+                "image": [f"{images.url}/a.png", f"{images.url}/c.png"],
+                "extra_body": {"mode": "keyframes"},
+                "num_frames": 33,
+                "frame_rate": 16,
+            },
         }
         created = {}
         for name, body in bodies.items():
@@ -107,8 +132,12 @@ def test_the_four_agnes_examples_end_to_end(server: ServerProcess, tmp_path: Pat
         results = {name: wait_agnes(server, key["key"], video_id) for name, video_id in created.items()}
     finally:
         images.close()
-    expected = {"text": (81, 24, "960x720"), "image": (41, 20, "960x720"), "multi": (49, 24, "960x720"),
-                "keyframes": (33, 16, "1280x720")}
+    expected = {
+        "text": (81, 24, "960x720"),
+        "image": (41, 20, "960x720"),
+        "multi": (49, 24, "960x720"),
+        "keyframes": (33, 16, "1280x720"),
+    }
     for name, result in results.items():
         assert result["status"] == "completed", (name, result)
         frames, fps, size = expected[name]
@@ -121,17 +150,20 @@ def test_the_four_agnes_examples_end_to_end(server: ServerProcess, tmp_path: Pat
         assert f"{info.width}x{info.height}" == size
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"num_frames": 120}, "/num_frames"),
-    ({"num_frames": 449}, "/num_frames"),
-    ({"frame_rate": 0}, "/frame_rate"),
-    ({"frame_rate": 61}, "/frame_rate"),
-    ({"prompt": ""}, "/prompt"),
-    ({"model": "sora-9"}, None),
-    ({"mode": "keyframes", "image": "https://example.com/one.png"}, "/extra_body/image"),
-    ({"size": "big"}, "/size"),
-    ({"image": "ftp://example.com/x.png"}, "/image"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"num_frames": 120}, "/num_frames"),
+        ({"num_frames": 449}, "/num_frames"),
+        ({"frame_rate": 0}, "/frame_rate"),
+        ({"frame_rate": 61}, "/frame_rate"),
+        ({"prompt": ""}, "/prompt"),
+        ({"model": "sora-9"}, None),
+        ({"mode": "keyframes", "image": "https://example.com/one.png"}, "/extra_body/image"),
+        ({"size": "big"}, "/size"),
+        ({"image": "ftp://example.com/x.png"}, "/image"),
+    ],
+)
 def test_invalid_creates_are_400_with_the_param(server: ServerProcess, body: dict, param: str | None) -> None:
     response = agnes(server, server.key, {"model": MODEL, "prompt": "x", **body})
     assert response.status_code == 400, response.text
@@ -158,11 +190,16 @@ def test_size_standardization_table() -> None:
 
 def test_one_key_cannot_see_download_or_delete_anothers_video(server: ServerProcess) -> None:
     alice, bob = new_key(server, 50, "alice"), new_key(server, 50, "bob")
-    video = sdk(server, alice["key"]).videos.create_and_poll(model=MODEL, prompt="mine", seconds="1",
-                                                             size="854x480", poll_interval_ms=100)
+    video = sdk(server, alice["key"]).videos.create_and_poll(
+        model=MODEL, prompt="mine", seconds="1", size="854x480", poll_interval_ms=100
+    )
     thief = sdk(server, bob["key"])
-    for attempt in (lambda: thief.videos.retrieve(video.id), lambda: thief.videos.download_content(video.id),
-                    lambda: thief.videos.delete(video.id), lambda: thief.videos.remix(video.id, prompt="x")):
+    for attempt in (
+        lambda: thief.videos.retrieve(video.id),
+        lambda: thief.videos.download_content(video.id),
+        lambda: thief.videos.delete(video.id),
+        lambda: thief.videos.remix(video.id, prompt="x"),
+    ):
         with pytest.raises(openai.NotFoundError):
             attempt()
     assert thief.videos.list().data == []
@@ -180,8 +217,9 @@ def test_queue_bound_answers_503_and_delete_refunds_a_queued_video(start_server)
     assert second.status_code == 503 and second.json()["error"]["code"] == "QUEUE_FULL"
     assert int(second.headers["Retry-After"]) > 0
     assert balance(busy, key["id"])[0] == 15  # only the first was charged
-    deleted = httpx.delete(f"{busy.url}/v1/videos/{first.json()['id']}",
-                           headers={"Authorization": f"Bearer {key['key']}"})
+    deleted = httpx.delete(
+        f"{busy.url}/v1/videos/{first.json()['id']}", headers={"Authorization": f"Bearer {key['key']}"}
+    )
     assert deleted.json() == {"id": first.json()["id"], "deleted": True, "object": "video.deleted"}
     assert balance(busy, key["id"])[0] == 20
     assert agnes(busy, key["key"], {"model": MODEL, "prompt": "three"}).status_code == 200  # room again
@@ -191,9 +229,14 @@ def test_idempotent_create_through_the_sdk(start_server) -> None:
     idle = start_server(workers=0)
     key = new_key(idle, credits=50)
     client = sdk(idle, key["key"])
-    kwargs = {"model": MODEL, "prompt": "once", "seconds": "2", "size": "854x480",
-              "input_reference": ("ref.png", png_bytes(64, 64), "image/png"),
-              "extra_headers": {"Idempotency-Key": "retry-safe-1"}}
+    kwargs = {
+        "model": MODEL,
+        "prompt": "once",
+        "seconds": "2",
+        "size": "854x480",
+        "input_reference": ("ref.png", png_bytes(64, 64), "image/png"),
+        "extra_headers": {"Idempotency-Key": "retry-safe-1"},
+    }
     first, second = client.videos.create(**kwargs), client.videos.create(**kwargs)
     assert first.id == second.id
     assert balance(idle, key["id"])[0] == 48

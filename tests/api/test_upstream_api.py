@@ -46,19 +46,28 @@ class Gateway:
         self.server = LocalHTTPServer(self.respond)
         self.url = self.server.url
 
-    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str],
-                                                                                              bytes]:
+    def respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if method == "POST" and b'"echo-key"' in body:
             message = f"model echo-key does not accept the credentials {headers.get('authorization')}"
-            return 400, {"content-type": "application/json"}, json.dumps(
-                {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_request"}}).encode()
+            return (
+                400,
+                {"content-type": "application/json"},
+                json.dumps(
+                    {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_request"}}
+                ).encode(),
+            )
         parts = path.split("?")[0].strip("/").split("/")
         if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "videos"]:
             seen = self.limited.get(parts[2], 0)
             if seen < 2:
                 self.limited[parts[2]] = seen + 1
-                return 429, {"retry-after": "1", "content-type": "application/json"}, \
-                    b'{"error": {"message": "slow down", "type": "rate_limit_error"}}'
+                return (
+                    429,
+                    {"retry-after": "1", "content-type": "application/json"},
+                    b'{"error": {"message": "slow down", "type": "rate_limit_error"}}',
+                )
         forwarded = {k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")}
         answer = self.http.request(method, self.target + path, headers=forwarded, content=body)
         kept = {k: v for k, v in answer.headers.items() if k in ("content-type", "retry-after", "location")}
@@ -79,13 +88,25 @@ class Cluster:
     upstream_keys: list[str] = field(default_factory=list)
 
 
-def _model(name: str, kind: str, provider: str, base_url: str, key_var: str, upstream_model: str,
-           **extra: Any) -> str:
-    settings = {"provider": provider, "base_url": base_url, "api_key_env": key_var, "model": upstream_model,
-                **FAST_POLLS, **extra}
-    lines = [f'[models."{name}"]', 'engine = "upstream"', f'kind = "{kind}"', "credits_per_second = 1",
-             "durations = [5, 8, 10]", 'aspect_ratios = ["16:9", "9:16", "1:1"]', "",
-             f'[models."{name}".settings]']
+def _model(name: str, kind: str, provider: str, base_url: str, key_var: str, upstream_model: str, **extra: Any) -> str:
+    settings = {
+        "provider": provider,
+        "base_url": base_url,
+        "api_key_env": key_var,
+        "model": upstream_model,
+        **FAST_POLLS,
+        **extra,
+    }
+    lines = [
+        f'[models."{name}"]',
+        'engine = "upstream"',
+        f'kind = "{kind}"',
+        "credits_per_second = 1",
+        "durations = [5, 8, 10]",
+        'aspect_ratios = ["16:9", "9:16", "1:1"]',
+        "",
+        f'[models."{name}".settings]',
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     return "\n".join(lines) + "\n\n"
 
@@ -93,20 +114,23 @@ def _model(name: str, kind: str, provider: str, base_url: str, key_var: str, ups
 def models_file(path: Path, plain: str, idle: str, limited: str, gateway: str) -> Path:
     """The front's catalog (REELFORGE_MODELS_FILE replaces the built-in one, so only these models exist)."""
     plain_key, idle_key, limited_key = KEY_VARS["plain"], KEY_VARS["idle"], KEY_VARS["limited"]
-    text = "".join([
-        _model("hosted-t2v", "text_to_video", "aivideomaker", plain, plain_key, "t2v"),
-        _model("hosted-i2v", "image_to_video", "aivideomaker", plain, plain_key, "i2v"),
-        _model("hosted-bad", "text_to_video", "aivideomaker", plain, plain_key, "t2v_nope",
-               kinds=["text_to_video"]),
-        _model("hosted-nokey", "text_to_video", "aivideomaker", plain, "RF_TEST_UNSET_KEY", "t2v"),
-        _model("agnes", "text_to_video", "openai-videos", plain, plain_key, "agnes-video-v2.0"),
-        _model("agnes-bad", "text_to_video", "openai-videos", plain, plain_key, "no-such-model"),
-        _model("agnes-echo", "text_to_video", "openai-videos", gateway, plain_key, "echo-key"),
-        _model("idle-t2v", "text_to_video", "aivideomaker", idle, idle_key, "t2v"),
-        _model("idle-agnes", "text_to_video", "openai-videos", idle, idle_key, "agnes-video-v2.0"),
-        _model("limited-t2v", "text_to_video", "aivideomaker", limited, limited_key, "t2v"),
-        _model("gateway-agnes", "text_to_video", "openai-videos", gateway, plain_key, "agnes-video-v2.0"),
-    ])
+    text = "".join(
+        [
+            _model("hosted-t2v", "text_to_video", "aivideomaker", plain, plain_key, "t2v"),
+            _model("hosted-i2v", "image_to_video", "aivideomaker", plain, plain_key, "i2v"),
+            _model(
+                "hosted-bad", "text_to_video", "aivideomaker", plain, plain_key, "t2v_nope", kinds=["text_to_video"]
+            ),
+            _model("hosted-nokey", "text_to_video", "aivideomaker", plain, "RF_TEST_UNSET_KEY", "t2v"),
+            _model("agnes", "text_to_video", "openai-videos", plain, plain_key, "agnes-video-v2.0"),
+            _model("agnes-bad", "text_to_video", "openai-videos", plain, plain_key, "no-such-model"),
+            _model("agnes-echo", "text_to_video", "openai-videos", gateway, plain_key, "echo-key"),
+            _model("idle-t2v", "text_to_video", "aivideomaker", idle, idle_key, "t2v"),
+            _model("idle-agnes", "text_to_video", "openai-videos", idle, idle_key, "agnes-video-v2.0"),
+            _model("limited-t2v", "text_to_video", "aivideomaker", limited, limited_key, "t2v"),
+            _model("gateway-agnes", "text_to_video", "openai-videos", gateway, plain_key, "agnes-video-v2.0"),
+        ]
+    )
     path.write_text(text)
     return path
 
@@ -125,9 +149,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         started.append(limited)
         gateway = Gateway(plain.url)
         catalog = models_file(base / "front-models.toml", plain.url, idle.url, limited.url, gateway.url)
-        front = ServerProcess(base / "front", workers=1, env={
-            **FAST_LEASES, "REELFORGE_MODELS_FILE": str(catalog), KEY_VARS["plain"]: plain.key,
-            KEY_VARS["idle"]: idle.key, KEY_VARS["limited"]: limited.key}).start()
+        front = ServerProcess(
+            base / "front",
+            workers=1,
+            env={
+                **FAST_LEASES,
+                "REELFORGE_MODELS_FILE": str(catalog),
+                KEY_VARS["plain"]: plain.key,
+                KEY_VARS["idle"]: idle.key,
+                KEY_VARS["limited"]: limited.key,
+            },
+        ).start()
         started.append(front)
         yield Cluster(front, plain, idle, limited, gateway, [plain.key, idle.key, limited.key])
     finally:
@@ -162,12 +194,14 @@ def wait_video(server: ServerProcess, video_id: str, statuses: set[str], timeout
 def submit(front: ServerProcess, provider: str, model: str, **fields: Any) -> str:
     """A create on the front in the dialect matching the provider kind behind `model`."""
     if provider == "aivideomaker":
-        response = create(front, model, {"prompt": "lanterns over a river", "aspectRatio": "1:1", "duration": "5",
-                                         **fields})
+        response = create(
+            front, model, {"prompt": "lanterns over a river", "aspectRatio": "1:1", "duration": "5", **fields}
+        )
         assert response.status_code == 200, response.text
         return response.json()["taskId"]
-    response = create_video(front, {"model": model, "prompt": "a paper boat on a stream", "seconds": "2",
-                                    "size": "480x480", **fields})
+    response = create_video(
+        front, {"model": model, "prompt": "a paper boat on a stream", "seconds": "2", "size": "480x480", **fields}
+    )
     assert response.status_code == 200, response.text
     return response.json()["id"]
 
@@ -176,12 +210,21 @@ def finished(front: ServerProcess, provider: str, task_id: str) -> dict:
     """The front task once terminal, as {status, error, video_url} whatever the dialect."""
     if provider == "aivideomaker":
         body = wait_for(front, task_id, {"COMPLETED", "FAILED", "CANCEL"})
-        return {"status": {"COMPLETED": "completed", "FAILED": "failed"}.get(body["status"], body["status"]),
-                "error": body.get("error"), "video_url": (body.get("output") or {}).get("videoUrl"),
-                "thumbnail_url": (body.get("output") or {}).get("thumbnailUrl"), "raw": body}
+        return {
+            "status": {"COMPLETED": "completed", "FAILED": "failed"}.get(body["status"], body["status"]),
+            "error": body.get("error"),
+            "video_url": (body.get("output") or {}).get("videoUrl"),
+            "thumbnail_url": (body.get("output") or {}).get("thumbnailUrl"),
+            "raw": body,
+        }
     body = wait_video(front, task_id, {"completed", "failed"})
-    return {"status": body["status"], "error": body.get("error"), "video_url": body.get("video_url"),
-            "thumbnail_url": None, "raw": body}
+    return {
+        "status": body["status"],
+        "error": body.get("error"),
+        "video_url": body.get("video_url"),
+        "thumbnail_url": None,
+        "raw": body,
+    }
 
 
 def task_ledger(server: ServerProcess, task_id: str) -> list[dict]:
@@ -192,8 +235,11 @@ def worker_pids(server: ServerProcess) -> list[int]:
     """The server's worker processes, including those its watchdog thread restarted (children of that thread,
     which `ServerProcess.worker_pids` does not list)."""
     assert server.proc is not None
-    return [int(pid) for children in Path(f"/proc/{server.proc.pid}/task").glob("*/children")
-            for pid in children.read_text().split()]
+    return [
+        int(pid)
+        for children in Path(f"/proc/{server.proc.pid}/task").glob("*/children")
+        for pid in children.read_text().split()
+    ]
 
 
 def upstream_tasks(server: ServerProcess) -> list[dict]:
@@ -204,8 +250,9 @@ def upstream_tasks(server: ServerProcess) -> list[dict]:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_success_downloads_the_providers_video_and_charges_the_front(cluster: Cluster, provider: str,
-                                                                    tmp_path: Path) -> None:
+def test_success_downloads_the_providers_video_and_charges_the_front(
+    cluster: Cluster, provider: str, tmp_path: Path
+) -> None:
     front = cluster.front
     before = len(upstream_tasks(cluster.plain))
     task_id = submit(front, provider, "hosted-t2v" if provider == "aivideomaker" else "agnes")
@@ -223,20 +270,30 @@ def test_success_downloads_the_providers_video_and_charges_the_front(cluster: Cl
     else:  # seconds "2" at 24 fps, 480x480 (an Agnes 480p 1:1 tier); downloaded through /content
         assert (info.width, info.height, info.fps, info.frame_count) == (480, 480, 24, 48)
         assert info.duration == pytest.approx(2.0, abs=0.05)
-        thumb = httpx.get(f"{front.url}/v1/videos/{task_id}/content", params={"variant": "thumbnail"},
-                          headers=bearer(front.key), timeout=30)
+        thumb = httpx.get(
+            f"{front.url}/v1/videos/{task_id}/content",
+            params={"variant": "thumbnail"},
+            headers=bearer(front.key),
+            timeout=30,
+        )
         assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
     cost = 5 if provider == "aivideomaker" else 2
     assert [(e["reason"], e["amount"]) for e in task_ledger(front, task_id)] == [("debit", -cost)]
     assert len(upstream_tasks(cluster.plain)) == before + 1  # exactly one provider task per front task
 
 
-@pytest.mark.parametrize(("provider", "case"), [
-    ("aivideomaker", "image-404"), ("aivideomaker", "unknown-model"),
-    ("openai-videos", "image-404"), ("openai-videos", "unknown-model"),
-])
-def test_provider_failure_fails_the_task_with_a_mapped_code_and_refunds(cluster: Cluster, provider: str, case: str,
-                                                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("provider", "case"),
+    [
+        ("aivideomaker", "image-404"),
+        ("aivideomaker", "unknown-model"),
+        ("openai-videos", "image-404"),
+        ("openai-videos", "unknown-model"),
+    ],
+)
+def test_provider_failure_fails_the_task_with_a_mapped_code_and_refunds(
+    cluster: Cluster, provider: str, case: str, tmp_path: Path
+) -> None:
     missing = LocalHTTPServer(lambda *_: (404, {"content-type": "text/plain"}, b"no such image"))
     front = cluster.front
     try:
@@ -353,16 +410,26 @@ def test_a_killed_front_worker_rerun_polls_the_same_provider_task(cluster: Clust
     assert f"cancel of {provider} task {first} accepted" in front.log()
 
 
-def test_a_rerun_after_a_crash_resumes_the_same_provider_task(cluster: Cluster, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rerun_after_a_crash_resumes_the_same_provider_task(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two runs of one task (as after a worker crash) make one provider task: the Idempotency-Key is the task id."""
     plain = cluster.plain
     monkeypatch.setenv(KEY_VARS["plain"], plain.key)
     for provider, model in (("aivideomaker", "t2v"), ("openai-videos", "agnes-video-v2.0")):
-        engine = create_engine("upstream", {"provider": provider, "base_url": plain.url, "model": model,
-                                            "api_key_env": KEY_VARS["plain"], **FAST_POLLS})
-        request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="a rerun", width=480, height=480, fps=24,
-                                    duration=5, seed=3)
+        engine = create_engine(
+            "upstream",
+            {
+                "provider": provider,
+                "base_url": plain.url,
+                "model": model,
+                "api_key_env": KEY_VARS["plain"],
+                **FAST_POLLS,
+            },
+        )
+        request = GenerationRequest(
+            kind=Kind.TEXT_TO_VIDEO, prompt="a rerun", width=480, height=480, fps=24, duration=5, seed=3
+        )
         before = len(upstream_tasks(plain))
         task_id = f"rerun-{uuid.uuid4().hex[:8]}"
         artifacts = []

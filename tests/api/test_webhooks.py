@@ -40,11 +40,14 @@ def test_webhook_delivered_signed_and_retried_after_500(start_server) -> None:
     statuses = []
     for delivery in deliveries:
         headers = delivery["headers"]
-        payload = verifier.verify(delivery["body"], {
-            "webhook-id": headers["webhook-id"],
-            "webhook-timestamp": headers["webhook-timestamp"],
-            "webhook-signature": headers["webhook-signature"],
-        })  # raises on a bad signature
+        payload = verifier.verify(
+            delivery["body"],
+            {
+                "webhook-id": headers["webhook-id"],
+                "webhook-timestamp": headers["webhook-timestamp"],
+                "webhook-signature": headers["webhook-signature"],
+            },
+        )  # raises on a bad signature
         assert payload["id"] == task_id
         statuses.append(payload["status"])
     # the first (SUBMITTED) event was refused with 500 and delivered again with the same id and body
@@ -58,8 +61,10 @@ def test_webhook_delivered_signed_and_retried_after_500(start_server) -> None:
     assert final["output"]["videoUrl"].startswith(server.url + "/files/")
     # a tampered body does not verify
     try:
-        verifier.verify(deliveries[-1]["body"] + b" ", {k: deliveries[-1]["headers"][k] for k in (
-            "webhook-id", "webhook-timestamp", "webhook-signature")})
+        verifier.verify(
+            deliveries[-1]["body"] + b" ",
+            {k: deliveries[-1]["headers"][k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")},
+        )
         raise AssertionError("tampered body verified")
     except Exception as exc:
         assert "signature" in str(exc).lower()

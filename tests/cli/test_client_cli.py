@@ -17,16 +17,31 @@ from tests.helpers import new_key, png_bytes
 def cli(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "AIVIDEO_"))}
     clean.update({"XDG_CONFIG_HOME": str(home / "config"), "COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "reelforge", *args], env=clean, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "reelforge", *args], env=clean, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_generate_saves_the_video_and_prints_json(server: ServerProcess, tmp_path: Path) -> None:
     picture = tmp_path / "still.png"
     picture.write_bytes(png_bytes(320, 180))
-    result = cli("generate", "--prompt", "a slow pan over a harbour", "--scene", "image-to-video", "--image",
-                 str(picture), "--out", str(tmp_path / "out.mp4"), "--json", "--host", server.url,
-                 "--api-key", server.key, home=tmp_path)
+    result = cli(
+        "generate",
+        "--prompt",
+        "a slow pan over a harbour",
+        "--scene",
+        "image-to-video",
+        "--image",
+        str(picture),
+        "--out",
+        str(tmp_path / "out.mp4"),
+        "--json",
+        "--host",
+        server.url,
+        "--api-key",
+        server.key,
+        home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["status"] == "success" and body["localPath"].endswith("out.mp4") and body["videoUrl"]
@@ -50,8 +65,9 @@ def test_run_workflow_envelopes_and_exit_codes(server: ServerProcess, start_serv
     assert full.returncode == 0, full.stdout + full.stderr
     envelope = json.loads(full.stdout)
     assert envelope["ok"] is True and envelope["status"] == "COMPLETED" and envelope["data"]["output"]["videoUrl"]
-    status = json.loads(cli("run-workflow", "--action", "getStatus", "--taskId", envelope["taskId"], *base,
-                            home=tmp_path).stdout)
+    status = json.loads(
+        cli("run-workflow", "--action", "getStatus", "--taskId", envelope["taskId"], *base, home=tmp_path).stdout
+    )
     assert status == {**status, "ok": True, "taskId": envelope["taskId"], "status": "COMPLETED"}
 
     def code_of(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -67,19 +83,42 @@ def test_run_workflow_envelopes_and_exit_codes(server: ServerProcess, start_serv
     poor = new_key(server, credits=1)
     code, body = code_of("--model", "t2v", "--payload", payload, "--host", server.url, "--api-key", poor["key"])
     assert (code, body["errorCode"]) == (7, "INSUFFICIENT_CREDITS")
-    code, body = code_of("--action", "getStatus", "--taskId", "x", "--host", "http://127.0.0.1:9", *base[2:],
-                         env={"AIVIDEO_MAX_RETRIES": "0"})
+    code, body = code_of(
+        "--action",
+        "getStatus",
+        "--taskId",
+        "x",
+        "--host",
+        "http://127.0.0.1:9",
+        *base[2:],
+        env={"AIVIDEO_MAX_RETRIES": "0"},
+    )
     assert (code, body["errorCode"]) == (9, "NETWORK_ERROR")
     idle = start_server(workers=0)
-    code, body = code_of("--model", "t2v", "--payload", payload, "--timeout", "1", "--host", idle.url,
-                         "--api-key", idle.key)
+    code, body = code_of(
+        "--model", "t2v", "--payload", payload, "--timeout", "1", "--host", idle.url, "--api-key", idle.key
+    )
     assert code == 5 and body["status"] == "SUBMITTED"
 
 
 def test_a_failed_task_never_exits_zero(server: ServerProcess, tmp_path: Path) -> None:
-    result = cli("generate", "--prompt", "x", "--scene", "image-to-video", "--image",
-                 "http://127.0.0.1:9/missing.png", "--out", str(tmp_path / "never.mp4"), "--json",
-                 "--host", server.url, "--api-key", server.key, home=tmp_path)
+    result = cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--scene",
+        "image-to-video",
+        "--image",
+        "http://127.0.0.1:9/missing.png",
+        "--out",
+        str(tmp_path / "never.mp4"),
+        "--json",
+        "--host",
+        server.url,
+        "--api-key",
+        server.key,
+        home=tmp_path,
+    )
     assert result.returncode == 6, result.stdout + result.stderr
     assert json.loads(result.stdout)["ok"] is False
     assert not (tmp_path / "never.mp4").exists()
@@ -91,8 +130,19 @@ def test_the_modkie_spelling_video_and_actions(server: ServerProcess, tmp_path: 
     assert "ai.video.generate_and_wait" in {a["name"] for a in json.loads(listed.stdout)}
     schema = json.loads(cli("actions", "schema", "ai.video.generate", "--host", server.url, home=tmp_path).stdout)
     assert "prompt" in schema["input"]["properties"]
-    made = cli("video", "generate", "--prompt", "cinematic product shot", "--scene", "text-to-video",
-               "--out", str(tmp_path / "v.mp4"), "--json", *base, home=tmp_path)
+    made = cli(
+        "video",
+        "generate",
+        "--prompt",
+        "cinematic product shot",
+        "--scene",
+        "text-to-video",
+        "--out",
+        str(tmp_path / "v.mp4"),
+        "--json",
+        *base,
+        home=tmp_path,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     answer = json.loads(made.stdout)
     assert answer["status"] == "success" and answer["localPath"].endswith("v.mp4")

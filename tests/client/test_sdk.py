@@ -49,11 +49,14 @@ def test_create_with_an_idempotency_key_is_safe_to_repeat(server: ServerProcess)
         assert len(set(different)) == 2
 
 
-@pytest.mark.parametrize(("call", "code"), [
-    (lambda c: c.create("nope", T2V), "INVALID_MODEL"),
-    (lambda c: c.create("t2v", {"prompt": "x"}), "INVALID_PAYLOAD"),
-    (lambda c: c.get("ck-missing"), "TASK_NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda c: c.create("nope", T2V), "INVALID_MODEL"),
+        (lambda c: c.create("t2v", {"prompt": "x"}), "INVALID_PAYLOAD"),
+        (lambda c: c.get("ck-missing"), "TASK_NOT_FOUND"),
+    ],
+)
 def test_failures_come_back_as_envelopes(server: ServerProcess, call, code: str) -> None:
     with Client(server.url, server.key, max_retries=0) as client, pytest.raises(ClientError) as caught:
         call(client)
@@ -76,8 +79,10 @@ def test_auth_credits_rate_limit_and_network_envelopes(start_server) -> None:
         with pytest.raises(ClientError) as caught:
             client.list()
         assert caught.value.envelope.errorCode == "RATE_LIMITED" and caught.value.envelope.retryAfter >= 1
-    with Client(f"http://127.0.0.1:{free_port()}", "rf_x", max_retries=0) as client, \
-            pytest.raises(ClientError) as caught:
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", "rf_x", max_retries=0) as client,
+        pytest.raises(ClientError) as caught,
+    ):
         client.list()
     assert caught.value.envelope.errorCode == "NETWORK_ERROR"
 
@@ -120,7 +125,11 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("REELFORGE_BASE_URL", "http://example.test:9000/")
     config = Client().config
     assert (config.api_key, config.timeout, config.max_retries, config.base_url) == (
-        "rf_from_env", 1.5, 5, "http://example.test:9000")
+        "rf_from_env",
+        1.5,
+        5,
+        "http://example.test:9000",
+    )
     monkeypatch.setenv("REELFORGE_API_KEY", "rf_preferred")
     assert Client().config.api_key == "rf_preferred"
 

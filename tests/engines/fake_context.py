@@ -10,8 +10,7 @@ from reelforge.engines.base import TaskCancelled
 class FakeContext:
     """A RunContext that reads inputs from a dict and records progress; cancels after N checks if asked."""
 
-    def __init__(self, workdir: Path, inputs: dict[str, bytes] | None = None,
-                 cancel_after: int | None = None) -> None:
+    def __init__(self, workdir: Path, inputs: dict[str, bytes] | None = None, cancel_after: int | None = None) -> None:
         self.task_id = "task-test"
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)

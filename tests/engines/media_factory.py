@@ -19,8 +19,14 @@ from PIL import Image
 from reelforge.engines.compose.runner import ffmpeg_exe
 
 RGB = {
-    "red": (230, 20, 20), "green": (20, 200, 40), "blue": (20, 40, 230), "yellow": (240, 220, 20),
-    "magenta": (220, 20, 220), "cyan": (20, 220, 220), "white": (250, 250, 250), "black": (0, 0, 0),
+    "red": (230, 20, 20),
+    "green": (20, 200, 40),
+    "blue": (20, 40, 230),
+    "yellow": (240, 220, 20),
+    "magenta": (220, 20, 220),
+    "cyan": (20, 220, 220),
+    "white": (250, 250, 250),
+    "black": (0, 0, 0),
 }
 
 
@@ -33,8 +39,15 @@ def _hex(color: str) -> str:
     return f"0x{r:02X}{g:02X}{b:02X}"
 
 
-def solid_video(path: Path, color: str = "red", *, size: tuple[int, int] = (160, 96), fps: int = 25,
-                seconds: float = 2.0, tone: float | None = None) -> Path:
+def solid_video(
+    path: Path,
+    color: str = "red",
+    *,
+    size: tuple[int, int] = (160, 96),
+    fps: int = 25,
+    seconds: float = 2.0,
+    tone: float | None = None,
+) -> Path:
     """A solid-colour H.264 MP4; with `tone` (Hz), an AAC sine track of the same length."""
     args = ["-f", "lavfi", "-i", f"color=c={_hex(color)}:s={size[0]}x{size[1]}:r={fps}:d={seconds}"]
     if tone:
@@ -45,12 +58,21 @@ def solid_video(path: Path, color: str = "red", *, size: tuple[int, int] = (160,
     return path
 
 
-def split_video(path: Path, left: str = "red", right: str = "blue", *, size: tuple[int, int] = (160, 96),
-                fps: int = 25, seconds: float = 1.0) -> Path:
+def split_video(
+    path: Path,
+    left: str = "red",
+    right: str = "blue",
+    *,
+    size: tuple[int, int] = (160, 96),
+    fps: int = 25,
+    seconds: float = 1.0,
+) -> Path:
     """Left half one colour, right half another: shows whether a frame was turned or flipped."""
     w, h = size
-    source = (f"color=c={_hex(left)}:s={w}x{h}:r={fps}:d={seconds},"
-              f"drawbox=x={w // 2}:y=0:w={w - w // 2}:h={h}:color={_hex(right)}:t=fill")
+    source = (
+        f"color=c={_hex(left)}:s={w}x{h}:r={fps}:d={seconds},"
+        f"drawbox=x={w // 2}:y=0:w={w - w // 2}:h={h}:color={_hex(right)}:t=fill"
+    )
     ffmpeg("-f", "lavfi", "-i", source, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
     return path
 
@@ -63,15 +85,36 @@ def rotated_video(path: Path, rotation: int = 90, **split: object) -> Path:
     return path
 
 
-def vfr_video(path: Path, first: str = "red", second: str = "green", *, size: tuple[int, int] = (160, 96),
-              seconds_each: float = 1.0) -> Path:
+def vfr_video(
+    path: Path,
+    first: str = "red",
+    second: str = "green",
+    *,
+    size: tuple[int, int] = (160, 96),
+    seconds_each: float = 1.0,
+) -> Path:
     """`first` then `second` colour, frames at irregular times (a phone-style variable frame rate)."""
     w, h = size
-    graph = (f"color=c={_hex(first)}:s={w}x{h}:r=30:d={seconds_each}[a];"
-             f"color=c={_hex(second)}:s={w}x{h}:r=30:d={seconds_each}[b];"
-             "[a][b]concat=n=2:v=1:a=0,select='not(eq(mod(n\\,7)\\,3))*not(eq(mod(n\\,5)\\,1))'[v]")
-    ffmpeg("-filter_complex", graph, "-map", "[v]", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", str(path))
+    graph = (
+        f"color=c={_hex(first)}:s={w}x{h}:r=30:d={seconds_each}[a];"
+        f"color=c={_hex(second)}:s={w}x{h}:r=30:d={seconds_each}[b];"
+        "[a][b]concat=n=2:v=1:a=0,select='not(eq(mod(n\\,7)\\,3))*not(eq(mod(n\\,5)\\,1))'[v]"
+    )
+    ffmpeg(
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path
 
 
@@ -89,8 +132,14 @@ def png(width: int, height: int, color: str | tuple[int, ...] = "green", alpha: 
     return buffer.getvalue()
 
 
-def quadrant_png(width: int, height: int, colors: tuple[str, str, str, str] = ("red", "green", "blue", "yellow"),
-                 *, exif_orientation: int | None = None, format: str = "PNG") -> bytes:
+def quadrant_png(
+    width: int,
+    height: int,
+    colors: tuple[str, str, str, str] = ("red", "green", "blue", "yellow"),
+    *,
+    exif_orientation: int | None = None,
+    format: str = "PNG",
+) -> bytes:
     """Top-left, top-right, bottom-left, bottom-right quadrants in four colours."""
     array = np.zeros((height, width, 3), np.uint8)
     h2, w2 = height // 2, width // 2
@@ -124,8 +173,9 @@ def mean_color(frame: np.ndarray, box: tuple[float, float, float, float] = (0.25
     """Mean RGB in a box given as fractions (left, top, right, bottom) of the frame."""
     h, w = frame.shape[:2]
     left, top, right, bottom = box
-    region = frame[int(top * h): max(int(top * h) + 1, int(bottom * h)),
-                   int(left * w): max(int(left * w) + 1, int(right * w))]
+    region = frame[
+        int(top * h) : max(int(top * h) + 1, int(bottom * h)), int(left * w) : max(int(left * w) + 1, int(right * w))
+    ]
     return region.reshape(-1, 3).mean(axis=0)
 
 
@@ -141,4 +191,4 @@ def audio_levels(path: Path, window: float = 0.1) -> list[float]:
         chunks = [frame.to_ndarray().astype(np.float64) for frame in container.decode(stream)]
     samples = np.concatenate([c.mean(axis=0) if c.ndim == 2 else c for c in chunks]) if chunks else np.zeros(0)
     size = max(1, int(window * rate))
-    return [float(np.sqrt(np.mean(samples[i:i + size] ** 2))) for i in range(0, len(samples) - size + 1, size)]
+    return [float(np.sqrt(np.mean(samples[i : i + size] ** 2))) for i in range(0, len(samples) - size + 1, size)]

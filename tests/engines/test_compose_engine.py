@@ -51,21 +51,38 @@ def _block(kind: str, ref: str | None = None, start: float = 0, duration: float 
     return block
 
 
-def _request(blocks: list[dict[str, Any]], *, width: int = W, height: int = H, fps: float = FPS,
-             quality: str = "draft") -> GenerationRequest:
+def _request(
+    blocks: list[dict[str, Any]], *, width: int = W, height: int = H, fps: float = FPS, quality: str = "draft"
+) -> GenerationRequest:
     template = {"version": "1", "blocks": blocks}
-    return GenerationRequest(kind=Kind.COMPOSE, template=template, width=width, height=height, fps=fps,
-                             duration=template_duration(parse_template(template)), extra={"quality": quality})
+    return GenerationRequest(
+        kind=Kind.COMPOSE,
+        template=template,
+        width=width,
+        height=height,
+        fps=fps,
+        duration=template_duration(parse_template(template)),
+        extra={"quality": quality},
+    )
 
 
-def render(workdir: Path, blocks: list[dict[str, Any]], inputs: dict[str, bytes] | None = None,
-           settings: dict[str, Any] | None = None, **size: Any) -> tuple[Artifact, FakeContext]:
+def render(
+    workdir: Path,
+    blocks: list[dict[str, Any]],
+    inputs: dict[str, bytes] | None = None,
+    settings: dict[str, Any] | None = None,
+    **size: Any,
+) -> tuple[Artifact, FakeContext]:
     ctx = FakeContext(workdir, inputs or {})
     return ComposeEngine(settings or {}).run(_request(blocks, **size), ctx), ctx
 
 
-def _color_at(frames: list[np.ndarray], seconds: float, box: tuple[float, float, float, float] = (0.3, 0.3, 0.7, 0.7),
-              fps: float = FPS) -> np.ndarray:
+def _color_at(
+    frames: list[np.ndarray],
+    seconds: float,
+    box: tuple[float, float, float, float] = (0.3, 0.3, 0.7, 0.7),
+    fps: float = FPS,
+) -> np.ndarray:
     return mf.mean_color(frames[round(seconds * fps)], box)
 
 
@@ -76,14 +93,28 @@ def _assert_color(rgb: np.ndarray, color: str, what: str = "") -> None:
 # ------------------------------------------------------------------ format, duration, audio track
 
 
-@pytest.mark.parametrize(("aspect", "quality"), [
-    ("16:9", "draft"), ("9:16", "draft"), ("1:1", "draft"), ("4:5", "draft"), ("4:3", "draft"),
-    ("16:9", "web"), ("9:16", "studio"),
-])
+@pytest.mark.parametrize(
+    ("aspect", "quality"),
+    [
+        ("16:9", "draft"),
+        ("9:16", "draft"),
+        ("1:1", "draft"),
+        ("4:5", "draft"),
+        ("4:3", "draft"),
+        ("16:9", "web"),
+        ("9:16", "studio"),
+    ],
+)
 def test_output_matches_aspect_and_quality(tmp_path: Path, aspect: str, quality: str) -> None:
     fmt = output_format(aspect, quality)
-    artifact, _ = render(tmp_path, [_block("text", duration=0.5, text="format")], width=fmt.width,
-                         height=fmt.height, fps=fmt.fps, quality=quality)
+    artifact, _ = render(
+        tmp_path,
+        [_block("text", duration=0.5, text="format")],
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        quality=quality,
+    )
     info = probe(artifact.video_path, count_frames=True)
     assert (info.width, info.height, info.codec, info.pix_fmt) == (fmt.width, fmt.height, "h264", "yuv420p")
     assert info.fps == pytest.approx(fmt.fps)
@@ -103,12 +134,16 @@ def test_mp4_is_faststart_h264_aac(tmp_path: Path) -> None:
     with av.open(str(artifact.video_path)) as container:
         audio = container.streams.audio[0]
         assert (audio.codec_context.name, audio.codec_context.sample_rate, audio.codec_context.channels) == (
-            "aac", 48000, 2)
+            "aac",
+            48000,
+            2,
+        )
 
 
 def test_fractional_frame_rate_keeps_the_exact_duration(tmp_path: Path) -> None:
-    artifact, _ = render(tmp_path, [_block("image", "yellow", duration=2.0)], {"yellow": mf.png(64, 36, "yellow")},
-                         fps=29.97)
+    artifact, _ = render(
+        tmp_path, [_block("image", "yellow", duration=2.0)], {"yellow": mf.png(64, 36, "yellow")}, fps=29.97
+    )
     info = probe(artifact.video_path, count_frames=True)
     assert info.frame_count == 60
     assert info.duration == pytest.approx(60 * 1001 / 30000, abs=1 / 29.97)
@@ -143,8 +178,10 @@ def test_later_blocks_cover_earlier_ones(tmp_path: Path, media: dict[str, bytes]
 
 
 def test_fit_position_and_scale(tmp_path: Path, media: dict[str, bytes]) -> None:
-    blocks = [_block("image", "red_png", fit="fill"),
-              _block("image", "blue_png", fit="contain", scale=0.25, position="bottomRight")]
+    blocks = [
+        _block("image", "red_png", fit="fill"),
+        _block("image", "blue_png", fit="contain", scale=0.25, position="bottomRight"),
+    ]
     artifact, _ = render(tmp_path, blocks, media)
     frame = mf.frames(artifact.video_path)[12]
     _assert_color(mf.mean_color(frame, (0.8, 0.8, 0.98, 0.98)), "blue", "bottom right")
@@ -157,8 +194,9 @@ def test_fit_position_and_scale(tmp_path: Path, media: dict[str, bytes]) -> None
 
 def test_contain_letterboxes_and_cover_crops(tmp_path: Path, media: dict[str, bytes]) -> None:
     # 333x201 (about 5:3) into 1:1: contain leaves bars above and below, cover fills the frame
-    contain, _ = render(tmp_path / "contain", [_block("image", "green_odd", fit="contain")], media, width=180,
-                        height=180)
+    contain, _ = render(
+        tmp_path / "contain", [_block("image", "green_odd", fit="contain")], media, width=180, height=180
+    )
     cover, _ = render(tmp_path / "cover", [_block("image", "green_odd", fit="cover")], media, width=180, height=180)
     framed = mf.frames(contain.video_path)[0]
     _assert_color(mf.mean_color(framed, (0, 0, 1, 0.15)), "black", "contain top bar")
@@ -215,9 +253,11 @@ def test_exif_orientation_and_odd_sizes(tmp_path: Path, media: dict[str, bytes])
 
 
 def test_transparent_png_and_opacity_blend_over_lower_layers(tmp_path: Path, media: dict[str, bytes]) -> None:
-    blocks = [_block("image", "red_png", duration=2),
-              _block("image", "green_half", 0, 1, fit="fill"),  # PNG alpha 128 over red
-              _block("image", "blue_png", 1, 1, opacity=0.5)]
+    blocks = [
+        _block("image", "red_png", duration=2),
+        _block("image", "green_half", 0, 1, fit="fill"),  # PNG alpha 128 over red
+        _block("image", "blue_png", 1, 1, opacity=0.5),
+    ]
     artifact, _ = render(tmp_path, blocks, media)
     frames = mf.frames(artifact.video_path)
     half_green = (np.array(mf.RGB["red"]) + np.array(mf.RGB["green"])) / 2
@@ -249,8 +289,10 @@ def test_fade_transition_cross_fades_consecutive_blocks(tmp_path: Path, media: d
 
 
 def test_wipe_transition_between_different_kinds_of_block(tmp_path: Path, media: dict[str, bytes]) -> None:
-    blocks = [_block("video", "magenta", 0, 2),
-              _block("image", "yellow", 1, 2, fit="contain", scale=0.5, transition={"type": "wipeLeft", "duration": 1})]
+    blocks = [
+        _block("video", "magenta", 0, 2),
+        _block("image", "yellow", 1, 2, fit="contain", scale=0.5, transition={"type": "wipeLeft", "duration": 1}),
+    ]
     artifact, _ = render(tmp_path, blocks, media)
     frames = mf.frames(artifact.video_path)
     middle = frames[round(1.5 * FPS)]
@@ -283,7 +325,7 @@ def test_ken_burns_zooms_towards_its_focus(tmp_path: Path, media: dict[str, byte
     first, last = frames[0], frames[-1]
     _assert_color(mf.mean_color(first, (0.55, 0.55, 0.95, 0.95)), "yellow", "first frame: all four quadrants")
     _assert_color(mf.mean_color(last, (0.05, 0.05, 0.95, 0.95)), "red", "last frame: zoomed into the top left")
-    widths = [int(np.sum(np.all(np.abs(f[:H // 4].astype(int) - mf.RGB["red"]) < 60, axis=2)[0])) for f in frames]
+    widths = [int(np.sum(np.all(np.abs(f[: H // 4].astype(int) - mf.RGB["red"]) < 60, axis=2)[0])) for f in frames]
     assert widths == sorted(widths) and widths[-1] > widths[0]  # the red quadrant grows steadily
 
 
@@ -305,8 +347,10 @@ def test_non_latin_text_renders_where_it_is_placed(tmp_path: Path, media: dict[s
 
 
 def test_text_layers_in_order_and_respects_its_time(tmp_path: Path, media: dict[str, bytes]) -> None:
-    blocks = [_block("text", None, 0.5, 1, text="█████", fontSize=200, color="yellow"),
-              _block("image", "red_png", 1, 1, fit="contain", scale=0.5)]  # later: covers the text's middle
+    blocks = [
+        _block("text", None, 0.5, 1, text="█████", fontSize=200, color="yellow"),
+        _block("image", "red_png", 1, 1, fit="contain", scale=0.5),
+    ]  # later: covers the text's middle
     artifact, _ = render(tmp_path, blocks, media)
     frames = mf.frames(artifact.video_path)
     _assert_color(_color_at(frames, 0.25, (0.45, 0.45, 0.55, 0.55)), "black", "before the text")
@@ -330,9 +374,11 @@ def test_text_background_box_and_wrapping(tmp_path: Path) -> None:
 
 
 def test_audio_is_placed_mixed_and_silent_elsewhere(tmp_path: Path, media: dict[str, bytes]) -> None:
-    blocks = [_block("video", "red_tone", 0, 1),  # its own 440 Hz tone
-              _block("video", "red_tone", 1, 1, volume=0),  # muted
-              _block("audio", "wav", 2, 1)]
+    blocks = [
+        _block("video", "red_tone", 0, 1),  # its own 440 Hz tone
+        _block("video", "red_tone", 1, 1, volume=0),  # muted
+        _block("audio", "wav", 2, 1),
+    ]
     artifact, _ = render(tmp_path, blocks, media)
     levels = mf.audio_levels(artifact.video_path)
     assert len(levels) == pytest.approx(30, abs=1)
@@ -396,7 +442,7 @@ def _child_ffmpeg() -> int | None:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        name, fields = stat[stat.index("(") + 1: stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == os.getpid() and name.startswith("ffmpeg"):
             return int(entry.name)
     return None
@@ -405,23 +451,32 @@ def _child_ffmpeg() -> int | None:
 def test_ffmpeg_failure_is_an_engine_error_without_paths(tmp_path: Path) -> None:
     secret = tmp_path / "someone-else" / "private"
     with pytest.raises(ReelforgeError) as caught:
-        run_ffmpeg(["-i", str(secret / "clip.mp4"), "-f", "null", "-"], cwd=tmp_path, duration=1,
-                   ctx=FakeContext(tmp_path))
+        run_ffmpeg(
+            ["-i", str(secret / "clip.mp4"), "-f", "null", "-"], cwd=tmp_path, duration=1, ctx=FakeContext(tmp_path)
+        )
     assert caught.value.code == ErrorCode.ENGINE_ERROR
     assert "clip.mp4" in caught.value.message and "No such file" in caught.value.message
     assert "someone-else" not in caught.value.message and str(tmp_path) not in caught.value.message
 
 
-@pytest.mark.parametrize(("blocks", "inputs", "pointer", "words"), [
-    ([_block("video", "x")], {"x": b"this is not a video"}, "/template/blocks/0/source", "could not be read"),
-    ([_block("video", "x")], {"x": mf.png(32, 32)}, "/template/blocks/0/source", "use an image block"),
-    ([_block("video", "x")], {"x": b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:///etc/passwd\n"},
-     "/template/blocks/0/source", ""),
-    ([_block("image", "x")], {"x": b"GIF89a broken"}, "/template/blocks/0/source", "could not be decoded"),
-    ([_block("text", text="t"), _block("audio", "x")], {"x": b""}, "/template/blocks/1/source", "empty"),
-])
-def test_bad_inputs_name_their_block(tmp_path: Path, blocks: list[dict[str, Any]], inputs: dict[str, bytes],
-                                     pointer: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("blocks", "inputs", "pointer", "words"),
+    [
+        ([_block("video", "x")], {"x": b"this is not a video"}, "/template/blocks/0/source", "could not be read"),
+        ([_block("video", "x")], {"x": mf.png(32, 32)}, "/template/blocks/0/source", "use an image block"),
+        (
+            [_block("video", "x")],
+            {"x": b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:///etc/passwd\n"},
+            "/template/blocks/0/source",
+            "",
+        ),
+        ([_block("image", "x")], {"x": b"GIF89a broken"}, "/template/blocks/0/source", "could not be decoded"),
+        ([_block("text", text="t"), _block("audio", "x")], {"x": b""}, "/template/blocks/1/source", "empty"),
+    ],
+)
+def test_bad_inputs_name_their_block(
+    tmp_path: Path, blocks: list[dict[str, Any]], inputs: dict[str, bytes], pointer: str, words: str
+) -> None:
     with pytest.raises(ReelforgeError) as caught:
         render(tmp_path, blocks, inputs)
     assert caught.value.code == ErrorCode.INVALID_PAYLOAD

@@ -20,37 +20,68 @@ from tests.engines.fake_context import FakeContext
 
 
 def _video_info(matrix: str | None = None, *, width: int = 1280, height: int = 720) -> MediaInfo:
-    return MediaInfo(Path("/in/v.mp4"), "mov", "video", width, height, 10.0, has_video=True, has_audio=True,
-                     matrix=matrix)
+    return MediaInfo(
+        Path("/in/v.mp4"), "mov", "video", width, height, 10.0, has_video=True, has_audio=True, matrix=matrix
+    )
 
 
 def _compile(blocks: list[dict[str, Any]], media: dict[int, MediaInfo], width: int = 1280, height: int = 720) -> str:
     template = parse_template({"version": "1", "blocks": blocks})
-    return compile_graph(template, media, width=width, height=height, fps=30,
-                         font_for=lambda block: font_path("sans")).script
+    return compile_graph(
+        template, media, width=width, height=height, fps=30, font_for=lambda block: font_path("sans")
+    ).script
 
 
 def test_place_cover_contain_fill() -> None:
-    cover = place(1920, 1080, fit="cover", scale=1, position="center", offset_x=0, offset_y=0,
-                  frame_width=1080, frame_height=1920)
+    cover = place(
+        1920, 1080, fit="cover", scale=1, position="center", offset_x=0, offset_y=0, frame_width=1080, frame_height=1920
+    )
     assert (cover.width, cover.height, cover.x, cover.y) == (1080, 1920, 0, 0)
     assert cover.scale_height == 1920 and cover.scale_width >= 3412 and cover.cropped
-    contain = place(1920, 1080, fit="contain", scale=1, position="center", offset_x=0, offset_y=0,
-                    frame_width=1080, frame_height=1920)
+    contain = place(
+        1920,
+        1080,
+        fit="contain",
+        scale=1,
+        position="center",
+        offset_x=0,
+        offset_y=0,
+        frame_width=1080,
+        frame_height=1920,
+    )
     assert (contain.width, contain.height, contain.x, contain.y) == (1080, 608, 0, 656)
-    fill = place(333, 201, fit="fill", scale=0.5, position="bottomRight", offset_x=0, offset_y=0,
-                 frame_width=640, frame_height=360)
+    fill = place(
+        333,
+        201,
+        fit="fill",
+        scale=0.5,
+        position="bottomRight",
+        offset_x=0,
+        offset_y=0,
+        frame_width=640,
+        frame_height=360,
+    )
     assert (fill.width, fill.height, fill.x, fill.y) == (320, 180, 320, 180)
 
 
 def test_place_sizes_are_even_and_offsets_are_fractions_of_the_frame() -> None:
-    p = place(333, 201, fit="contain", scale=0.37, position="topLeft", offset_x=0.1, offset_y=-0.2,
-              frame_width=640, frame_height=360)
+    p = place(
+        333,
+        201,
+        fit="contain",
+        scale=0.37,
+        position="topLeft",
+        offset_x=0.1,
+        offset_y=-0.2,
+        frame_width=640,
+        frame_height=360,
+    )
     assert (p.width, p.height) == (220, 134) and p.scale_width % 2 == 0
     assert (p.x, p.y) == (64, -72)
     assert visible_part(p, 640, 360) == (0, 72, 220, 62)
-    off = place(100, 100, fit="fill", scale=0.1, position="left", offset_x=-1, offset_y=0, frame_width=640,
-                frame_height=360)
+    off = place(
+        100, 100, fit="fill", scale=0.1, position="left", offset_x=-1, offset_y=0, frame_width=640, frame_height=360
+    )
     assert visible_part(off, 640, 360) is None
 
 
@@ -100,8 +131,15 @@ def test_font_paths_with_filter_syntax_characters_work(tmp_path: Path) -> None:
     nasty.mkdir()
     shutil.copy(font_path("sans"), nasty / "my font.ttf")
     template = {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 0.5, "text": "100% %{pts} \\ '"}]}
-    request = GenerationRequest(kind=Kind.COMPOSE, template=template, width=160, height=96, fps=24,
-                                duration=template_duration(parse_template(template)), extra={"quality": "draft"})
+    request = GenerationRequest(
+        kind=Kind.COMPOSE,
+        template=template,
+        width=160,
+        height=96,
+        fps=24,
+        duration=template_duration(parse_template(template)),
+        extra={"quality": "draft"},
+    )
     engine = ComposeEngine({"fonts": {"sans": str(nasty / "my font.ttf")}})
     artifact = engine.run(request, FakeContext(tmp_path / "work"))
     assert probe(artifact.video_path, count_frames=True).frame_count == 12

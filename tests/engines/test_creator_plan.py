@@ -22,15 +22,20 @@ def test_without_assets_it_asks_for_clips_one_per_sentence() -> None:
 
 
 def test_assets_are_sequenced_videos_at_their_length_images_share_the_rest() -> None:
-    assets = [PlannedAsset("stored:a.mp4", "video", "a.mp4", 4.0), PlannedAsset("https://x/b.png", "image", "b"),
-              PlannedAsset("https://x/c.png", "image", "c"), PlannedAsset("stored:m.wav", "audio", "m.wav", 30.0)]
+    assets = [
+        PlannedAsset("stored:a.mp4", "video", "a.mp4", 4.0),
+        PlannedAsset("https://x/b.png", "image", "b"),
+        PlannedAsset("https://x/c.png", "image", "c"),
+        PlannedAsset("stored:m.wav", "audio", "m.wav", 30.0),
+    ]
     template = plan("Launch teaser for the new bike", 20, assets)
     blocks = template["blocks"]
     visual = [(b["type"], b["start"], b["duration"]) for b in blocks if b["type"] in ("video", "image")]
     assert visual == [("video", 0, 4.0), ("image", 4.0, 8.0), ("image", 12.0, 8.0)]
     audio = [b for b in blocks if b["type"] == "audio"]
-    assert audio == [{"type": "audio", "start": 0, "duration": 20.0, "source": {"ref": "stored:m.wav",
-                                                                               "name": "m.wav"}}]
+    assert audio == [
+        {"type": "audio", "start": 0, "duration": 20.0, "source": {"ref": "stored:m.wav", "name": "m.wav"}}
+    ]
     assert blocks[-1]["type"] == "text" and blocks[-1]["text"] == "Launch teaser for the new bike"
     assert template_duration(parse_template(template, prefix="/plan")) == pytest.approx(20)
 

@@ -38,8 +38,12 @@ STEPS = 3
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("weights")
-    return {"ltx": build_tiny_ltx(root / "ltx"), "ltx2": build_tiny_ltx2(root / "ltx2"),
-            "wan": build_tiny_wan(root / "wan"), "wan_i2v": build_tiny_wan_i2v(root / "wan_i2v")}
+    return {
+        "ltx": build_tiny_ltx(root / "ltx"),
+        "ltx2": build_tiny_ltx2(root / "ltx2"),
+        "wan": build_tiny_wan(root / "wan"),
+        "wan_i2v": build_tiny_wan_i2v(root / "wan_i2v"),
+    }
 
 
 def fresh_copy(weights: dict[str, Path], name: str, tmp_path: Path) -> dict[str, Path]:
@@ -84,8 +88,16 @@ INPUTS = {"stored:red": png((220, 30, 30)), "stored:green": png((30, 200, 60)), 
 
 
 def request(kind: Kind = Kind.TEXT_TO_VIDEO, **fields: object) -> GenerationRequest:
-    base: dict[str, object] = {"kind": kind, "prompt": "a red cat walking at night", "width": 32, "height": 32,
-                               "fps": 9, "duration": 1.0, "steps": STEPS, "seed": 7}
+    base: dict[str, object] = {
+        "kind": kind,
+        "prompt": "a red cat walking at night",
+        "width": 32,
+        "height": 32,
+        "fps": 9,
+        "duration": 1.0,
+        "steps": STEPS,
+        "seed": 7,
+    }
     base.update(fields)
     return GenerationRequest(**base)
 
@@ -113,8 +125,10 @@ def assert_progress(ctx: FakeContext, steps: int = STEPS) -> None:
 
 
 def images(*sources: str, frames: tuple[int, ...] = (), strengths: tuple[float, ...] = ()) -> list[ImageInput]:
-    return [ImageInput(source=s, frame=frames[k] if frames else 0, strength=strengths[k] if strengths else 1.0)
-            for k, s in enumerate(sources)]
+    return [
+        ImageInput(source=s, frame=frames[k] if frames else 0, strength=strengths[k] if strengths else 1.0)
+        for k, s in enumerate(sources)
+    ]
 
 
 # --- LTX ---------------------------------------------------------------------------------------------------
@@ -131,8 +145,10 @@ def test_ltx_image_to_video(ltx: DiffusionEngine, tmp_path: Path) -> None:
 
 
 def test_ltx_keyframes_use_the_condition_pipeline(ltx: DiffusionEngine, tmp_path: Path) -> None:
-    req = request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue", frames=(0, 4, 8),
-                                                strengths=(1.0, 0.6, 1.0)))
+    req = request(
+        Kind.KEYFRAMES,
+        images=images("stored:red", "stored:green", "stored:blue", frames=(0, 4, 8), strengths=(1.0, 0.6, 1.0)),
+    )
     assert_progress(run(ltx, req, tmp_path))
     assert type(ltx.pipelines.get("condition")).__name__ == "LTXConditionPipeline"
 
@@ -143,8 +159,15 @@ def test_ltx_multi_image(ltx: DiffusionEngine, tmp_path: Path) -> None:
 
 
 def test_request_values_reach_the_pipeline_unchanged(ltx: DiffusionEngine, tmp_path: Path) -> None:
-    req = request(Kind.KEYFRAMES, negative_prompt="blurry", steps=5, seed=42, fps=24, duration=17 / 24,
-                  images=images("stored:red", "stored:green", frames=(0, 12), strengths=(1.0, 0.5)))
+    req = request(
+        Kind.KEYFRAMES,
+        negative_prompt="blurry",
+        steps=5,
+        seed=42,
+        fps=24,
+        duration=17 / 24,
+        images=images("stored:red", "stored:green", frames=(0, 12), strengths=(1.0, 0.5)),
+    )
     from reelforge.engines.diffusion.constraints import plan
 
     the_plan = plan(req, ltx.settings)
@@ -157,8 +180,9 @@ def test_request_values_reach_the_pipeline_unchanged(ltx: DiffusionEngine, tmp_p
     assert torch.equal(kwargs["generator"].get_state(), torch.Generator().manual_seed(42).get_state())
 
 
-def test_sizes_and_frame_counts_the_model_cannot_make_are_snapped_and_cropped(ltx: DiffusionEngine,
-                                                                              tmp_path: Path) -> None:
+def test_sizes_and_frame_counts_the_model_cannot_make_are_snapped_and_cropped(
+    ltx: DiffusionEngine, tmp_path: Path
+) -> None:
     # 40x34 and 10 frames: LTX generates 64x64 and 17 frames; the MP4 is exactly what was asked.
     run(ltx, request(width=40, height=34, fps=10, duration=1.0), tmp_path)
 
@@ -221,12 +245,16 @@ def test_ltx2_image_to_video(ltx2: DiffusionEngine, tmp_path: Path) -> None:
 
 def test_ltx2_keyframes_place_images_on_latent_frames(ltx2: DiffusionEngine, tmp_path: Path) -> None:
     # 17 frames: pixel frames 0, 5 and 16 are latent frames 0, 1 and 2 (frame 0, then 8 frames per latent).
-    req = request(Kind.KEYFRAMES, fps=17, images=images("stored:red", "stored:green", "stored:blue",
-                                                        frames=(0, 5, 16), strengths=(1.0, 0.6, 1.0)))
+    req = request(
+        Kind.KEYFRAMES,
+        fps=17,
+        images=images("stored:red", "stored:green", "stored:blue", frames=(0, 5, 16), strengths=(1.0, 0.6, 1.0)),
+    )
     from reelforge.engines.diffusion.constraints import plan
 
-    conditions = ltx2._call_kwargs(plan(req, ltx2.settings), req, [Image.new("RGB", (32, 32))] * 3,
-                                   FakeContext(tmp_path), lambda p: None)["conditions"]
+    conditions = ltx2._call_kwargs(
+        plan(req, ltx2.settings), req, [Image.new("RGB", (32, 32))] * 3, FakeContext(tmp_path), lambda p: None
+    )["conditions"]
     assert [(c.index, c.strength) for c in conditions] == [(0, 1.0), (1, 0.6), (2, 1.0)]
     assert_progress(run(ltx2, req, tmp_path / "k"))
     assert_progress(run(ltx2, request(Kind.MULTI_IMAGE, images=images("stored:red", "stored:blue")), tmp_path / "m"))
@@ -272,27 +300,43 @@ def test_wan_same_seed_same_video(wan: DiffusionEngine, tmp_path: Path) -> None:
 # --- validation --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("engine_name", "req", "field", "words"), [
-    ("ltx", request(fps=24, duration=11.0), "/duration", "at most 257"),
-    ("ltx", request(width=16), "/width", "between 32"),
-    ("ltx", request(height=33), "/height", "even"),
-    ("ltx", request(steps=0), "/steps", "steps"),
-    ("ltx", request(prompt=" "), "/prompt", "prompt"),
-    ("ltx", request(Kind.IMAGE_TO_VIDEO), "/images", "exactly one image"),
-    ("ltx", request(Kind.KEYFRAMES, images=images("stored:red")), "/images", "at least 2"),
-    ("ltx", request(Kind.KEYFRAMES, images=images("stored:red", "stored:blue", frames=(4, 2))),
-     "/images/1/frame", "strictly increasing"),
-    ("ltx", request(Kind.LONG_VIDEO, prompts=["a", "b"]), "/kind", "long_video"),
-    ("ltx2", request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue", frames=(0, 4, 8))),
-     "/images/2/frame", "same 8-frame step"),
-    ("ltx2", request(fps=24, duration=11.0), "/duration", "at most 257"),
-    ("wan", request(Kind.IMAGE_TO_VIDEO, images=images("stored:red")), "/kind", "text_to_video"),
-    ("wan", request(fps=16, duration=6.0), "/duration", "at most 81"),
-    ("wan_i2v", request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue")),
-     "/images", "first and a last"),
-])
-def test_validation_names_the_field(weights: dict[str, Path], engine_name: str, req: GenerationRequest,
-                                    field: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("engine_name", "req", "field", "words"),
+    [
+        ("ltx", request(fps=24, duration=11.0), "/duration", "at most 257"),
+        ("ltx", request(width=16), "/width", "between 32"),
+        ("ltx", request(height=33), "/height", "even"),
+        ("ltx", request(steps=0), "/steps", "steps"),
+        ("ltx", request(prompt=" "), "/prompt", "prompt"),
+        ("ltx", request(Kind.IMAGE_TO_VIDEO), "/images", "exactly one image"),
+        ("ltx", request(Kind.KEYFRAMES, images=images("stored:red")), "/images", "at least 2"),
+        (
+            "ltx",
+            request(Kind.KEYFRAMES, images=images("stored:red", "stored:blue", frames=(4, 2))),
+            "/images/1/frame",
+            "strictly increasing",
+        ),
+        ("ltx", request(Kind.LONG_VIDEO, prompts=["a", "b"]), "/kind", "long_video"),
+        (
+            "ltx2",
+            request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue", frames=(0, 4, 8))),
+            "/images/2/frame",
+            "same 8-frame step",
+        ),
+        ("ltx2", request(fps=24, duration=11.0), "/duration", "at most 257"),
+        ("wan", request(Kind.IMAGE_TO_VIDEO, images=images("stored:red")), "/kind", "text_to_video"),
+        ("wan", request(fps=16, duration=6.0), "/duration", "at most 81"),
+        (
+            "wan_i2v",
+            request(Kind.KEYFRAMES, images=images("stored:red", "stored:green", "stored:blue")),
+            "/images",
+            "first and a last",
+        ),
+    ],
+)
+def test_validation_names_the_field(
+    weights: dict[str, Path], engine_name: str, req: GenerationRequest, field: str, words: str
+) -> None:
     engine = make_engine(weights, engine_name)
     with pytest.raises(ReelforgeError) as caught:
         engine.validate(req)
@@ -301,15 +345,19 @@ def test_validation_names_the_field(weights: dict[str, Path], engine_name: str, 
     assert words in caught.value.message
 
 
-@pytest.mark.parametrize(("name", "req", "field", "words"), [
-    ("ltx", request(width=48), "/width", "multiple of 32 for ltx models, got 48; use 32 or 64"),
-    ("ltx", request(fps=24, duration=5.0), "/duration", "(113 frames) or 5.042 (121 frames)"),
-    ("ltx2", request(width=48), "/width", "multiple of 32 for ltx2 models, got 48; use 32 or 64"),
-    ("wan", request(height=40), "/height", "use 32 or 48"),
-    ("wan", request(fps=16, duration=1.0), "/duration", "(13 frames) or 1.062 (17 frames)"),
-])
-def test_strict_sizes_reject_instead_of_snapping(weights: dict[str, Path], name: str, req: GenerationRequest,
-                                                 field: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "req", "field", "words"),
+    [
+        ("ltx", request(width=48), "/width", "multiple of 32 for ltx models, got 48; use 32 or 64"),
+        ("ltx", request(fps=24, duration=5.0), "/duration", "(113 frames) or 5.042 (121 frames)"),
+        ("ltx2", request(width=48), "/width", "multiple of 32 for ltx2 models, got 48; use 32 or 64"),
+        ("wan", request(height=40), "/height", "use 32 or 48"),
+        ("wan", request(fps=16, duration=1.0), "/duration", "(13 frames) or 1.062 (17 frames)"),
+    ],
+)
+def test_strict_sizes_reject_instead_of_snapping(
+    weights: dict[str, Path], name: str, req: GenerationRequest, field: str, words: str
+) -> None:
     engine = make_engine(weights, name, strict_sizes=True)
     with pytest.raises(ReelforgeError) as caught:
         engine.validate(req)
@@ -394,12 +442,16 @@ def test_oom_retries_once_with_lighter_settings(weights: dict[str, Path], tmp_pa
     assert engine.loads == 1
 
 
-@pytest.mark.parametrize(("settings", "error"), [
-    ({"oom_retry": False}, RuntimeError("CUDA error: out of memory")),
-    ({}, torch.OutOfMemoryError("CUDA out of memory")),  # still out of memory after the retry
-])
-def test_oom_without_a_way_out_is_an_engine_error(weights: dict[str, Path], tmp_path: Path,
-                                                  settings: dict[str, object], error: Exception) -> None:
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"oom_retry": False}, RuntimeError("CUDA error: out of memory")),
+        ({}, torch.OutOfMemoryError("CUDA out of memory")),  # still out of memory after the retry
+    ],
+)
+def test_oom_without_a_way_out_is_an_engine_error(
+    weights: dict[str, Path], tmp_path: Path, settings: dict[str, object], error: Exception
+) -> None:
     weights = fresh_copy(weights, "ltx", tmp_path)
     engine = make_engine(weights, "ltx", **settings)
     pipe = engine.pipelines.get("text")

@@ -63,8 +63,9 @@ def engine() -> DraftEngine:
     return DraftEngine({})
 
 
-def _run(engine: DraftEngine, request: GenerationRequest, workdir: Path,
-         image: np.ndarray | None = None) -> tuple[Artifact, FakeContext]:
+def _run(
+    engine: DraftEngine, request: GenerationRequest, workdir: Path, image: np.ndarray | None = None
+) -> tuple[Artifact, FakeContext]:
     inputs = {"stored:input.png": _png(image if image is not None else _split_image(333, 201))}
     ctx = FakeContext(workdir, inputs)
     return engine.run(request, ctx), ctx
@@ -88,8 +89,14 @@ def _assert_video(artifact: Artifact, width: int, height: int, fps: float, frame
 def test_registry_creates_the_draft_engine() -> None:
     engine = create_engine("draft")
     assert isinstance(engine, DraftEngine)
-    assert engine.capabilities.kinds == {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO,
-                                         Kind.MULTI_IMAGE, Kind.KEYFRAMES, Kind.VIDEO_TO_VIDEO}
+    assert engine.capabilities.kinds == {
+        Kind.TEXT_TO_VIDEO,
+        Kind.IMAGE_TO_VIDEO,
+        Kind.LONG_VIDEO,
+        Kind.MULTI_IMAGE,
+        Kind.KEYFRAMES,
+        Kind.VIDEO_TO_VIDEO,
+    }
 
 
 def test_fake_context_satisfies_the_protocol(tmp_path: Path) -> None:
@@ -170,8 +177,9 @@ def test_image_to_video_keeps_the_requested_size(engine: DraftEngine, tmp_path: 
 
 
 @pytest.mark.parametrize(("image_size", "video_size"), [((201, 333), (160, 96)), ((333, 201), (96, 160))])
-def test_image_to_video_with_other_aspects(engine: DraftEngine, tmp_path: Path,
-                                           image_size: tuple[int, int], video_size: tuple[int, int]) -> None:
+def test_image_to_video_with_other_aspects(
+    engine: DraftEngine, tmp_path: Path, image_size: tuple[int, int], video_size: tuple[int, int]
+) -> None:
     width, height = video_size
     request = _request(Kind.IMAGE_TO_VIDEO, width=width, height=height, prompt="a caption")
     artifact, _ = _run(engine, request, tmp_path, _split_image(*image_size))
@@ -270,8 +278,15 @@ def test_cancel_stops_the_render_and_leaves_no_video(engine: DraftEngine, tmp_pa
     ],
 )
 def test_validate_names_the_field(engine: DraftEngine, fields: dict[str, Any], field: str) -> None:
-    base = {"kind": Kind.TEXT_TO_VIDEO, "prompt": "p", "images": [ImageInput(source="stored:x")],
-            "width": 160, "height": 96, "fps": 24, "duration": 2}
+    base = {
+        "kind": Kind.TEXT_TO_VIDEO,
+        "prompt": "p",
+        "images": [ImageInput(source="stored:x")],
+        "width": 160,
+        "height": 96,
+        "fps": 24,
+        "duration": 2,
+    }
     request = GenerationRequest(**{**base, **fields})
     with pytest.raises(ReelforgeError) as info:
         engine.validate(request)
@@ -297,8 +312,9 @@ def _colour_image(colour: tuple[int, int, int], width: int = 333, height: int = 
     return np.clip(np.asarray(colour, np.float32) + ramp[..., None], 0, 255).astype(np.uint8)
 
 
-def _run_images(engine: DraftEngine, request: GenerationRequest, workdir: Path,
-                colours: list[tuple[int, int, int]]) -> tuple[Artifact, FakeContext]:
+def _run_images(
+    engine: DraftEngine, request: GenerationRequest, workdir: Path, colours: list[tuple[int, int, int]]
+) -> tuple[Artifact, FakeContext]:
     inputs = {f"stored:{k}.png": _png(_colour_image(colour)) for k, colour in enumerate(colours)}
     ctx = FakeContext(workdir, inputs)
     return engine.run(request, ctx), ctx
@@ -472,8 +488,10 @@ def _bar_x(t: float) -> float:
 
 def _bar_frame(t: float) -> np.ndarray:
     xx = np.arange(BAR_WIDTH, dtype=np.float32)[None, :, None]
-    frame = np.broadcast_to(np.array([20, 40, 90], np.float32) + xx / BAR_WIDTH * np.array([10, 60, -40],
-                            np.float32), (BAR_HEIGHT, BAR_WIDTH, 3)).copy()
+    frame = np.broadcast_to(
+        np.array([20, 40, 90], np.float32) + xx / BAR_WIDTH * np.array([10, 60, -40], np.float32),
+        (BAR_HEIGHT, BAR_WIDTH, 3),
+    ).copy()
     centre = round(_bar_x(t))
     frame[:, centre - 5 : centre + 5] = 250
     return frame.astype(np.uint8)
@@ -492,13 +510,22 @@ def _bar_video(path: Path, seconds: float = 2.0) -> bytes:
 
 
 def _v2v(**fields: Any) -> GenerationRequest:
-    values: dict[str, Any] = {"kind": Kind.VIDEO_TO_VIDEO, "video": "stored:input.mp4", "width": 96, "height": 96,
-                              "fps": 12, "duration": 1.5, "seed": 7, "prompt": "a neon city at night"}
+    values: dict[str, Any] = {
+        "kind": Kind.VIDEO_TO_VIDEO,
+        "video": "stored:input.mp4",
+        "width": 96,
+        "height": 96,
+        "fps": 12,
+        "duration": 1.5,
+        "seed": 7,
+        "prompt": "a neon city at night",
+    }
     return GenerationRequest(**{**values, **fields})
 
 
-def _run_v2v(engine: DraftEngine, request: GenerationRequest, workdir: Path, video: bytes,
-             **ctx_args: Any) -> tuple[Artifact, FakeContext]:
+def _run_v2v(
+    engine: DraftEngine, request: GenerationRequest, workdir: Path, video: bytes, **ctx_args: Any
+) -> tuple[Artifact, FakeContext]:
     ctx = FakeContext(workdir, {"stored:input.mp4": video}, **ctx_args)
     return engine.run(request, ctx), ctx
 

@@ -30,15 +30,28 @@ SECRET = "rf_unit_Secret_value_123"
 
 
 def table(**overrides: object) -> dict[str, object]:
-    base: dict[str, object] = {"provider": "aivideomaker", "base_url": "http://127.0.0.1:9", "api_key_env": KEY_ENV,
-                               "model": "t2v", "poll_interval": 0.05, "max_poll_interval": 0.1}
+    base: dict[str, object] = {
+        "provider": "aivideomaker",
+        "base_url": "http://127.0.0.1:9",
+        "api_key_env": KEY_ENV,
+        "model": "t2v",
+        "poll_interval": 0.05,
+        "max_poll_interval": 0.1,
+    }
     base.update(overrides)
     return base
 
 
 def t2v(**overrides: object) -> GenerationRequest:
-    fields: dict[str, object] = {"kind": Kind.TEXT_TO_VIDEO, "prompt": "a lighthouse at dusk", "width": 1280,
-                                 "height": 720, "fps": 24, "duration": 5, "seed": 7}
+    fields: dict[str, object] = {
+        "kind": Kind.TEXT_TO_VIDEO,
+        "prompt": "a lighthouse at dusk",
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+        "duration": 5,
+        "seed": 7,
+    }
     fields.update(overrides)
     return GenerationRequest(**fields)
 
@@ -65,11 +78,14 @@ def test_settings_refuse_a_key_in_the_table_and_never_echo_a_pasted_key() -> Non
 
 
 def test_settings_normalise_the_base_url() -> None:
-    assert UpstreamSettings.from_table(table(base_url="https://apihub.example/v1/")).base_url == "https://apihub.example"
+    assert (
+        UpstreamSettings.from_table(table(base_url="https://apihub.example/v1/")).base_url == "https://apihub.example"
+    )
     with pytest.raises(ValueError, match="credentials"):
         UpstreamSettings.from_table(table(base_url="https://user:pw@apihub.example"))
-    with UpstreamClient("https://gw.example/video-api", {}, secret=SECRET, timeout=1, max_retries=0,
-                        wait=lambda s: None) as client:
+    with UpstreamClient(
+        "https://gw.example/video-api", {}, secret=SECRET, timeout=1, max_retries=0, wait=lambda s: None
+    ) as client:
         assert client.api_url("/v1/videos") == "https://gw.example/video-api/v1/videos"  # the prefix is kept
         assert client.absolute("/files/v.mp4") == "https://gw.example/files/v.mp4"  # a URL it handed out
         assert client.absolute("https://cdn.example/v.mp4") == "https://cdn.example/v.mp4"
@@ -106,7 +122,8 @@ def test_aivideomaker_validation_follows_the_contract(key: str) -> None:
     with pytest.raises(ValueError, match="kinds"):
         create_engine("upstream", table(model="t2v_nope"))
     assert create_engine("upstream", table(model="t2v_nope", kinds=["text_to_video"])).capabilities.kinds == {
-        Kind.TEXT_TO_VIDEO}
+        Kind.TEXT_TO_VIDEO
+    }
 
 
 def test_openai_validation_without_extensions_refuses_what_openai_cannot_take(key: str) -> None:
@@ -114,11 +131,22 @@ def test_openai_validation_without_extensions_refuses_what_openai_cannot_take(ke
     multi = t2v(kind=Kind.MULTI_IMAGE, images=images)
     extended = create_engine("upstream", table(provider="openai-videos", model="agnes-video-v2.0"))
     extended.validate(multi)
-    plain = create_engine("upstream", table(provider="openai-videos", model="sora-2", extensions=False,
-                                            durations=[4, 8, 12], sizes=["1280x720", "720x1280"]))
+    plain = create_engine(
+        "upstream",
+        table(
+            provider="openai-videos",
+            model="sora-2",
+            extensions=False,
+            durations=[4, 8, 12],
+            sizes=["1280x720", "720x1280"],
+        ),
+    )
     plain.validate(t2v(duration=4))
-    for request, words in [(multi, "multi_image"), (t2v(duration=5), "4, 8, 12"),
-                           (t2v(duration=4, width=1920, height=1080), "1280x720")]:
+    for request, words in [
+        (multi, "multi_image"),
+        (t2v(duration=5), "4, 8, 12"),
+        (t2v(duration=4, width=1920, height=1080), "1280x720"),
+    ]:
         with pytest.raises(ReelforgeError, match=words):
             plain.validate(request)
 
@@ -130,24 +158,45 @@ def test_payloads_carry_the_contract_fields_and_uploads_as_data_uris(tmp_path: P
     upload = png_bytes(64, 36)
     ctx = FakeContext(tmp_path, inputs={"stored:uploads/a.png": upload})
     aivm = create_engine("upstream", table()).provider
-    assert aivm.body(t2v(width=720, height=720), ctx) == {"prompt": "a lighthouse at dusk", "aspectRatio": "1:1",
-                                                          "duration": "5"}
+    assert aivm.body(t2v(width=720, height=720), ctx) == {
+        "prompt": "a lighthouse at dusk",
+        "aspectRatio": "1:1",
+        "duration": "5",
+    }
     i2v = create_engine("upstream", table(model="i2v")).provider
-    body = i2v.body(t2v(kind=Kind.IMAGE_TO_VIDEO, prompt=None, images=[ImageInput(source="stored:uploads/a.png")]),
-                    ctx)
+    body = i2v.body(t2v(kind=Kind.IMAGE_TO_VIDEO, prompt=None, images=[ImageInput(source="stored:uploads/a.png")]), ctx)
     assert body == {"image": "data:image/png;base64," + base64.b64encode(upload).decode(), "duration": "5"}
 
     openai = create_engine("upstream", table(provider="openai-videos", model="agnes-video-v2.0")).provider
-    keyframes = t2v(kind=Kind.KEYFRAMES, duration=121 / 24, images=[
-        ImageInput(source="https://x.example/a.png", frame=0), ImageInput(source="https://x.example/b.png", frame=120)])
+    keyframes = t2v(
+        kind=Kind.KEYFRAMES,
+        duration=121 / 24,
+        images=[
+            ImageInput(source="https://x.example/a.png", frame=0),
+            ImageInput(source="https://x.example/b.png", frame=120),
+        ],
+    )
     assert openai.body(keyframes, ctx) == {
-        "model": "agnes-video-v2.0", "prompt": "a lighthouse at dusk", "seconds": "5.041667", "size": "1280x720",
-        "frame_rate": 24, "num_frames": 121, "seed": 7, "image": ["https://x.example/a.png", "https://x.example/b.png"],
-        "mode": "keyframes"}
+        "model": "agnes-video-v2.0",
+        "prompt": "a lighthouse at dusk",
+        "seconds": "5.041667",
+        "size": "1280x720",
+        "frame_rate": 24,
+        "num_frames": 121,
+        "seed": 7,
+        "image": ["https://x.example/a.png", "https://x.example/b.png"],
+        "mode": "keyframes",
+    }
     sora = create_engine("upstream", table(provider="openai-videos", model="sora-2", extensions=False)).provider
-    assert sora.body(t2v(kind=Kind.IMAGE_TO_VIDEO, duration=4, images=[ImageInput(source="https://x.example/a.png")]),
-                     ctx) == {"model": "sora-2", "prompt": "a lighthouse at dusk", "seconds": "4",
-                              "size": "1280x720", "input_reference": {"image_url": "https://x.example/a.png"}}
+    assert sora.body(
+        t2v(kind=Kind.IMAGE_TO_VIDEO, duration=4, images=[ImageInput(source="https://x.example/a.png")]), ctx
+    ) == {
+        "model": "sora-2",
+        "prompt": "a lighthouse at dusk",
+        "seconds": "4",
+        "size": "1280x720",
+        "input_reference": {"image_url": "https://x.example/a.png"},
+    }
 
 
 # ------------------------------------------------------------- error mapping
@@ -162,8 +211,9 @@ def test_errors_map_to_stable_codes_and_never_carry_the_key() -> None:
     assert refused.code == ErrorCode.UPSTREAM_ERROR and SECRET not in refused.message
     broke = from_response(_response(402, {"status": "FAILED", "message": "Insufficient credits"}), SECRET, "creating")
     assert broke.code == ErrorCode.UPSTREAM_ERROR  # the provider's account, not the caller's balance
-    fetch = from_response(_response(400, {"status": "FAILED", "code": "INPUT_FETCH_FAILED", "message": "404"}),
-                          SECRET, "creating")
+    fetch = from_response(
+        _response(400, {"status": "FAILED", "code": "INPUT_FETCH_FAILED", "message": "404"}), SECRET, "creating"
+    )
     assert fetch.code == ErrorCode.INPUT_FETCH_FAILED
     model = from_response(_response(400, {"error": {"code": "INVALID_MODEL", "message": "Unknown model"}}), SECRET, "x")
     assert model.code == ErrorCode.UPSTREAM_ERROR and "Unknown model" in model.message
@@ -178,8 +228,13 @@ def test_errors_map_to_stable_codes_and_never_carry_the_key() -> None:
 
 
 def test_client_waits_out_retry_after_then_succeeds() -> None:
-    answers = iter([(429, {"retry-after": "1"}, b"{}"), (429, {"retry-after": "1"}, b"{}"),
-                    (200, {"content-type": "application/json"}, b'{"status": "PROGRESS"}')])
+    answers = iter(
+        [
+            (429, {"retry-after": "1"}, b"{}"),
+            (429, {"retry-after": "1"}, b"{}"),
+            (200, {"content-type": "application/json"}, b'{"status": "PROGRESS"}'),
+        ]
+    )
     peer = AllMethodsHTTPServer(lambda method, path, headers, body: next(answers))
     waits: list[float] = []
 
@@ -200,8 +255,10 @@ def test_client_waits_out_retry_after_then_succeeds() -> None:
 def test_client_gives_up_after_bounded_retries_with_unavailable() -> None:
     peer = AllMethodsHTTPServer(lambda *_: (503, {"retry-after": "0"}, b'{"error": {"message": "busy"}}'))
     try:
-        with (UpstreamClient(peer.url, {}, secret=SECRET, timeout=5, max_retries=2, wait=lambda s: None) as client,
-              pytest.raises(ReelforgeError) as caught):
+        with (
+            UpstreamClient(peer.url, {}, secret=SECRET, timeout=5, max_retries=2, wait=lambda s: None) as client,
+            pytest.raises(ReelforgeError) as caught,
+        ):
             client.json("GET", "/v1/videos/x", action="polling the video")
     finally:
         peer.close()
@@ -213,8 +270,15 @@ def test_key_goes_only_to_the_providers_origin(tmp_path: Path) -> None:
     cdn = AllMethodsHTTPServer(lambda *_: (200, {"content-type": "video/mp4"}, b"not really a video"))
     provider = AllMethodsHTTPServer(lambda method, path, headers, body: (302, {"location": f"{cdn.url}/v.mp4"}, b""))
     try:
-        with UpstreamClient(provider.url, {"key": SECRET}, secret=SECRET, timeout=5, max_retries=0,
-                            wait=lambda s: None, allow_private=True) as client:  # the CDN is on loopback too
+        with UpstreamClient(
+            provider.url,
+            {"key": SECRET},
+            secret=SECRET,
+            timeout=5,
+            max_retries=0,
+            wait=lambda s: None,
+            allow_private=True,
+        ) as client:  # the CDN is on loopback too
             client.download("/content", tmp_path / "v.mp4", action="downloading", max_bytes=1000)
             with pytest.raises(ReelforgeError, match="larger than"):
                 client.download(f"{cdn.url}/v.mp4", tmp_path / "w.mp4", action="downloading", max_bytes=5)
@@ -231,8 +295,12 @@ def test_file_urls_leaving_the_providers_origin_pass_the_ssrf_guard(tmp_path: Pa
     internal = AllMethodsHTTPServer(lambda *_: (200, {"content-type": "video/mp4"}, b"secret internal file"))
     provider = AllMethodsHTTPServer(lambda *_: (302, {"location": f"{internal.url}/admin"}, b""))
     try:
-        with UpstreamClient(provider.url, {"key": SECRET}, secret=SECRET, timeout=5, max_retries=0,
-                            wait=lambda s: None) as client, pytest.raises(ReelforgeError) as caught:
+        with (
+            UpstreamClient(
+                provider.url, {"key": SECRET}, secret=SECRET, timeout=5, max_retries=0, wait=lambda s: None
+            ) as client,
+            pytest.raises(ReelforgeError) as caught,
+        ):
             client.download("/content", tmp_path / "v.mp4", action="downloading", max_bytes=1000)
     finally:
         internal.close()
@@ -279,9 +347,13 @@ def test_cancel_during_a_long_retry_after_is_forwarded_at_once(tmp_path: Path, k
 
 def test_a_worker_stopping_does_not_cancel_the_providers_task(tmp_path: Path, key: str) -> None:
     """Shutdown or a lost lease also reads as cancelled(); the re-run resumes the provider's task instead."""
-    peer = AllMethodsHTTPServer(lambda method, *_: (
-        (200, {"content-type": "application/json"}, b'{"taskId": "up2"}') if method == "POST"
-        else (200, {"content-type": "application/json"}, b'{"status": "PROGRESS", "progress": 40}')))
+    peer = AllMethodsHTTPServer(
+        lambda method, *_: (
+            (200, {"content-type": "application/json"}, b'{"taskId": "up2"}')
+            if method == "POST"
+            else (200, {"content-type": "application/json"}, b'{"status": "PROGRESS", "progress": 40}')
+        )
+    )
     engine = create_engine("upstream", table(base_url=peer.url))
     ctx = FakeContext(tmp_path / "work", cancel_after=4)
     ctx.cancel_was_requested = False  # what WorkerContext says when the stop is not a user's cancel

@@ -23,9 +23,13 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from tests.conftest import ServerProcess, server_env
 from tests.helpers import balance
 
-TEXT_TEMPLATE = {"version": "1", "name": "card", "blocks": [
-    {"type": "text", "text": "Hello agents", "start": 0, "duration": 2},
-]}
+TEXT_TEMPLATE = {
+    "version": "1",
+    "name": "card",
+    "blocks": [
+        {"type": "text", "text": "Hello agents", "start": 0, "duration": 2},
+    ],
+}
 
 
 def run(coro_fn, *args: Any) -> Any:
@@ -35,17 +39,20 @@ def run(coro_fn, *args: Any) -> Any:
 @contextlib.asynccontextmanager
 async def http_session(server: ServerProcess, key: str | None = None) -> AsyncIterator[ClientSession]:
     client = create_mcp_http_client(headers={"Authorization": f"Bearer {key or server.key}"})
-    async with client, streamable_http_client(f"{server.url}/mcp", http_client=client) as (read, write), \
-            ClientSession(read, write) as session:
+    async with (
+        client,
+        streamable_http_client(f"{server.url}/mcp", http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         yield session
 
 
 @contextlib.asynccontextmanager
-async def stdio_session(data_dir: Path, *args: str, env: dict[str, str] | None = None
-                        ) -> AsyncIterator[ClientSession]:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "reelforge", "mcp", *args],
-                                   env=server_env(data_dir, env))
+async def stdio_session(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> AsyncIterator[ClientSession]:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "reelforge", "mcp", *args], env=server_env(data_dir, env)
+    )
     with open(data_dir / "mcp-stderr.log", "a") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -81,7 +88,12 @@ def test_http_lists_tools_with_the_api_schemas(server: ServerProcess) -> None:
     assert generate["required"] == ["prompt"]
     assert "blocks" in str(tools["render_template"].input_schema)
     assert tools["get_video"].output_schema["properties"]["status"]["enum"] == [
-        "queued", "running", "succeeded", "failed", "cancelled"]
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+    ]
 
 
 def test_http_generate_waits_with_progress_then_get(server: ServerProcess) -> None:
@@ -89,9 +101,16 @@ def test_http_generate_waits_with_progress_then_get(server: ServerProcess) -> No
 
     async def scenario() -> tuple[Any, Any]:
         async with http_session(server) as session:
-            made = await session.call_tool("generate_video", {
-                "prompt": "a lighthouse at dusk", "options": {"aspectRatio": "16:9", "duration": 5, "seed": 7},
-                "wait": True, "wait_ms": 120_000}, progress_callback=progress)
+            made = await session.call_tool(
+                "generate_video",
+                {
+                    "prompt": "a lighthouse at dusk",
+                    "options": {"aspectRatio": "16:9", "duration": 5, "seed": 7},
+                    "wait": True,
+                    "wait_ms": 120_000,
+                },
+                progress_callback=progress,
+            )
             again = await session.call_tool("get_video", {"task_id": made.structured_content["task_id"]})
             return made, again
 
@@ -125,8 +144,15 @@ def test_http_errors_are_tool_errors_with_stable_codes(server: ServerProcess) ->
                 await session.call_tool("get_video", {"task_id": "no-such-task"}),
                 await session.call_tool("generate_video", {"prompt": "x", "options": {"duration": 7}}),
                 await session.call_tool("generate_video", {"prompt": "x", "colour": "red"}),
-                await session.call_tool("render_template", {"template": {"version": "1", "blocks": [
-                    {"type": "text", "text": "hi", "start": 0, "duration": 1, "fadeIn": 2}]}}),
+                await session.call_tool(
+                    "render_template",
+                    {
+                        "template": {
+                            "version": "1",
+                            "blocks": [{"type": "text", "text": "hi", "start": 0, "duration": 1, "fadeIn": 2}],
+                        }
+                    },
+                ),
                 await session.call_tool("list_models", {}),  # the server is still answering afterwards
             ]
 
@@ -136,15 +162,22 @@ def test_http_errors_are_tool_errors_with_stable_codes(server: ServerProcess) ->
     assert bad_duration.is_error and bad_duration.structured_content["error"]["code"] == "INVALID_PAYLOAD"
     assert bad_duration.structured_content["error"]["field"] == "/options/duration"
     assert unknown_field.structured_content["error"] == {
-        "code": "INVALID_PAYLOAD", "message": "/colour: Extra inputs are not permitted", "field": "/colour"}
+        "code": "INVALID_PAYLOAD",
+        "message": "/colour: Extra inputs are not permitted",
+        "field": "/colour",
+    }
     assert bad_template.structured_content["error"]["field"].startswith("/template/blocks/0/")
     assert not models.is_error
     assert "t2v" in {model["name"] for model in models.structured_content["models"]}
 
 
 def test_http_needs_an_api_key(server: ServerProcess) -> None:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     headers = {"accept": "application/json, text/event-stream"}
     for auth in ({}, {"authorization": "Bearer rf_wrong"}):
         response = httpx.post(f"{server.url}/mcp", json=body, headers=headers | auth)
@@ -177,9 +210,15 @@ def test_http_cancel_refunds_and_render_template(start_server) -> None:  # type:
 def test_http_render_template(server: ServerProcess) -> None:
     async def scenario() -> Any:
         async with http_session(server) as session:
-            return await session.call_tool("render_template", {
-                "template": TEXT_TEMPLATE, "output": {"aspectRatio": "1:1", "quality": "draft"},
-                "wait": True, "wait_ms": 120_000})
+            return await session.call_tool(
+                "render_template",
+                {
+                    "template": TEXT_TEMPLATE,
+                    "output": {"aspectRatio": "1:1", "quality": "draft"},
+                    "wait": True,
+                    "wait_ms": 120_000,
+                },
+            )
 
     result = run(scenario)
     assert not result.is_error, result.content
@@ -200,11 +239,17 @@ def test_stdio_standalone_generates_with_progress_and_embeds(tmp_path: Path) -> 
     async def scenario() -> tuple[Any, Any, Any]:
         async with stdio_session(tmp_path, "--workers", "1") as session:
             tools = await session.list_tools()
-            made = await session.call_tool("generate_video", {
-                "prompt": "paper boats on a pond", "options": {"aspectRatio": "9:16", "duration": 5},
-                "wait": True, "wait_ms": 120_000}, progress_callback=progress)
-            got = await session.call_tool("get_video", {"task_id": made.structured_content["task_id"],
-                                                        "wait_ms": 1000})
+            made = await session.call_tool(
+                "generate_video",
+                {
+                    "prompt": "paper boats on a pond",
+                    "options": {"aspectRatio": "9:16", "duration": 5},
+                    "wait": True,
+                    "wait_ms": 120_000,
+                },
+                progress_callback=progress,
+            )
+            got = await session.call_tool("get_video", {"task_id": made.structured_content["task_id"], "wait_ms": 1000})
             return tools, made, got
 
     tools, made, got = run(scenario)
@@ -222,9 +267,11 @@ def test_stdio_standalone_generates_with_progress_and_embeds(tmp_path: Path) -> 
 def test_stdio_with_an_api_key_cancel_and_errors(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "shared", workers=0).start()  # a server sharing the data dir, no workers
     try:
+
         async def scenario() -> tuple[Any, Any, Any]:
-            async with stdio_session(server.data_dir, "--workers", "0",
-                                     env={"REELFORGE_API_KEY": server.key}) as session:
+            async with stdio_session(
+                server.data_dir, "--workers", "0", env={"REELFORGE_API_KEY": server.key}
+            ) as session:
                 made = await session.call_tool("generate_video", {"prompt": "a red kite"})
                 cancelled = await session.call_tool("cancel_video", {"task_id": made.structured_content["task_id"]})
                 missing = await session.call_tool("get_video", {"task_id": "nope"})
@@ -237,21 +284,27 @@ def test_stdio_with_an_api_key_cancel_and_errors(tmp_path: Path) -> None:
         assert missing.structured_content["error"]["code"] == "TASK_NOT_FOUND"
         assert balance(server, server.key_id)[0] == start
         # the task made over stdio is the same key's task over HTTP
-        answer = httpx.get(f"{server.url}/v1/videos/{made.structured_content['task_id']}",
-                           headers={"authorization": f"Bearer {server.key}"})
+        answer = httpx.get(
+            f"{server.url}/v1/videos/{made.structured_content['task_id']}",
+            headers={"authorization": f"Bearer {server.key}"},
+        )
         assert answer.status_code == 200 and answer.json()["status"] == "failed"  # OpenAI's word for cancelled
     finally:
         server.stop()
 
 
 def test_stdio_refuses_a_bad_key(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "reelforge", "mcp", "--workers", "0"],
-                            env=server_env(tmp_path, {"REELFORGE_API_KEY": "rf_not_a_key"}), input="",
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "reelforge", "mcp", "--workers", "0"],
+        env=server_env(tmp_path, {"REELFORGE_API_KEY": "rf_not_a_key"}),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "Invalid or revoked API key" in result.stderr and "rf_not_a_key" not in result.stderr
     assert result.stdout == ""
-
 
 
 def test_http_expired_output_says_so(start_server) -> None:  # type: ignore[no-untyped-def]
@@ -259,8 +312,7 @@ def test_http_expired_output_says_so(start_server) -> None:  # type: ignore[no-u
 
     async def scenario() -> tuple[Any, Any]:
         async with http_session(short_lived) as session:
-            made = await session.call_tool("generate_video", {"prompt": "a snowman", "wait": True,
-                                                              "wait_ms": 120_000})
+            made = await session.call_tool("generate_video", {"prompt": "a snowman", "wait": True, "wait_ms": 120_000})
             await anyio.sleep(4)
             return made, await session.call_tool("get_video", {"task_id": made.structured_content["task_id"]})
 

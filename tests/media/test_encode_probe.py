@@ -19,8 +19,7 @@ def _frames(n: int, width: int = 96, height: int = 64) -> list[np.ndarray]:
     """A moving gradient: content x264 has to work on, unlike flat colour."""
     yy, xx = np.mgrid[0:height, 0:width]
     return [
-        np.stack([(xx * 255 // width + i * 7) % 256, yy * 255 // height, (xx + yy + i * 3) % 256], -1)
-        .astype(np.uint8)
+        np.stack([(xx * 255 // width + i * 7) % 256, yy * 255 // height, (xx + yy + i * 3) % 256], -1).astype(np.uint8)
         for i in range(n)
     ]
 
@@ -74,9 +73,18 @@ def test_same_frames_give_same_bytes_after_other_numpy_work(tmp_path: Path) -> N
     # slowly moving content like the draft engine's.
     yy, xx = np.mgrid[0:96, 0:160].astype(np.float32)
     frames = [
-        np.clip(np.stack([128 + 60 * np.sin(xx / 25 + i * 0.05) + 20 * np.cos(yy / 17),
-                          100 + 50 * np.cos((xx + yy) / 40 - i * 0.03),
-                          140 + 40 * np.sin(yy / 30 + i * 0.04)], -1), 0, 255).astype(np.uint8)
+        np.clip(
+            np.stack(
+                [
+                    128 + 60 * np.sin(xx / 25 + i * 0.05) + 20 * np.cos(yy / 17),
+                    100 + 50 * np.cos((xx + yy) / 40 - i * 0.03),
+                    140 + 40 * np.sin(yy / 30 + i * 0.04),
+                ],
+                -1,
+            ),
+            0,
+            255,
+        ).astype(np.uint8)
         for i in range(24)
     ]
     rng = np.random.default_rng(0)
@@ -165,8 +173,9 @@ def test_i420_helpers_round_trip() -> None:
     back = i420_to_rgb(i420)
     assert np.abs(back.astype(int) - rgb).mean() < 6  # chroma is subsampled, so not exact
     assert rgb_to_i420(rgb, 192, 128).shape == (192, 192)
-    np.testing.assert_allclose(rgb_to_yuv(np.array([[255, 255, 255], [0, 0, 0]])), [[235, 128, 128], [16, 128, 128]],
-                               atol=0.01)
+    np.testing.assert_allclose(
+        rgb_to_yuv(np.array([[255, 255, 255], [0, 0, 0]])), [[235, 128, 128], [16, 128, 128]], atol=0.01
+    )
     np.testing.assert_allclose(rgb_delta_to_yuv(np.array([10, 10, 10])), [10 * 219 / 255, 0, 0], atol=1e-4)
 
 

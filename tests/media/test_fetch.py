@@ -12,10 +12,18 @@ from reelforge.media.fetch import check_url, decode_data_uri, fetch
 from tests.helpers import LocalHTTPServer, png_bytes
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/a.png", "https://localhost/a.png", "https://10.1.2.3/a.png", "https://192.168.0.1/a.png",
-    "https://169.254.169.254/latest/meta-data", "https://[::1]/a.png", "https://0.0.0.0/a.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/a.png",
+        "https://localhost/a.png",
+        "https://10.1.2.3/a.png",
+        "https://192.168.0.1/a.png",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/a.png",
+        "https://0.0.0.0/a.png",
+    ],
+)
 def test_private_loopback_and_link_local_hosts_are_refused(url: str) -> None:
     with pytest.raises(ReelforgeError) as caught:
         check_url(url, allow_private=False)
@@ -68,9 +76,15 @@ def test_fetch_refuses_loopback_by_default(peer) -> None:
     assert server.requests == []  # refused before connecting
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/big.png", "larger than"), ("/page", "text/html"), ("/missing.png", "HTTP 404"), ("/slow.png", "Timeout"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/big.png", "larger than"),
+        ("/page", "text/html"),
+        ("/missing.png", "HTTP 404"),
+        ("/slow.png", "Timeout"),
+    ],
+)
 def test_fetch_failures_are_clear(peer, path: str, message: str) -> None:
     server, _ = peer
     with pytest.raises(ReelforgeError) as caught:

@@ -100,12 +100,16 @@ class Fleet:
         self.servers: list[ServerProcess] = []
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, database_url=self.database_url,
-                        **{k.removeprefix("REELFORGE_").lower(): v for k, v in self.env.items()})
+        return Settings(
+            data_dir=self.data_dir,
+            database_url=self.database_url,
+            **{k.removeprefix("REELFORGE_").lower(): v for k, v in self.env.items()},
+        )
 
     def serve(self, **extra: str) -> ServerProcess:
-        server = self._start_server(workers=0, env={**self.env, **extra}, database_url=self.database_url,
-                                    data_dir=self.data_dir)
+        server = self._start_server(
+            workers=0, env={**self.env, **extra}, database_url=self.database_url, data_dir=self.data_dir
+        )
         self.servers.append(server)
         return server
 
@@ -115,9 +119,22 @@ class Fleet:
         log = self.log_path(name)
         with open(log, "ab") as out:  # the child keeps its own copy
             proc = subprocess.Popen(
-                [sys.executable, "-m", "reelforge", "worker", "--executor", "celery", "--models", models,
-                 "--name", name],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "reelforge",
+                    "worker",
+                    "--executor",
+                    "celery",
+                    "--models",
+                    models,
+                    "--name",
+                    name,
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.workers[name] = proc
         deadline = time.monotonic() + 60
@@ -242,8 +259,9 @@ def test_tasks_of_two_models_run_on_the_workers_of_their_queues(fleet: Fleet) ->
     server = fleet.serve()
     fleet.worker("only-a", "tiny-a")
     fleet.worker("only-b", "tiny-b")
-    created = {model: [create(server, model, TINY).json()["taskId"] for _ in range(3)]
-               for model in ("tiny-a", "tiny-b")}
+    created = {
+        model: [create(server, model, TINY).json()["taskId"] for _ in range(3)] for model in ("tiny-a", "tiny-b")
+    }
     for model, ids in created.items():
         for task_id in ids:
             done = wait_for(server, task_id, {"COMPLETED", "FAILED"}, timeout=60)
@@ -258,8 +276,9 @@ def test_sigkilled_worker_task_finishes_on_another_worker_charged_once(fleet: Fl
     server = fleet.serve(**FAST_LEASES)
     key = new_key(server, credits=100)
     doomed = fleet.worker("doomed", "slow", **FAST_LEASES)
-    task_id = create(server, "slow", {"prompt": "a long pan", "aspectRatio": "16:9", "duration": "20"},
-                     key=key["key"]).json()["taskId"]
+    task_id = create(
+        server, "slow", {"prompt": "a long pan", "aspectRatio": "16:9", "duration": "20"}, key=key["key"]
+    ).json()["taskId"]
     deadline = time.monotonic() + 60
     while details(server, task_id, key["key"]).json()["progress"] < 5:
         assert time.monotonic() < deadline, fleet.log("doomed")
@@ -313,8 +332,9 @@ def test_200_tasks_of_4_keys_with_a_per_key_limit_of_2(redis_fleet: Fleet) -> No
         assert order.index(key["id"]) < 12, order
         assert order[:100].count(key["id"]) >= 12, {k["id"]: order[:100].count(k["id"]) for k in keys}
         total = read(fleet, select(func.sum(ledger.c.amount)).where(ledger.c.key_id == key["id"]))[0][0]
-        reasons = read(fleet, select(ledger.c.reason, func.count()).where(ledger.c.key_id == key["id"])
-                       .group_by(ledger.c.reason))
+        reasons = read(
+            fleet, select(ledger.c.reason, func.count()).where(ledger.c.key_id == key["id"]).group_by(ledger.c.reason)
+        )
         assert total == 10 and dict(reasons) == {"grant": 1, "debit": 50}
     assert sum(fleet.ran_on(f"w{i}", ids[0]) for i in range(3)) == 1
 
@@ -340,8 +360,9 @@ def test_api_server_restarted_mid_run_loses_nothing(redis_fleet: Fleet) -> None:
         assert done["status"] == "COMPLETED", done
     [(attempts,)] = read(fleet, select(func.max(tasks.c.attempts)))
     assert attempts == 1
-    rows = read(fleet, select(ledger.c.reason, func.count()).where(ledger.c.task_id.is_not(None))
-                .group_by(ledger.c.reason))
+    rows = read(
+        fleet, select(ledger.c.reason, func.count()).where(ledger.c.task_id.is_not(None)).group_by(ledger.c.reason)
+    )
     assert dict(rows) == {"debit": 13}
 
 
@@ -402,7 +423,10 @@ def test_cancel_and_shutdown_stay_cooperative(redis_fleet: Fleet) -> None:
     assert attempts == 1
     rows = read(fleet, select(ledger.c.task_id, ledger.c.reason).where(ledger.c.task_id.is_not(None)))
     assert sorted((r.task_id == cancelled, r.reason) for r in rows) == [
-        (False, "debit"), (True, "debit"), (True, "refund")]
+        (False, "debit"),
+        (True, "debit"),
+        (True, "refund"),
+    ]
 
 
 # ------------------------------------------------------------------ in process, no broker
@@ -410,8 +434,13 @@ def test_cancel_and_shutdown_stay_cooperative(redis_fleet: Fleet) -> None:
 
 @pytest.fixture
 def local_services(database_url: str, tmp_path: Path) -> Iterator:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, models_file=_models(tmp_path),
-                        celery_message_wait=0.3, max_running_per_key=1)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        models_file=_models(tmp_path),
+        celery_message_wait=0.3,
+        max_running_per_key=1,
+    )
     services = build_services(settings)
     yield services
     services.close()
@@ -455,8 +484,12 @@ def test_a_message_runs_the_fairest_task_waits_for_a_blocked_key_and_drops_when_
 
 
 def test_queues_are_per_model_or_per_group(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, models_file=_models(tmp_path), celery_queue_prefix="rf",
-                        celery_model_queues={"tiny-a": "tiny", "tiny-b": "tiny"})
+    settings = Settings(
+        data_dir=tmp_path,
+        models_file=_models(tmp_path),
+        celery_queue_prefix="rf",
+        celery_model_queues={"tiny-a": "tiny", "tiny-b": "tiny"},
+    )
     assert queues_for(settings) == {"rf.slow": ["slow"], "rf.tiny": ["tiny-a", "tiny-b"]}
     assert queues_for(settings, ["tiny-b"]) == {"rf.tiny": ["tiny-a", "tiny-b"]}  # a group is served whole
     with pytest.raises(Exception, match="Unknown model"):

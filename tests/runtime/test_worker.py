@@ -22,17 +22,40 @@ from reelforge.tasks.service import Submission
 
 @pytest.fixture
 def services(database_url: str, tmp_path: Path) -> Services:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, lease_seconds=1.0,
-                        heartbeat_seconds=0.2, max_attempts=2, poll_interval=0.05, allow_private_urls=True)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        lease_seconds=1.0,
+        heartbeat_seconds=0.2,
+        max_attempts=2,
+        poll_interval=0.05,
+        allow_private_urls=True,
+    )
     built = build_services(settings)
     yield built
     built.close()
 
 
-def submit(services: Services, key_id: str, *, duration: float = 1, width: int = 160, height: int = 96,
-           kind: Kind = Kind.TEXT_TO_VIDEO, images: list[ImageInput] | None = None) -> str:
-    request = GenerationRequest(kind=kind, prompt="waves at dusk", width=width, height=height, fps=12,
-                                duration=duration, seed=3, images=images or [])
+def submit(
+    services: Services,
+    key_id: str,
+    *,
+    duration: float = 1,
+    width: int = 160,
+    height: int = 96,
+    kind: Kind = Kind.TEXT_TO_VIDEO,
+    images: list[ImageInput] | None = None,
+) -> str:
+    request = GenerationRequest(
+        kind=kind,
+        prompt="waves at dusk",
+        width=width,
+        height=height,
+        fps=12,
+        duration=duration,
+        seed=3,
+        images=images or [],
+    )
     model = "t2v" if kind == Kind.TEXT_TO_VIDEO else "i2v"
     return services.tasks.submit(key_id, Submission(model, request, {}, "aivideomaker")).id
 
@@ -120,8 +143,9 @@ def test_worker_shutdown_gives_the_running_task_back(services: Services) -> None
 
 def test_an_input_that_cannot_be_fetched_fails_the_task_with_refund(services: Services) -> None:
     key = services.keys.create(credits=10).key
-    task_id = submit(services, key.id, kind=Kind.IMAGE_TO_VIDEO,
-                     images=[ImageInput(source="http://127.0.0.1:9/missing.png")])
+    task_id = submit(
+        services, key.id, kind=Kind.IMAGE_TO_VIDEO, images=[ImageInput(source="http://127.0.0.1:9/missing.png")]
+    )
     assert Worker(services, name="w").run_once()
     task = services.tasks.get(task_id)
     assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.INPUT_FETCH_FAILED

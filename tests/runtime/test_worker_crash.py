@@ -21,17 +21,26 @@ FAST_LEASES = {"REELFORGE_LEASE_SECONDS": "2", "REELFORGE_HEARTBEAT_SECONDS": "0
 
 
 def start_worker(env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "reelforge", "worker", "--name", name],
-                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "worker", "--name", name],
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
-def test_sigkilled_worker_task_completes_elsewhere_charged_once(start_server, database_url: str,
-                                                                tmp_path: Path) -> None:
+def test_sigkilled_worker_task_completes_elsewhere_charged_once(
+    start_server, database_url: str, tmp_path: Path
+) -> None:
     server = start_server(workers=0, env=FAST_LEASES, database_url=database_url)
     env = server_env(server.data_dir, FAST_LEASES, database_url)
     key = new_key(server, credits=500)
-    response = create(server, "t2v_v3", {"prompt": "a long pan over mountains", "aspectRatio": "16:9",
-                                         "duration": "20"}, key=key["key"])
+    response = create(
+        server,
+        "t2v_v3",
+        {"prompt": "a long pan over mountains", "aspectRatio": "16:9", "duration": "20"},
+        key=key["key"],
+    )
     assert response.status_code == 200, response.text
     task_id = response.json()["taskId"]
 

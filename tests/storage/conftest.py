@@ -64,9 +64,16 @@ def bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
 
 def s3_env(endpoint: str, bucket: str, **extra: str) -> dict[str, str]:
     """Environment for a `reelforge serve` that keeps everything in `bucket`."""
-    return {**AWS_ENV, "REELFORGE_STORAGE": "s3", "REELFORGE_S3_BUCKET": bucket, "REELFORGE_S3_PREFIX": "rf/",
-            "REELFORGE_S3_ENDPOINT_URL": endpoint, "REELFORGE_S3_REGION": REGION,
-            "REELFORGE_S3_ADDRESSING_STYLE": "path", **extra}
+    return {
+        **AWS_ENV,
+        "REELFORGE_STORAGE": "s3",
+        "REELFORGE_S3_BUCKET": bucket,
+        "REELFORGE_S3_PREFIX": "rf/",
+        "REELFORGE_S3_ENDPOINT_URL": endpoint,
+        "REELFORGE_S3_REGION": REGION,
+        "REELFORGE_S3_ADDRESSING_STYLE": "path",
+        **extra,
+    }
 
 
 def bucket_keys(client, bucket: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -32,9 +32,14 @@ def services(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
     """Services on both databases (PostgreSQL when configured) and both storage backends."""
     extra = {}
     if request.param == "s3":
-        extra = dict(storage="s3", s3_bucket=request.getfixturevalue("bucket"), s3_prefix="rf",
-                     s3_endpoint_url=request.getfixturevalue("s3_endpoint"), s3_region=REGION,
-                     s3_addressing_style="path")
+        extra = dict(
+            storage="s3",
+            s3_bucket=request.getfixturevalue("bucket"),
+            s3_prefix="rf",
+            s3_endpoint_url=request.getfixturevalue("s3_endpoint"),
+            s3_region=REGION,
+            s3_addressing_style="path",
+        )
     built = build_services(Settings(data_dir=tmp_path / "data", database_url=database_url, output_ttl=60, **extra))
     yield built
     built.close()
@@ -124,12 +129,16 @@ TTL = 5  # seconds: long enough to download once before expiry on a busy machine
 
 
 def expired_server(start_server, kind: str, small_models: str, request: pytest.FixtureRequest) -> ServerProcess:
-    env = {"REELFORGE_OUTPUT_TTL": str(TTL), "REELFORGE_EXPIRY_SWEEP_INTERVAL": "0.3",
-           "REELFORGE_MODELS_FILE": small_models}
+    env = {
+        "REELFORGE_OUTPUT_TTL": str(TTL),
+        "REELFORGE_EXPIRY_SWEEP_INTERVAL": "0.3",
+        "REELFORGE_MODELS_FILE": small_models,
+    }
     if kind.startswith("s3"):
         links = "redirect" if kind == "s3-redirect" else "presigned"
-        env = s3_env(request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket"),
-                     REELFORGE_S3_LINKS=links, **env)
+        env = s3_env(
+            request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket"), REELFORGE_S3_LINKS=links, **env
+        )
     return start_server(workers=1, env=env)
 
 
@@ -149,12 +158,14 @@ def eventually(check, timeout: float = 60) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("kind", ["local", "s3-redirect", "s3-presigned"])
-def test_expired_outputs_are_deleted_and_answer_410(kind: str, start_server, small_models: str,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_expired_outputs_are_deleted_and_answer_410(
+    kind: str, start_server, small_models: str, request: pytest.FixtureRequest
+) -> None:
     server = expired_server(start_server, kind, small_models, request)
     auth = {"authorization": f"Bearer {server.key}"}
-    token = httpx.post(f"{server.url}/api/v1/tokens", headers={"key": server.key}, json={"name": "t"},
-                       timeout=10).json()["token"]
+    token = httpx.post(
+        f"{server.url}/api/v1/tokens", headers={"key": server.key}, json={"name": "t"}, timeout=10
+    ).json()["token"]
     created = create(server, "t2v", {"prompt": "fog over a lake", "aspectRatio": "1:1", "duration": "5"})
     task_id = created.json()["taskId"]
     done = wait_for(server, task_id, {"COMPLETED", "FAILED"})
@@ -196,8 +207,9 @@ def test_expired_outputs_are_deleted_and_answer_410(kind: str, start_server, sma
     content = httpx.get(f"{server.url}/v1/videos/{task_id}/content", headers=auth, timeout=10)
     assert content.status_code == 410 and content.json()["error"]["code"] == "OUTPUT_EXPIRED"
 
-    job = httpx.get(f"{server.url}/api/v1/jobs/{task_id}", headers={"authorization": f"Bearer {token}"},
-                    timeout=10).json()
+    job = httpx.get(
+        f"{server.url}/api/v1/jobs/{task_id}", headers={"authorization": f"Bearer {token}"}, timeout=10
+    ).json()
     result = job["result"]
     assert result["downloadUrl"] is None and result["expired"] is True
     expires = datetime.strptime(result["expiresAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

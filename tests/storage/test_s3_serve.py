@@ -14,11 +14,12 @@ from tests.helpers import create, data_uri, download, png_bytes, wait_for
 from tests.storage.conftest import bucket_keys, s3_env
 
 
-def test_draft_tasks_store_in_the_bucket_and_download_presigned(start_server, s3_endpoint: str, bucket: str,
-                                                                 s3_client, small_models: str,
-                                                                 tmp_path: Path) -> None:
-    server = start_server(workers=1, env=s3_env(s3_endpoint, bucket, REELFORGE_MODELS_FILE=small_models,
-                                                REELFORGE_S3_LINKS="presigned"))
+def test_draft_tasks_store_in_the_bucket_and_download_presigned(
+    start_server, s3_endpoint: str, bucket: str, s3_client, small_models: str, tmp_path: Path
+) -> None:
+    server = start_server(
+        workers=1, env=s3_env(s3_endpoint, bucket, REELFORGE_MODELS_FILE=small_models, REELFORGE_S3_LINKS="presigned")
+    )
     t2v = create(server, "t2v", {"prompt": "lanterns over a river", "aspectRatio": "16:9", "duration": "5"})
     assert t2v.status_code == 200, t2v.text
     i2v = create(server, "i2v", {"image": data_uri(png_bytes(320, 180)), "duration": "5"})
@@ -41,8 +42,9 @@ def test_draft_tasks_store_in_the_bucket_and_download_presigned(start_server, s3
     assert output["expiresAt"].endswith("Z")  # kept REELFORGE_OUTPUT_TTL (7 days) after completion
 
     # The OpenAI content route streams the object through the API (it is authorised by the key, not a link).
-    content = httpx.get(f"{server.url}/v1/videos/{done['id']}/content",
-                        headers={"authorization": f"Bearer {server.key}"}, timeout=30)
+    content = httpx.get(
+        f"{server.url}/v1/videos/{done['id']}/content", headers={"authorization": f"Bearer {server.key}"}, timeout=30
+    )
     assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
     assert content.content == (tmp_path / "t2v.mp4").read_bytes()
 

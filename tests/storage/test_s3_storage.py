@@ -29,8 +29,15 @@ SECRET = b"s" * 32
 
 
 def make(endpoint: str, bucket: str, **kwargs) -> S3Storage:  # type: ignore[no-untyped-def]
-    return S3Storage(bucket, SECRET, prefix=kwargs.pop("prefix", "deploy-a"), endpoint_url=endpoint, region=REGION,
-                     addressing_style="path", **kwargs)
+    return S3Storage(
+        bucket,
+        SECRET,
+        prefix=kwargs.pop("prefix", "deploy-a"),
+        endpoint_url=endpoint,
+        region=REGION,
+        addressing_style="path",
+        **kwargs,
+    )
 
 
 def test_objects_round_trip_under_the_prefix(s3_endpoint: str, bucket: str, s3_client, tmp_path: Path) -> None:
@@ -56,8 +63,9 @@ def test_objects_round_trip_under_the_prefix(s3_endpoint: str, bucket: str, s3_c
             storage.put_bytes(bad, b"x")
 
 
-def test_large_files_go_up_in_multipart_chunks_and_stream_back(s3_endpoint: str, bucket: str, s3_client,
-                                                                tmp_path: Path) -> None:
+def test_large_files_go_up_in_multipart_chunks_and_stream_back(
+    s3_endpoint: str, bucket: str, s3_client, tmp_path: Path
+) -> None:
     storage = make(s3_endpoint, bucket, multipart_threshold=5 * 1024 * 1024)
     source = tmp_path / "video.mp4"
     data = os.urandom(9 * 1024 * 1024)
@@ -134,8 +142,15 @@ def test_the_factory_follows_the_settings(s3_endpoint: str, bucket: str, tmp_pat
         assert isinstance(build_storage(Settings(data_dir=tmp_path), db), LocalStorage)
         with pytest.raises(ReelforgeError, match="REELFORGE_S3_BUCKET"):
             build_storage(Settings(data_dir=tmp_path, storage="s3"), db)
-        settings = Settings(data_dir=tmp_path, storage="s3", s3_bucket=bucket, s3_prefix="/x/",
-                            s3_endpoint_url=s3_endpoint, s3_region=REGION, s3_addressing_style="path")
+        settings = Settings(
+            data_dir=tmp_path,
+            storage="s3",
+            s3_bucket=bucket,
+            s3_prefix="/x/",
+            s3_endpoint_url=s3_endpoint,
+            s3_region=REGION,
+            s3_addressing_style="path",
+        )
         storage = build_storage(settings, db)
         assert isinstance(storage, S3Storage) and storage.prefix == "x/"
         storage.put_bytes("uploads/a.txt", b"a")
@@ -161,9 +176,27 @@ def test_lifecycle_rule_matches_the_ttl_and_keeps_other_rules(bucket: str, s3_cl
 def finished_task(expires_at: datetime | None, task_id: str = "t-links") -> Task:
     now = datetime.now(UTC)
     request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="x", width=64, height=64, fps=12, duration=1)
-    return Task(id=task_id, key_id="k", model="t2v", dialect="aivideomaker", request=request, input={},
-                status=TaskStatus.SUCCEEDED, progress=100, cost=1, attempts=1, created_at=now, updated_at=now,
-                completed_at=now, expires_at=expires_at,
-                output=TaskOutput(video_key=f"tasks/{task_id}/video.mp4",
-                                  thumbnail_key=f"tasks/{task_id}/thumbnail.jpg",
-                                  duration=1.0, width=64, height=64, fps=12.0))
+    return Task(
+        id=task_id,
+        key_id="k",
+        model="t2v",
+        dialect="aivideomaker",
+        request=request,
+        input={},
+        status=TaskStatus.SUCCEEDED,
+        progress=100,
+        cost=1,
+        attempts=1,
+        created_at=now,
+        updated_at=now,
+        completed_at=now,
+        expires_at=expires_at,
+        output=TaskOutput(
+            video_key=f"tasks/{task_id}/video.mp4",
+            thumbnail_key=f"tasks/{task_id}/thumbnail.jpg",
+            duration=1.0,
+            width=64,
+            height=64,
+            fps=12.0,
+        ),
+    )

@@ -17,8 +17,16 @@ def test_migrations_create_the_schema_and_are_idempotent(database_url: str) -> N
     db.migrate()
     db.migrate()  # a second start changes nothing
     names = set(inspect(db.write_engine).get_table_names())
-    assert {"api_keys", "ledger", "tasks", "jobs", "webhook_outbox", "server_state", "api_tokens",
-            "alembic_version"} <= names
+    assert {
+        "api_keys",
+        "ledger",
+        "tasks",
+        "jobs",
+        "webhook_outbox",
+        "server_state",
+        "api_tokens",
+        "alembic_version",
+    } <= names
     with db.read() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
     db.dispose()
@@ -51,8 +59,15 @@ def test_keys_are_stored_hashed(database_url: str, tmp_path: Path) -> None:
 def test_pool_settings_reach_the_postgresql_engine(database_url: str, tmp_path: Path) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has no connection pool settings")
-    services = build_services(Settings(data_dir=tmp_path / "d", database_url=database_url, database_pool_size=3,
-                                       database_max_overflow=2, database_pool_recycle=600))
+    services = build_services(
+        Settings(
+            data_dir=tmp_path / "d",
+            database_url=database_url,
+            database_pool_size=3,
+            database_max_overflow=2,
+            database_pool_recycle=600,
+        )
+    )
     try:
         pool = services.db.write_engine.pool
         assert (pool.size(), pool._max_overflow, pool._recycle) == (3, 2, 600)

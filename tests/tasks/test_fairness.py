@@ -28,8 +28,9 @@ def services(database_url: str, tmp_path: Path) -> Services:
 
 
 def submit(services: Services, key_id: str, model: str = "t2v") -> str:
-    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="a fox", width=160, height=96, fps=12,
-                                duration=1, seed=1)
+    request = GenerationRequest(
+        kind=Kind.TEXT_TO_VIDEO, prompt="a fox", width=160, height=96, fps=12, duration=1, seed=1
+    )
     return services.tasks.submit(key_id, Submission(model, request, {}, "aivideomaker")).id
 
 

@@ -25,15 +25,19 @@ def services(database_url: str, tmp_path: Path) -> Services:
 
 
 def t2v(duration: int = 5, prompt: str = "a red fox in snow") -> Submission:
-    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt=prompt, width=160, height=96, fps=12,
-                                duration=duration, seed=7)
+    request = GenerationRequest(
+        kind=Kind.TEXT_TO_VIDEO, prompt=prompt, width=160, height=96, fps=12, duration=duration, seed=7
+    )
     return Submission(model="t2v", request=request, input={"prompt": prompt}, dialect="aivideomaker")
 
 
 def ledger_sum(services: Services, key_id: str) -> int:
     with services.db.read() as conn:
-        return int(conn.execute(select(func.coalesce(func.sum(ledger.c.amount), 0))
-                                .where(ledger.c.key_id == key_id)).scalar_one())
+        return int(
+            conn.execute(
+                select(func.coalesce(func.sum(ledger.c.amount), 0)).where(ledger.c.key_id == key_id)
+            ).scalar_one()
+        )
 
 
 def test_submit_debits_the_price_with_the_task(services: Services) -> None:

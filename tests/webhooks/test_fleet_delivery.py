@@ -51,10 +51,16 @@ def _ok(method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict, 
 
 
 def _submission(receiver_url: str, index: int) -> Submission:
-    request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt=f"scene {index}", width=160, height=96, fps=12,
-                                duration=5, seed=index)
-    return Submission(model="t2v", request=request, input={"prompt": f"scene {index}"}, dialect="test",
-                      webhook_url=f"{receiver_url}/hook")
+    request = GenerationRequest(
+        kind=Kind.TEXT_TO_VIDEO, prompt=f"scene {index}", width=160, height=96, fps=12, duration=5, seed=index
+    )
+    return Submission(
+        model="t2v",
+        request=request,
+        input={"prompt": f"scene {index}"},
+        dialect="test",
+        webhook_url=f"{receiver_url}/hook",
+    )
 
 
 def test_three_dispatchers_deliver_each_event_once_in_order(database_url: str, tmp_path: Path) -> None:
@@ -106,8 +112,7 @@ def test_three_dispatchers_deliver_each_event_once_in_order(database_url: str, t
 
 
 def test_a_server_killed_mid_delivery_leaves_the_event_to_another(start_server, pg_url: str) -> None:
-    env = {"REELFORGE_WEBHOOK_CLAIM_SECONDS": "3", "REELFORGE_LEASE_SECONDS": "3",
-           "REELFORGE_HEARTBEAT_SECONDS": "1"}
+    env = {"REELFORGE_WEBHOOK_CLAIM_SECONDS": "3", "REELFORGE_LEASE_SECONDS": "3", "REELFORGE_HEARTBEAT_SECONDS": "1"}
     first_arrived = threading.Event()
     release = threading.Event()
 

@@ -35,8 +35,13 @@ from reelforge.tasks.service import Submission
 DIALECT = "actions"
 PROVIDER = "reelforge"
 SCENE_MODELS = {"text-to-video": "t2v", "image-to-video": "i2v", "video-to-video": "v2v", "ad-video": "ad-video"}
-STATUS_NAMES = {TaskStatus.QUEUED: "queued", TaskStatus.RUNNING: "running", TaskStatus.SUCCEEDED: "success",
-                TaskStatus.FAILED: "failed", TaskStatus.CANCELLED: "cancelled"}
+STATUS_NAMES = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.SUCCEEDED: "success",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
 MAX_WAIT_MS = 3_600_000
 
 
@@ -85,8 +90,10 @@ class TaskAnswer(BaseModel):
 ACTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "ai.video.generate": (GenerateInput, "Create a video task; answers at once with its taskId"),
     "ai.video.query": (QueryInput, "A task's status and, once done, its video URL"),
-    "ai.video.generate_and_wait": (GenerateAndWaitInput,
-                                   "Create and wait up to timeoutMs; answers with the task as it then is"),
+    "ai.video.generate_and_wait": (
+        GenerateAndWaitInput,
+        "Create and wait up to timeoutMs; answers with the task as it then is",
+    ),
 }
 
 
@@ -121,16 +128,28 @@ def build_request(data: GenerateInput, services: Services) -> tuple[str, Generat
             check_url(url, allow_private=services.settings.allow_private_urls, purpose=f"/imageInput/{index}")
         fmt = output_format(aspect, "draft")
         return model, GenerationRequest(
-            kind=Kind.COMPOSE, prompt=data.prompt, width=fmt.width, height=fmt.height, fps=fmt.fps,
-            duration=data.options.duration or 10, seed=seed,
+            kind=Kind.COMPOSE,
+            prompt=data.prompt,
+            width=fmt.width,
+            height=fmt.height,
+            fps=fmt.fps,
+            duration=data.options.duration or 10,
+            seed=seed,
             assets=[Asset(source=url, type="image", name=f"image-{i}") for i, url in enumerate(images)],
-            extra={"aspectRatio": aspect, "quality": "draft", "mode": "ad-video"})
+            extra={"aspectRatio": aspect, "quality": "draft", "mode": "ad-video"},
+        )
     duration = data.options.duration or (spec.durations[0] if spec.durations else 5)
     if spec.durations and duration not in spec.durations:
         raise invalid(f"options.duration must be one of {spec.durations} for {model}", "/options/duration")
     width, height = size_for_aspect(aspect, spec.height)
-    common = {"prompt": data.prompt, "width": width, "height": height, "fps": spec.fps, "duration": duration,
-              "seed": seed}
+    common = {
+        "prompt": data.prompt,
+        "width": width,
+        "height": height,
+        "fps": spec.fps,
+        "duration": duration,
+        "seed": seed,
+    }
     if spec.kind == Kind.VIDEO_TO_VIDEO:
         if not videos:
             raise invalid("video-to-video needs a videoInput URL", "/videoInput")
@@ -149,8 +168,16 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
     if links.expired(task):  # no videoUrl any more: say why
         error = {"code": ErrorCode.OUTPUT_EXPIRED.value, "message": expired_message(task)}
-    return TaskAnswer(taskId=task.id, status=STATUS_NAMES[task.status], videoUrl=url, url=url, provider=PROVIDER,
-                      model=task.model, progress=task.progress, error=error).model_dump()
+    return TaskAnswer(
+        taskId=task.id,
+        status=STATUS_NAMES[task.status],
+        videoUrl=url,
+        url=url,
+        provider=PROVIDER,
+        model=task.model,
+        progress=task.progress,
+        error=error,
+    ).model_dump()
 
 
 WEBHOOK_RENDERERS[DIALECT] = render_answer
@@ -160,8 +187,12 @@ router = APIRouter(prefix="/api/actions", tags=["actions API"])
 
 @router.get("", summary="The actions this server offers")
 async def list_actions(request: Request) -> dict[str, Any]:
-    return {"actions": [{"name": name, "description": text, "schemaUrl": f"/api/actions/{name}/schema"}
-                        for name, (_, text) in ACTIONS.items()]}
+    return {
+        "actions": [
+            {"name": name, "description": text, "schemaUrl": f"/api/actions/{name}/schema"}
+            for name, (_, text) in ACTIONS.items()
+        ]
+    }
 
 
 @router.get("/{name}/schema", summary="An action's input and output JSON Schema")
@@ -169,15 +200,22 @@ async def action_schema(name: str) -> dict[str, Any]:
     if name not in ACTIONS:
         raise ReelforgeError(ErrorCode.NOT_FOUND, f"no action {name!r}; see GET /api/actions")
     model, text = ACTIONS[name]
-    return {"name": name, "description": text, "input": model.model_json_schema(),
-            "output": TaskAnswer.model_json_schema()}
+    return {
+        "name": name,
+        "description": text,
+        "input": model.model_json_schema(),
+        "output": TaskAnswer.model_json_schema(),
+    }
 
 
 async def _submit(request: Request, key: ApiKey, data: GenerateInput) -> Task:
     services: Services = request.app.state.services
     model, generation = await asyncio.to_thread(build_request, data, services)
-    task = await asyncio.to_thread(services.tasks.submit, key.id, Submission(
-        model=model, request=generation, input=data.model_dump(exclude_none=True), dialect=DIALECT))
+    task = await asyncio.to_thread(
+        services.tasks.submit,
+        key.id,
+        Submission(model=model, request=generation, input=data.model_dump(exclude_none=True), dialect=DIALECT),
+    )
     request.app.state.executor.dispatch(task)
     return task
 

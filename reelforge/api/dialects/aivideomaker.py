@@ -147,8 +147,9 @@ def parse_generation(payload: Any, spec: ModelSpec, services: Services) -> tuple
         aspect = _aspect(payload, spec, required=True, image=None)
         duration = _duration(payload, spec)
         width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(kind=spec.kind, prompt=prompt, width=width, height=height,
-                                    duration=duration, **common)
+        request = GenerationRequest(
+            kind=spec.kind, prompt=prompt, width=width, height=height, duration=duration, **common
+        )
         return request, echoed
     if "image" not in payload or payload["image"] in (None, ""):
         raise invalid("image is required: an https image URL or data:image/...;base64,...", "/image")
@@ -158,17 +159,30 @@ def parse_generation(payload: Any, spec: ModelSpec, services: Services) -> tuple
         image = accept_image(payload["image"], "/image", services.settings, services.storage)
         aspect = _aspect(payload, spec, required=False, image=image)
         width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(kind=spec.kind, prompt=prompt, images=[ImageInput(source=image.source)],
-                                    width=width, height=height, duration=duration, **common)
+        request = GenerationRequest(
+            kind=spec.kind,
+            prompt=prompt,
+            images=[ImageInput(source=image.source)],
+            width=width,
+            height=height,
+            duration=duration,
+            **common,
+        )
         return request, echoed
     if spec.kind == Kind.LONG_VIDEO:
         prompts = _prompts(payload, spec)
         image = accept_image(payload["image"], "/image", services.settings, services.storage)
         aspect = _aspect(payload, spec, required=False, image=image)
         width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(kind=spec.kind, prompts=prompts, images=[ImageInput(source=image.source)],
-                                    width=width, height=height, duration=spec.segment_seconds * len(prompts),
-                                    **common)
+        request = GenerationRequest(
+            kind=spec.kind,
+            prompts=prompts,
+            images=[ImageInput(source=image.source)],
+            width=width,
+            height=height,
+            duration=spec.segment_seconds * len(prompts),
+            **common,
+        )
         return request, echoed
     raise ReelforgeError(ErrorCode.INVALID_MODEL, f"model {spec.name} ({spec.kind}) is not served by this API")
 
@@ -232,16 +246,26 @@ def build_router(query_limit: Any) -> APIRouter:
         webhook_url = request.headers.get("webhookUrl")
         if webhook_url:
             try:  # resolves the host: off the event loop
-                await asyncio.to_thread(check_url, webhook_url, allow_private=services.settings.allow_private_urls,
-                                        purpose="webhookUrl header")
+                await asyncio.to_thread(
+                    check_url,
+                    webhook_url,
+                    allow_private=services.settings.allow_private_urls,
+                    purpose="webhookUrl header",
+                )
             except ReelforgeError as exc:
                 exc.field = "webhookUrl"
                 raise
         idempotency_key, request_hash = idempotency_of(request, DIALECT, spec.name, payload, webhook_url)
         generation, echoed = await asyncio.to_thread(parse_generation, payload, spec, services)
-        submission = Submission(model=spec.name, request=generation, input=echoed, dialect=DIALECT,
-                                webhook_url=webhook_url or None, idempotency_key=idempotency_key,
-                                request_hash=request_hash)
+        submission = Submission(
+            model=spec.name,
+            request=generation,
+            input=echoed,
+            dialect=DIALECT,
+            webhook_url=webhook_url or None,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
         task = None
         try:
             task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
@@ -252,17 +276,20 @@ def build_router(query_limit: Any) -> APIRouter:
                     services.storage.delete(image.source.removeprefix(STORED_PREFIX))
         request.app.state.executor.dispatch(task)
         links = links_for(request)
-        return JSONResponse({
-            "status": "SUBMITTED",
-            "taskId": task.id,
-            "responseUrl": links.url(f"{PREFIX}/tasks/{task.id}"),
-            "statusUrl": links.url(f"{PREFIX}/tasks/{task.id}/status"),
-            "cancelUrl": links.url(f"{PREFIX}/tasks/{task.id}/cancel"),
-        })
+        return JSONResponse(
+            {
+                "status": "SUBMITTED",
+                "taskId": task.id,
+                "responseUrl": links.url(f"{PREFIX}/tasks/{task.id}"),
+                "statusUrl": links.url(f"{PREFIX}/tasks/{task.id}/status"),
+                "cancelUrl": links.url(f"{PREFIX}/tasks/{task.id}/cancel"),
+            }
+        )
 
     @router.get("/tasks", summary="List your tasks, newest first", dependencies=[Depends(query_limit)])
-    async def list_tasks(request: Request, limit: int = MAX_LIST, offset: int = 0,
-                         key: ApiKey = Depends(require_key)) -> dict[str, Any]:
+    async def list_tasks(
+        request: Request, limit: int = MAX_LIST, offset: int = 0, key: ApiKey = Depends(require_key)
+    ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_LIST or offset < 0:
             raise invalid(f"limit must be 1-{MAX_LIST} and offset >= 0", "/limit")
         services: Services = request.app.state.services
@@ -274,8 +301,7 @@ def build_router(query_limit: Any) -> APIRouter:
         task = request.app.state.services.tasks.get(task_id, key.id)
         return render_task(task, links_for(request))
 
-    @router.get("/tasks/{task_id}/status", summary="Task status (for polling)",
-                dependencies=[Depends(query_limit)])
+    @router.get("/tasks/{task_id}/status", summary="Task status (for polling)", dependencies=[Depends(query_limit)])
     async def status(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
         status, progress = request.app.state.services.tasks.status_of(task_id, key.id)
         return {"status": STATUS_NAMES[status], "progress": progress}

@@ -114,8 +114,9 @@ def _checked_url(url: Any, pointer: str, services: Services) -> str:
     return url
 
 
-def normalise_template(template: dict[str, Any], parsed: ParsedRequest,
-                       services: Services) -> tuple[dict[str, Any], list[Asset]]:
+def normalise_template(
+    template: dict[str, Any], parsed: ParsedRequest, services: Services
+) -> tuple[dict[str, Any], list[Asset]]:
     """Point every media block at an input ref (a stored upload or a checked URL) and list the assets.
 
     Each distinct input is one asset, priced by the type of block that uses it; uploads no block uses
@@ -132,18 +133,23 @@ def normalise_template(template: dict[str, Any], parsed: ParsedRequest,
                 upload = parsed.uploads.get(source["uploadName"])
                 if upload is None:
                     known = ", ".join(sorted(parsed.uploads)) or "none"
-                    raise invalid(f"no uploaded file is named {source['uploadName']!r} (uploaded: {known})",
-                                  f"{pointer}/uploadName")
+                    raise invalid(
+                        f"no uploaded file is named {source['uploadName']!r} (uploaded: {known})",
+                        f"{pointer}/uploadName",
+                    )
                 source["ref"] = STORED_PREFIX + upload.key
             else:
                 source["ref"] = _checked_url(source.get("url"), f"{pointer}/url", services)
-            assets.setdefault(source["ref"], Asset(source=source["ref"], type=block["type"],
-                                                   name=source.get("uploadName") or source.get("url")))
+            assets.setdefault(
+                source["ref"],
+                Asset(source=source["ref"], type=block["type"], name=source.get("uploadName") or source.get("url")),
+            )
             block["source"] = source
         blocks.append(block)
     for upload in parsed.uploads.values():
-        assets.setdefault(STORED_PREFIX + upload.key, Asset(source=STORED_PREFIX + upload.key, type=upload.type,
-                                                            name=upload.name))
+        assets.setdefault(
+            STORED_PREFIX + upload.key, Asset(source=STORED_PREFIX + upload.key, type=upload.type, name=upload.name)
+        )
     return {**template, "blocks": blocks}, list(assets.values())
 
 
@@ -157,8 +163,13 @@ def parse_from_json(parsed: ParsedRequest, services: Services) -> tuple[Generati
     normalised, assets = normalise_template(raw_template, parsed, services)
     fmt = output_format(aspect, quality)
     request = GenerationRequest(
-        kind=Kind.COMPOSE, template=normalised, width=fmt.width, height=fmt.height, fps=fmt.fps,
-        duration=template_duration(template), assets=assets,
+        kind=Kind.COMPOSE,
+        template=normalised,
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=template_duration(template),
+        assets=assets,
         extra={"quality": quality, "aspectRatio": aspect, "mode": "json"},
     )
     return request, {"template": raw_template, "output": {"aspectRatio": aspect, "quality": quality}}
@@ -187,19 +198,31 @@ def parse_from_prompt(parsed: ParsedRequest, services: Services) -> tuple[Genera
         checked = _checked_url(url, pointer, services)
         kind = media_type_of(checked.split("?")[0], None)
         if kind is None:
-            raise invalid("cannot tell the media type from the URL; use a .mp4/.mov/.webm, image or audio "
-                          "file name, or upload the file instead", pointer)
+            raise invalid(
+                "cannot tell the media type from the URL; use a .mp4/.mov/.webm, image or audio "
+                "file name, or upload the file instead",
+                pointer,
+            )
         assets.append(Asset(source=checked, type=kind, name=checked))
     assets += [Asset(source=STORED_PREFIX + u.key, type=u.type, name=u.name) for u in parsed.uploads.values()]
     aspect, quality = _output(payload)
     fmt = output_format(aspect, quality)
     request = GenerationRequest(
-        kind=Kind.COMPOSE, prompt=prompt.strip(), width=fmt.width, height=fmt.height, fps=fmt.fps,
-        duration=requested_seconds(prompt), assets=assets,
+        kind=Kind.COMPOSE,
+        prompt=prompt.strip(),
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=requested_seconds(prompt),
+        assets=assets,
         extra={"quality": quality, "aspectRatio": aspect, "mode": "prompt"},
     )
-    echoed = {"prompt": prompt, "assetUrls": urls, "uploads": sorted(parsed.uploads),
-              "output": {"aspectRatio": aspect, "quality": quality}}
+    echoed = {
+        "prompt": prompt,
+        "assetUrls": urls,
+        "uploads": sorted(parsed.uploads),
+        "output": {"aspectRatio": aspect, "quality": quality},
+    }
     return request, echoed
 
 
@@ -257,12 +280,19 @@ async def _create(request: Request, token: ApiToken, model: str, parse) -> JSONR
     task = None
     try:
         idempotency_key, request_hash = idempotency_of(
-            request, DIALECT, model, parsed.payload, {u.name: u.digest for u in parsed.uploads.values()})
+            request, DIALECT, model, parsed.payload, {u.name: u.digest for u in parsed.uploads.values()}
+        )
         generation, echoed = await asyncio.to_thread(parse, parsed, services)
         webhook_url, webhook_secret = await asyncio.to_thread(_webhook, parsed.payload, services)
         submission = Submission(
-            model=model, request=generation, input=echoed, dialect=DIALECT, webhook_url=webhook_url,
-            webhook_scheme="avs", webhook_secret=webhook_secret, idempotency_key=idempotency_key,
+            model=model,
+            request=generation,
+            input=echoed,
+            dialect=DIALECT,
+            webhook_url=webhook_url,
+            webhook_scheme="avs",
+            webhook_secret=webhook_secret,
+            idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
         task = await asyncio.to_thread(services.tasks.submit, token.key_id, submission)

@@ -99,8 +99,9 @@ async def _parse_multipart(request: Request, storage: Storage, max_file_bytes: i
             if not data:
                 raise invalid(f"{name} is empty", pointer)
             key = await asyncio.to_thread(storage.put_bytes, f"{prefix}/{name}", data)  # S3: off the loop
-            parsed.uploads[name] = Upload(name=name, key=key, type=kind, size=len(data),
-                                          digest=hashlib.sha256(data).hexdigest())
+            parsed.uploads[name] = Upload(
+                name=name, key=key, type=kind, size=len(data), digest=hashlib.sha256(data).hexdigest()
+            )
     except Exception:
         for key in parsed.stored_keys:
             storage.delete(key)

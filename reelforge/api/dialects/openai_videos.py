@@ -52,15 +52,28 @@ STATUS_NAMES = {
     TaskStatus.FAILED: "failed",
     TaskStatus.CANCELLED: "failed",  # OpenAI has no cancelled status; the error says what happened
 }
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 409: "invalid_request_error", 410: "invalid_request_error",
-               413: "invalid_request_error",
-               429: "rate_limit_error", 503: "service_unavailable"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "invalid_request_error",
+    410: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable",
+}
 
 
 def render_error(exc: ReelforgeError) -> dict[str, Any]:
-    return {"error": {"message": exc.message, "type": ERROR_TYPES.get(exc.http_status, "server_error"),
-                      "param": exc.field, "code": exc.code.value}}
+    return {
+        "error": {
+            "message": exc.message,
+            "type": ERROR_TYPES.get(exc.http_status, "server_error"),
+            "param": exc.field,
+            "code": exc.code.value,
+        }
+    }
 
 
 for _prefix in ("/v1/", "/agnesapi"):
@@ -100,8 +113,11 @@ def _frames_and_rate(payload: dict[str, Any]) -> tuple[int, float]:
             raise invalid(f"num_frames must be at most {MAX_FRAMES}, got {frames}", "/num_frames")
         if (frames - 1) % 8:
             below = (frames - 1) // 8 * 8 + 1
-            raise invalid(f"num_frames must follow the 8n+1 rule (e.g. 81, 121, 241, 441); "
-                          f"{frames} is not, the nearest are {below} and {below + 8}", "/num_frames")
+            raise invalid(
+                f"num_frames must follow the 8n+1 rule (e.g. 81, 121, 241, 441); "
+                f"{frames} is not, the nearest are {below} and {below + 8}",
+                "/num_frames",
+            )
         return frames, rate
     seconds = payload.get("seconds")
     if seconds in (None, ""):
@@ -109,7 +125,7 @@ def _frames_and_rate(payload: dict[str, Any]) -> tuple[int, float]:
     try:
         value = float(str(seconds))
     except ValueError:
-        raise invalid("seconds must be a number of seconds, such as \"4\" or \"8\"", "/seconds") from None
+        raise invalid('seconds must be a number of seconds, such as "4" or "8"', "/seconds") from None
     if not 0 < value <= MAX_SECONDS:
         raise invalid(f"seconds must be more than 0 and at most {MAX_SECONDS}", "/seconds")
     return max(1, round(value * rate)), rate
@@ -143,15 +159,15 @@ def _image_values(payload: dict[str, Any]) -> list[tuple[str, Any]]:
     if isinstance(reference, dict):
         reference = reference.get("image_url")
         if reference is None:
-            raise invalid("input_reference needs image_url (file_id references are not supported)",
-                          "/input_reference")
+            raise invalid("input_reference needs image_url (file_id references are not supported)", "/input_reference")
     if reference not in (None, ""):
         found.append(("/input_reference", reference))
     return found
 
 
-def parse_create(payload: dict[str, Any], services: Services, uploaded: str | None) -> tuple[str, GenerationRequest,
-                                                                                              dict[str, Any]]:
+def parse_create(
+    payload: dict[str, Any], services: Services, uploaded: str | None
+) -> tuple[str, GenerationRequest, dict[str, Any]]:
     """(model, canonical request, echoed input) for one create payload; `uploaded` is a stored file ref."""
     prompt = payload.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
@@ -163,8 +179,10 @@ def parse_create(payload: dict[str, Any], services: Services, uploaded: str | No
     width, height = _size(payload)
     if services.tasks.model(model).standardize_sizes:
         width, height, _, _ = standardize(width, height)
-    sources = [accept_image(value, pointer, services.settings, services.storage).source
-               for pointer, value in _image_values(payload)]
+    sources = [
+        accept_image(value, pointer, services.settings, services.storage).source
+        for pointer, value in _image_values(payload)
+    ]
     if uploaded:
         sources.append(uploaded)
     if len(sources) > MAX_IMAGES:
@@ -187,18 +205,42 @@ def parse_create(payload: dict[str, Any], services: Services, uploaded: str | No
     if negative is not None and not isinstance(negative, str):
         raise invalid("negative_prompt must be a string", "/negative_prompt")
     request = GenerationRequest(
-        kind=kind, prompt=prompt.strip(), images=[ImageInput(source=s, frame=f) for s, f in zip(sources, positions,
-                                                                                               strict=True)],
-        width=width, height=height, fps=rate, duration=frames / rate,
-        seed=seed if seed is not None else secrets.randbelow(2**31), steps=steps, negative_prompt=negative,
+        kind=kind,
+        prompt=prompt.strip(),
+        images=[ImageInput(source=s, frame=f) for s, f in zip(sources, positions, strict=True)],
+        width=width,
+        height=height,
+        fps=rate,
+        duration=frames / rate,
+        seed=seed if seed is not None else secrets.randbelow(2**31),
+        steps=steps,
+        negative_prompt=negative,
     )
-    echoed = {k: elide_data_uri(v) if not isinstance(v, list) else [elide_data_uri(i) for i in v]
-              for k, v in payload.items() if k in ECHOED}
+    echoed = {
+        k: elide_data_uri(v) if not isinstance(v, list) else [elide_data_uri(i) for i in v]
+        for k, v in payload.items()
+        if k in ECHOED
+    }
     return model, request, echoed
 
 
-ECHOED = ("model", "prompt", "seconds", "size", "width", "height", "num_frames", "frame_rate", "image", "mode",
-          "num_inference_steps", "seed", "negative_prompt", "extra_body", "input_reference")
+ECHOED = (
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "width",
+    "height",
+    "num_frames",
+    "frame_rate",
+    "image",
+    "mode",
+    "num_inference_steps",
+    "seed",
+    "negative_prompt",
+    "extra_body",
+    "input_reference",
+)
 
 
 # ------------------------------------------------------------- rendering
@@ -298,14 +340,27 @@ def _maybe_json(value: str) -> Any:
         return value
 
 
-def _create_from(services: Services, key: ApiKey, payload: dict[str, Any], uploaded: str | None,
-                 idempotency: tuple[str | None, str | None]) -> Task:
+def _create_from(
+    services: Services,
+    key: ApiKey,
+    payload: dict[str, Any],
+    uploaded: str | None,
+    idempotency: tuple[str | None, str | None],
+) -> Task:
     task = None
     try:
         model, generation, echoed = parse_create(payload, services, uploaded)
-        task = services.tasks.submit(key.id, Submission(
-            model=model, request=generation, input=echoed, dialect=DIALECT,
-            idempotency_key=idempotency[0], request_hash=idempotency[1]))
+        task = services.tasks.submit(
+            key.id,
+            Submission(
+                model=model,
+                request=generation,
+                input=echoed,
+                dialect=DIALECT,
+                idempotency_key=idempotency[0],
+                request_hash=idempotency[1],
+            ),
+        )
         return task
     finally:
         used = set() if task is None else {image.source for image in task.request.images}
@@ -328,8 +383,9 @@ async def create_video(request: Request, key: ApiKey = Depends(require_key)) -> 
 
 
 @router.get("/v1/videos", summary="List your videos (cursor pages)")
-async def list_videos(request: Request, after: str | None = None, limit: int = 20, order: str = "desc",
-                      key: ApiKey = Depends(require_key)) -> dict[str, Any]:
+async def list_videos(
+    request: Request, after: str | None = None, limit: int = 20, order: str = "desc", key: ApiKey = Depends(require_key)
+) -> dict[str, Any]:
     if not 1 <= limit <= MAX_LIST:
         raise invalid(f"limit must be 1-{MAX_LIST}", "limit")
     if order not in ("asc", "desc"):
@@ -338,8 +394,13 @@ async def list_videos(request: Request, after: str | None = None, limit: int = 2
     found, has_more = services.tasks.page(key.id, after=after, limit=limit, descending=order == "desc")
     links = links_for(request)
     data = [render_video(task, links) for task in found]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
 
 
 @router.get("/v1/videos/{video_id}", summary="Retrieve a video (also Agnes' legacy task query)")
@@ -348,8 +409,9 @@ async def retrieve_video(video_id: str, request: Request, key: ApiKey = Depends(
 
 
 @router.get("/agnesapi", summary="Agnes: retrieve a video by video_id")
-async def agnes_retrieve(request: Request, video_id: str | None = None, model_name: str | None = None,
-                         key: ApiKey = Depends(require_key)) -> JSONResponse:
+async def agnes_retrieve(
+    request: Request, video_id: str | None = None, model_name: str | None = None, key: ApiKey = Depends(require_key)
+) -> JSONResponse:
     if not video_id:
         raise invalid("video_id is required", "video_id")
     task = request.app.state.services.tasks.get(video_id, key.id)
@@ -368,15 +430,18 @@ async def delete_video(video_id: str, request: Request, key: ApiKey = Depends(re
 
 
 @router.get("/v1/videos/{video_id}/content", summary="Download the video or its thumbnail")
-async def video_content(video_id: str, request: Request, variant: str = "video",
-                        key: ApiKey = Depends(require_key)) -> Response:
+async def video_content(
+    video_id: str, request: Request, variant: str = "video", key: ApiKey = Depends(require_key)
+) -> Response:
     if variant not in ("video", "thumbnail"):
         raise invalid("variant must be video or thumbnail (spritesheets are not produced)", "variant")
     services: Services = request.app.state.services
     task = services.tasks.get(video_id, key.id)
     if task.output is None:
-        raise ReelforgeError(ErrorCode.INVALID_STATE,
-                             f"video {video_id!r} is {STATUS_NAMES[task.status]}; its content exists once completed")
+        raise ReelforgeError(
+            ErrorCode.INVALID_STATE,
+            f"video {video_id!r} is {STATUS_NAMES[task.status]}; its content exists once completed",
+        )
     if links_for(request).expired(task):
         raise expired_error(task)
     storage_key = task.output.video_key if variant == "video" else task.output.thumbnail_key
@@ -389,8 +454,9 @@ async def video_content(video_id: str, request: Request, variant: str = "video",
         size = await asyncio.to_thread(services.storage.size, storage_key)
     except FileNotFoundError:
         raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"the content of video {video_id!r} no longer exists") from None
-    return StreamingResponse(services.storage.iter_bytes(storage_key), media_type=media_type,
-                             headers={"content-length": str(size)})
+    return StreamingResponse(
+        services.storage.iter_bytes(storage_key), media_type=media_type, headers={"content-length": str(size)}
+    )
 
 
 @router.post("/v1/videos/{video_id}/remix", summary="A new video from the same inputs with a new prompt")
@@ -405,8 +471,13 @@ async def remix_video(video_id: str, request: Request, key: ApiKey = Depends(req
         raise invalid("prompt is required: describe the remix", "/prompt")
     source = services.tasks.get(video_id, key.id)
     remix = source.request.model_copy(update={"prompt": prompt.strip()})
-    submission = Submission(model=source.model, request=remix, input={**source.input, "prompt": prompt.strip()},
-                            dialect=DIALECT, extra={"remixed_from": source.id})
+    submission = Submission(
+        model=source.model,
+        request=remix,
+        input={**source.input, "prompt": prompt.strip()},
+        dialect=DIALECT,
+        extra={"remixed_from": source.id},
+    )
     task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
     request.app.state.executor.dispatch(task)
     return _video_response(task, request)

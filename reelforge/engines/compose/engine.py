@@ -87,19 +87,25 @@ class ComposeEngine:
             raise invalid("template is required: an AVS Template JSON v1 object", "/template")
         template = parse_template(request.template, prefix="/template")
         if len(template.blocks) > self.max_blocks:
-            raise invalid(f"this model renders at most {self.max_blocks} blocks; the template has "
-                          f"{len(template.blocks)}", "/template/blocks")
+            raise invalid(
+                f"this model renders at most {self.max_blocks} blocks; the template has {len(template.blocks)}",
+                "/template/blocks",
+            )
         check_timeline(template, "/template", max_duration=self.max_duration)
         for field, value in (("width", request.width), ("height", request.height)):
             if not MIN_SIDE <= value <= MAX_SIDE or value % 2:
-                raise invalid(f"{field} must be even and between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}",
-                              f"/{field}")
+                raise invalid(
+                    f"{field} must be even and between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}", f"/{field}"
+                )
         if not MIN_FPS <= request.fps <= MAX_FPS:
             raise invalid(f"fps must be between {MIN_FPS} and {MAX_FPS}, got {request.fps:g}", "/fps")
         expected = template_duration(template)
         if abs(request.duration - expected) > 1 / request.fps:
-            raise invalid(f"duration must be the template's length, {expected:g} s (the end of its last block); "
-                          f"got {request.duration:g}", "/duration")
+            raise invalid(
+                f"duration must be the template's length, {expected:g} s (the end of its last block); "
+                f"got {request.duration:g}",
+                "/duration",
+            )
         quality = request.extra.get("quality", DEFAULT_QUALITY)
         if quality not in QUALITIES:
             raise invalid(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}", "/output/quality")
@@ -120,36 +126,81 @@ class ComposeEngine:
         try:
             ctx.phase("preparing_assets")
             media = prepare_inputs(template, ctx, scratch, max_input_bytes=self.max_input_bytes)
-            graph = compile_graph(template, media, width=request.width, height=request.height, fps=request.fps,
-                                  font_for=self._font)
+            graph = compile_graph(
+                template, media, width=request.width, height=request.height, fps=request.fps, font_for=self._font
+            )
             for name, text in graph.files.items():
                 (scratch / name).write_text(text, "utf-8")
             (scratch / "graph.txt").write_text(graph.script, "utf-8")
             ctx.raise_if_cancelled()
 
             ctx.phase("rendering")
-            run_ffmpeg(self.ffmpeg_args(graph, quality, partial), cwd=scratch, duration=graph.duration, ctx=ctx,
-                       progress=(_PREPARE_SHARE, _RENDER_SHARE), timeout=self.timeout)
+            run_ffmpeg(
+                self.ffmpeg_args(graph, quality, partial),
+                cwd=scratch,
+                duration=graph.duration,
+                ctx=ctx,
+                progress=(_PREPARE_SHARE, _RENDER_SHARE),
+                timeout=self.timeout,
+            )
             os.replace(partial, video_path)
         finally:
             partial.unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
         grab_thumbnail(video_path, thumbnail_path, min(THUMBNAIL_AT, graph.duration / 2))
         ctx.progress(100.0)
-        return Artifact(video_path=video_path, thumbnail_path=thumbnail_path,
-                        duration=float(Fraction(graph.frames) / fps_fraction(request.fps)),
-                        width=request.width, height=request.height, fps=request.fps)
+        return Artifact(
+            video_path=video_path,
+            thumbnail_path=thumbnail_path,
+            duration=float(Fraction(graph.frames) / fps_fraction(request.fps)),
+            width=request.width,
+            height=request.height,
+            fps=request.fps,
+        )
 
     def ffmpeg_args(self, graph: CompiledGraph, quality: QualityPreset, output: Path) -> list[str]:
         """Everything after `ffmpeg`: inputs, the graph script (`graph.txt` in the working directory), encoders."""
-        args = [*graph.input_args(), "-/filter_complex", "graph.txt",
-                "-map", f"[{graph.video}]", "-map", f"[{graph.audio}]",
-                "-c:v", "libx264", "-preset", quality.preset, "-crf", str(quality.crf),
-                "-profile:v", "high", "-pix_fmt", "yuv420p",
-                "-colorspace", graph.colour, "-color_primaries", graph.colour, "-color_trc", graph.colour,
-                "-color_range", "tv",
-                "-c:a", "aac", "-b:a", quality.audio_bitrate, "-ar", "48000", "-ac", "2",
-                "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart"]
+        args = [
+            *graph.input_args(),
+            "-/filter_complex",
+            "graph.txt",
+            "-map",
+            f"[{graph.video}]",
+            "-map",
+            f"[{graph.audio}]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            quality.preset,
+            "-crf",
+            str(quality.crf),
+            "-profile:v",
+            "high",
+            "-pix_fmt",
+            "yuv420p",
+            "-colorspace",
+            graph.colour,
+            "-color_primaries",
+            graph.colour,
+            "-color_trc",
+            graph.colour,
+            "-color_range",
+            "tv",
+            "-c:a",
+            "aac",
+            "-b:a",
+            quality.audio_bitrate,
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-map_metadata",
+            "-1",
+            "-map_chapters",
+            "-1",
+            "-movflags",
+            "+faststart",
+        ]
         if self.threads:
             args += ["-threads", str(self.threads)]
         return [*args, "-y", "-f", "mp4", str(output)]

@@ -43,13 +43,13 @@ _DEJAVU = {
 def _dejavu_dir() -> Path:
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
-        raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                             "text blocks need the DejaVu fonts shipped with matplotlib; pip install matplotlib")
+        raise ReelforgeError(
+            ErrorCode.ENGINE_ERROR, "text blocks need the DejaVu fonts shipped with matplotlib; pip install matplotlib"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
 
 
-def font_path(family: str, bold: bool = False, italic: bool = False,
-              extra: Mapping[str, str] | None = None) -> Path:
+def font_path(family: str, bold: bool = False, italic: bool = False, extra: Mapping[str, str] | None = None) -> Path:
     """The font file for a text block's style; `extra` (the engine's `fonts` setting) is consulted first.
 
     An `extra` key is a family name, optionally with `-bold`, `-italic` or `-bold-italic`."""

@@ -68,8 +68,9 @@ def output_matrix(template: Template, media: Mapping[int, MediaInfo]) -> str:
     Following the videos means the per-frame work (the videos) passes through unconverted in the usual
     case of clips from one source, and only stills (converted once) and odd clips pay for a conversion.
     Untagged video is taken as ffmpeg takes it (BT.601), so its colours come out as ffmpeg shows them."""
-    matrices = {media[i].matrix or UNTAGGED_MATRIX for i, block in enumerate(template.blocks)
-                if isinstance(block, VideoBlock)}
+    matrices = {
+        media[i].matrix or UNTAGGED_MATRIX for i, block in enumerate(template.blocks) if isinstance(block, VideoBlock)
+    }
     return "bt601" if matrices and matrices <= {"bt601"} else "bt709"
 
 
@@ -114,15 +115,23 @@ def num(value: float | Fraction) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def compile_graph(template: Template, media: Mapping[int, MediaInfo], *, width: int, height: int, fps: float,
-                  font_for: FontFor) -> CompiledGraph:
+def compile_graph(
+    template: Template, media: Mapping[int, MediaInfo], *, width: int, height: int, fps: float, font_for: FontFor
+) -> CompiledGraph:
     """The ffmpeg inputs and filter_complex script that render `template` at `width` x `height`, `fps`."""
     return _Compiler(template, media, width, height, fps_fraction(fps), font_for).compile()
 
 
 class _Compiler:
-    def __init__(self, template: Template, media: Mapping[int, MediaInfo], width: int, height: int,
-                 rate: Fraction, font_for: FontFor) -> None:
+    def __init__(
+        self,
+        template: Template,
+        media: Mapping[int, MediaInfo],
+        width: int,
+        height: int,
+        rate: Fraction,
+        font_for: FontFor,
+    ) -> None:
         self.template = template
         self.media = media
         self.width, self.height = width, height
@@ -168,12 +177,18 @@ class _Compiler:
         video = self.video()
         audio = self.audio()
         tag = COLOUR_TAGS[self.matrix]
-        self.lines.append(f"[{video}]format=yuv420p,setparams=colorspace={tag}:color_primaries={tag}:"
-                          f"color_trc={tag}:range=tv[vout]")
-        self.lines.append(f"[{audio}]aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:"
-                          f"channel_layouts=stereo[aout]")
-        return CompiledGraph(self.inputs, ";\n".join(self.lines) + "\n", self.files, self.total,
-                             self.total / float(self.rate), colour=tag)
+        self.lines.append(
+            f"[{video}]format=yuv420p,setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}:range=tv[vout]"
+        )
+        self.lines.append(f"[{audio}]aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[aout]")
+        return CompiledGraph(
+            self.inputs,
+            ";\n".join(self.lines) + "\n",
+            self.files,
+            self.total,
+            self.total / float(self.rate),
+            colour=tag,
+        )
 
     def video(self) -> str:
         current: str | None = None
@@ -183,8 +198,12 @@ class _Compiler:
                 current = self.text(current, indices[0])
                 continue
             layer = self.visual_layer(indices)
-            full = (layer.placement.covers(self.width, self.height) and not layer.alpha
-                    and layer.start == 0 and layer.frames >= self.total)
+            full = (
+                layer.placement.covers(self.width, self.height)
+                and not layer.alpha
+                and layer.start == 0
+                and layer.frames >= self.total
+            )
             if current is None and full:
                 current = self.label("v")
                 self.lines.append(f"[{layer.label}]trim=end_frame={self.total}[{current}]")
@@ -211,8 +230,9 @@ class _Compiler:
         label = self.label("canvas")
         # color's `d` stops before (N - 0.5) frames' time: exactly N frames, whatever the float rounding.
         seconds = (self.total - 0.5) / float(self.rate)
-        self.lines.append(f"color=c=black:s={self.width}x{self.height}:r={self.rate_text}:d={num(seconds)},"
-                          f"format=yuv420p[{label}]")
+        self.lines.append(
+            f"color=c=black:s={self.width}x{self.height}:r={self.rate_text}:d={num(seconds)},format=yuv420p[{label}]"
+        )
         return label
 
     def overlay(self, below: str, layer: _Layer) -> str:
@@ -244,7 +264,8 @@ class _Compiler:
             self.lines.append(
                 f"[{merged}][{stream}]xfade=transition={block.transition.type.lower()}:"
                 f"duration={num(Fraction(length) / self.rate)}:offset={num(Fraction(layer.start - first) / self.rate)}"
-                f"[{out}]")
+                f"[{out}]"
+            )
             merged, end = out, layer.start + layer.frames
         full = Placement(self.width, self.height, self.width, self.height, 0, 0)
         return _Layer(merged, first, end - first, full, alpha)
@@ -262,13 +283,17 @@ class _Compiler:
         out = self.label("ff")
         visible = visible_part(p, self.width, self.height)
         if visible is None:  # entirely off-frame: a transparent stand-in of the same length
-            self.lines.append(f"color=c=black@0:s={self.width}x{self.height}:r={self.rate_text},format=yuva420p,"
-                              f"trim=end_frame={layer.frames}[{out}];[{layer.label}]nullsink")
+            self.lines.append(
+                f"color=c=black@0:s={self.width}x{self.height}:r={self.rate_text},format=yuva420p,"
+                f"trim=end_frame={layer.frames}[{out}];[{layer.label}]nullsink"
+            )
             return out
         left, top, w, h = visible
         crop = f"crop={w}:{h}:{left}:{top}:exact=1," if (w, h) != (p.width, p.height) else ""
-        self.lines.append(f"[{layer.label}]{crop}format=yuva420p,pad={self.width}:{self.height}:{max(p.x, 0)}:"
-                          f"{max(p.y, 0)}:color=black@0[{out}]")
+        self.lines.append(
+            f"[{layer.label}]{crop}format=yuva420p,pad={self.width}:{self.height}:{max(p.x, 0)}:"
+            f"{max(p.y, 0)}:color=black@0[{out}]"
+        )
         return out
 
     def element(self, index: int) -> _Layer:
@@ -277,9 +302,17 @@ class _Compiler:
         assert isinstance(block, VideoBlock | ImageBlock)
         info = self.media[index]
         start, frames = self.span(block.start, block.duration)
-        placement = place(info.width, info.height, fit=block.fit, scale=block.scale, position=block.position,
-                          offset_x=block.offset.x, offset_y=block.offset.y,
-                          frame_width=self.width, frame_height=self.height)
+        placement = place(
+            info.width,
+            info.height,
+            fit=block.fit,
+            scale=block.scale,
+            position=block.position,
+            offset_x=block.offset.x,
+            offset_y=block.offset.y,
+            frame_width=self.width,
+            frame_height=self.height,
+        )
         alpha = info.has_alpha or block.opacity < 1 or block.fade_in > 0 or block.fade_out > 0
         fmt = "yuva420p" if alpha else "yuv420p"
         if isinstance(block, VideoBlock):
@@ -289,16 +322,29 @@ class _Compiler:
             options += ["-t", num(block.duration + INPUT_SLACK)]
             k = self.input_of[index] = self.add_input(info, options)
             # fps first (fewer frames to scale from a fast source); tpad+trim: exactly `frames`, however short
-            steps = [f"fps=fps={self.rate_text}:start_time=0", *self.fit(placement, info), f"format={fmt}",
-                     "tpad=stop=-1:stop_mode=clone", f"trim=end_frame={frames}", "setpts=N"]
+            steps = [
+                f"fps=fps={self.rate_text}:start_time=0",
+                *self.fit(placement, info),
+                f"format={fmt}",
+                "tpad=stop=-1:stop_mode=clone",
+                f"trim=end_frame={frames}",
+                "setpts=N",
+            ]
         elif block.ken_burns is not None:
             k = self.add_input(info, [])
             steps = self.ken_burns(block, info, placement, frames, fmt)
         else:
             k = self.add_input(info, [])
             # scaled once, then the one frame is repeated: no per-frame decode or scale of the still
-            steps = [*self.fit(placement, info), f"format={fmt}", "loop=loop=-1:size=1", f"settb=expr={self.time_base}",
-                     "setpts=N", f"fps=fps={self.rate_text}", f"trim=end_frame={frames}"]
+            steps = [
+                *self.fit(placement, info),
+                f"format={fmt}",
+                "loop=loop=-1:size=1",
+                f"settb=expr={self.time_base}",
+                "setpts=N",
+                f"fps=fps={self.rate_text}",
+                f"trim=end_frame={frames}",
+            ]
         steps += self.alpha_effects(block, frames)
         label = self.label("el")
         self.lines.append(f"[{k}:v]" + ",".join(steps) + f"[{label}]")
@@ -326,8 +372,14 @@ class _Compiler:
         kb = block.ken_burns
         assert kb is not None
         factor = max(1.0, min(KEN_BURNS_OVERSAMPLE, KEN_BURNS_MAX_SIDE / max(p.scale_width, p.scale_height)))
-        big = Placement(even(p.scale_width * factor), even(p.scale_height * factor),
-                        even(p.width * factor), even(p.height * factor), p.x, p.y)
+        big = Placement(
+            even(p.scale_width * factor),
+            even(p.scale_height * factor),
+            even(p.width * factor),
+            even(p.height * factor),
+            p.x,
+            p.y,
+        )
         steps = max(1, frames - 1)
         progress = f"on/{steps}"
         zoom = f"{num(kb.zoom_start)}+({num(kb.zoom_end - kb.zoom_start)})*{progress}"
@@ -335,8 +387,10 @@ class _Compiler:
         fy = f"({num(kb.focus_start.y)}+({num(kb.focus_end.y - kb.focus_start.y)})*{progress})"
         x = f"clip({fx}*iw-iw/zoom/2,0,iw-iw/zoom)"
         y = f"clip({fy}*ih-ih/zoom/2,0,ih-ih/zoom)"
-        zoompan = (f"zoompan=z={escape(zoom)}:x={escape(x)}:y={escape(y)}:d={frames}:s={p.width}x{p.height}:"
-                   f"fps={self.rate_text}")
+        zoompan = (
+            f"zoompan=z={escape(zoom)}:x={escape(x)}:y={escape(y)}:d={frames}:s={p.width}x{p.height}:"
+            f"fps={self.rate_text}"
+        )
         return [*self.fit(big, info), f"format={fmt}", zoompan, f"trim=end_frame={frames}", "setpts=N"]
 
     def alpha_effects(self, block: VideoBlock | ImageBlock, frames: int) -> list[str]:
@@ -377,9 +431,15 @@ class _Compiler:
         if block.fade_out > 0:
             alpha += f"*clip(({num(last)}-t)/{num(block.fade_out)},0,1)"
         options = [
-            f"fontfile={escape(str(font))}", f"textfile={escape(name)}", "expansion=none",
-            f"fontsize={size}", f"fontcolor={ffmpeg_color(block.color)}", f"text_align={block.align[0].upper()}",
-            f"x={escape(x)}", f"y={escape(y)}", f"alpha={escape(alpha)}",
+            f"fontfile={escape(str(font))}",
+            f"textfile={escape(name)}",
+            "expansion=none",
+            f"fontsize={size}",
+            f"fontcolor={ffmpeg_color(block.color)}",
+            f"text_align={block.align[0].upper()}",
+            f"x={escape(x)}",
+            f"y={escape(y)}",
+            f"alpha={escape(alpha)}",
             f"enable={escape(f'gte(t,{num(first - half)})*lt(t,{num(last - half)})')}",
         ]
         if block.background:
@@ -402,8 +462,10 @@ class _Compiler:
             return bed
         mixed = self.label("mix")
         inputs = "".join(f"[{s}]" for s in (bed, *sounds))
-        self.lines.append(f"{inputs}amix=inputs={len(sounds) + 1}:duration=first:dropout_transition=0:"
-                          f"normalize=0,atrim=end_sample={total_samples}[{mixed}]")
+        self.lines.append(
+            f"{inputs}amix=inputs={len(sounds) + 1}:duration=first:dropout_transition=0:"
+            f"normalize=0,atrim=end_sample={total_samples}[{mixed}]"
+        )
         return mixed
 
     def sound(self, index: int) -> str | None:
@@ -422,8 +484,11 @@ class _Compiler:
         start, frames = self.span(block.start, block.duration)
         first = round(start / self.rate * SAMPLE_RATE)
         count = round(frames / self.rate * SAMPLE_RATE)
-        steps = [f"[{k}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0",
-                 "aformat=sample_fmts=fltp:channel_layouts=stereo", f"atrim=end_sample={count}"]
+        steps = [
+            f"[{k}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0",
+            "aformat=sample_fmts=fltp:channel_layouts=stereo",
+            f"atrim=end_sample={count}",
+        ]
         if block.volume != 1:
             steps.append(f"volume={num(block.volume)}")
         if block.fade_in > 0:

@@ -32,10 +32,34 @@ from reelforge.engines.base import RunContext
 from reelforge.engines.compose.template import MAX_INPUT_BYTES, AudioBlock, ImageBlock, Template, VideoBlock
 from reelforge.media.images import MAX_PIXELS
 
-ALLOWED_DEMUXERS = frozenset({
-    "mov", "matroska", "avi", "mpegts", "flv", "ogg", "wav", "mp3", "aac", "flac", "asf", "mpeg", "gif",
-    "h264", "hevc", "aiff", "caf", "w64", "amr", "ac3", "eac3", "m4v", "ivf", "webm",
-})
+ALLOWED_DEMUXERS = frozenset(
+    {
+        "mov",
+        "matroska",
+        "avi",
+        "mpegts",
+        "flv",
+        "ogg",
+        "wav",
+        "mp3",
+        "aac",
+        "flac",
+        "asf",
+        "mpeg",
+        "gif",
+        "h264",
+        "hevc",
+        "aiff",
+        "caf",
+        "w64",
+        "amr",
+        "ac3",
+        "eac3",
+        "m4v",
+        "ivf",
+        "webm",
+    }
+)
 # AVColorSpace -> swscale's matrix name (BT470BG and SMPTE170M are the same BT.601 matrix); AVCOL_RANGE_JPEG.
 _MATRICES = {1: "bt709", 4: "fcc", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 _FULL_RANGE = 2
@@ -64,8 +88,14 @@ class MediaInfo:
     full_range: bool = False  # 0-255 luma (JPEG-style): converted to the output's 16-235
 
 
-def prepare_inputs(template: Template, ctx: RunContext, directory: Path, *,
-                   max_input_bytes: int = MAX_INPUT_BYTES, prefix: str = "/template") -> dict[int, MediaInfo]:
+def prepare_inputs(
+    template: Template,
+    ctx: RunContext,
+    directory: Path,
+    *,
+    max_input_bytes: int = MAX_INPUT_BYTES,
+    prefix: str = "/template",
+) -> dict[int, MediaInfo]:
     """Block index -> `MediaInfo` for every media block; `invalid` naming the block's source on a bad input."""
     directory.mkdir(parents=True, exist_ok=True)
     by_ref: dict[tuple[str, str], MediaInfo] = {}
@@ -76,16 +106,19 @@ def prepare_inputs(template: Template, ctx: RunContext, directory: Path, *,
         pointer = f"{prefix}/blocks/{index}/source"
         ref = block.source.ref
         if ref is None:
-            raise ReelforgeError(ErrorCode.ENGINE_ERROR, f"block {index}'s source was not resolved to an input",
-                                 field=pointer)
+            raise ReelforgeError(
+                ErrorCode.ENGINE_ERROR, f"block {index}'s source was not resolved to an input", field=pointer
+            )
         kind = "image" if block.type == "image" else "av"
         if (ref, kind) not in by_ref:
             data = ctx.read_input(ref)
             if not data:
                 raise invalid(f"{block.source.label} is empty (0 bytes)", pointer)
             if len(data) > max_input_bytes:
-                raise invalid(f"{block.source.label} is {len(data)} bytes; the limit for one input is "
-                              f"{max_input_bytes} bytes", pointer)
+                raise invalid(
+                    f"{block.source.label} is {len(data)} bytes; the limit for one input is {max_input_bytes} bytes",
+                    pointer,
+                )
             name = f"in{len(by_ref)}"
             if kind == "image":
                 by_ref[(ref, kind)] = write_image(data, directory / name, block.source.label, pointer)
@@ -109,8 +142,11 @@ def probe_media(path: Path, label: str, pointer: str) -> MediaInfo:
             if demuxer.endswith("_pipe") or demuxer == "image2":
                 raise invalid(f"{label} is an image; use an image block for it", pointer)
             if demuxer not in ALLOWED_DEMUXERS:
-                raise invalid(f"{label} is a {container.format.long_name or demuxer} file, which is not accepted "
-                              f"as video or audio; send MP4, MOV, WebM, MKV, MP3, WAV, AAC, OGG or FLAC", pointer)
+                raise invalid(
+                    f"{label} is a {container.format.long_name or demuxer} file, which is not accepted "
+                    f"as video or audio; send MP4, MOV, WebM, MKV, MP3, WAV, AAC, OGG or FLAC",
+                    pointer,
+                )
             duration = _duration(container)
             has_audio = bool(container.streams.audio)
             if not container.streams.video:
@@ -127,14 +163,28 @@ def probe_media(path: Path, label: str, pointer: str) -> MediaInfo:
             if abs(rotation) % 180 == 90:
                 width, height = height, width
             has_alpha = any(component.is_alpha for component in frame.format.components)
-            return MediaInfo(path, demuxer, "video", width, height, duration, has_video=True, has_audio=has_audio,
-                             has_alpha=has_alpha, rotation=rotation, matrix=_MATRICES.get(frame.colorspace),
-                             full_range=frame.color_range == _FULL_RANGE or frame.format.name.startswith("yuvj"))
+            return MediaInfo(
+                path,
+                demuxer,
+                "video",
+                width,
+                height,
+                duration,
+                has_video=True,
+                has_audio=has_audio,
+                has_alpha=has_alpha,
+                rotation=rotation,
+                matrix=_MATRICES.get(frame.colorspace),
+                full_range=frame.color_range == _FULL_RANGE or frame.format.name.startswith("yuvj"),
+            )
     except ReelforgeError:
         raise
     except (av.FFmpegError, StopIteration, ValueError, OSError) as exc:
-        raise invalid(f"{label} could not be read as video or audio ({type(exc).__name__}); send MP4, MOV, WebM, "
-                      f"MKV, MP3, WAV, AAC, OGG or FLAC", pointer) from None
+        raise invalid(
+            f"{label} could not be read as video or audio ({type(exc).__name__}); send MP4, MOV, WebM, "
+            f"MKV, MP3, WAV, AAC, OGG or FLAC",
+            pointer,
+        ) from None
 
 
 def _duration(container: av.container.InputContainer) -> float | None:
@@ -154,15 +204,25 @@ def write_image(data: bytes, stem: Path, label: str, pointer: str) -> MediaInfo:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise invalid(f"{label} is {width}x{height}; images are limited to {MAX_PIXELS / 1e6:.0f} "
-                              f"megapixels, so downscale it first", pointer)
+                raise invalid(
+                    f"{label} is {width}x{height}; images are limited to {MAX_PIXELS / 1e6:.0f} "
+                    f"megapixels, so downscale it first",
+                    pointer,
+                )
             image_format = image.format
             orientation = image.getexif().get(0x0112, 1)
             image.load()
     except ReelforgeError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise invalid(f"{label} could not be decoded as an image ({type(exc).__name__})", pointer) from None
 
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)

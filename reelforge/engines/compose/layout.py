@@ -46,8 +46,18 @@ def _even_up(value: float) -> int:
     return max(2, 2 * math.ceil(value / 2 - 1e-9))
 
 
-def place(source_width: int, source_height: int, *, fit: str, scale: float, position: str,
-          offset_x: float, offset_y: float, frame_width: int, frame_height: int) -> Placement:
+def place(
+    source_width: int,
+    source_height: int,
+    *,
+    fit: str,
+    scale: float,
+    position: str,
+    offset_x: float,
+    offset_y: float,
+    frame_width: int,
+    frame_height: int,
+) -> Placement:
     """The sizes and position of a `source_width` x `source_height` element (display size, after rotation)."""
     box_width, box_height = frame_width * scale, frame_height * scale
     if fit == "fill":

@@ -57,18 +57,26 @@ def frame_size(aspect_ratio: str, short_side: int) -> tuple[int, int]:
     return short_side, _even(short_side * down / across)
 
 
-def output_format(aspect_ratio: str = DEFAULT_ASPECT_RATIO, quality: str = DEFAULT_QUALITY, *,
-                  prefix: str = "/output") -> OutputFormat:
+def output_format(
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO, quality: str = DEFAULT_QUALITY, *, prefix: str = "/output"
+) -> OutputFormat:
     """The render settings for `output.aspectRatio` and `output.quality`; `invalid` naming the field otherwise."""
     if aspect_ratio not in ASPECT_RATIOS:
-        raise invalid(f"aspectRatio must be one of {', '.join(ASPECT_RATIOS)}, got {aspect_ratio!r}",
-                      f"{prefix}/aspectRatio")
+        raise invalid(
+            f"aspectRatio must be one of {', '.join(ASPECT_RATIOS)}, got {aspect_ratio!r}", f"{prefix}/aspectRatio"
+        )
     if quality not in QUALITIES:
         raise invalid(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}", f"{prefix}/quality")
     preset = QUALITIES[quality]
     width, height = frame_size(aspect_ratio, preset.short_side)
-    return OutputFormat(width=width, height=height, fps=preset.fps, preset=preset.preset, crf=preset.crf,
-                        audio_bitrate=preset.audio_bitrate)
+    return OutputFormat(
+        width=width,
+        height=height,
+        fps=preset.fps,
+        preset=preset.preset,
+        crf=preset.crf,
+        audio_bitrate=preset.audio_bitrate,
+    )
 
 
 def _even(value: float) -> int:

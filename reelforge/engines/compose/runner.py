@@ -51,12 +51,30 @@ class _ProgressReader(threading.Thread):
                 self.seconds = max(self.seconds, int(value) / 1e6)
 
 
-def run_ffmpeg(args: Sequence[str], *, cwd: Path, duration: float, ctx: RunContext,
-               progress: tuple[float, float] = (0.0, 100.0), timeout: float = 3600.0) -> None:
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    duration: float,
+    ctx: RunContext,
+    progress: tuple[float, float] = (0.0, 100.0),
+    timeout: float = 3600.0,
+) -> None:
     """Run `ffmpeg args...` in `cwd`; raise TaskCancelled on cancel, ReelforgeError(ENGINE_ERROR) on failure."""
     log_path = cwd / "ffmpeg.log"
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats",
-               "-progress", "pipe:1", "-stats_period", "0.25", *args]
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.25",
+        *args,
+    ]
     low, high = progress
     reported = low
     started = time.monotonic()
@@ -71,8 +89,11 @@ def run_ffmpeg(args: Sequence[str], *, cwd: Path, duration: float, ctx: RunConte
                 raise TaskCancelled(ctx.task_id)
             if time.monotonic() - started > timeout:
                 _stop(process)
-                raise ReelforgeError(ErrorCode.ENGINE_ERROR, f"rendering took longer than {timeout:g} s and was "
-                                                             f"stopped; shorten the template or raise the limit")
+                raise ReelforgeError(
+                    ErrorCode.ENGINE_ERROR,
+                    f"rendering took longer than {timeout:g} s and was "
+                    f"stopped; shorten the template or raise the limit",
+                )
             done = min(1.0, reader.seconds / duration) if duration > 0 else 0.0
             percent = low + (high - low) * done
             if percent > reported:
@@ -87,8 +108,9 @@ def run_ffmpeg(args: Sequence[str], *, cwd: Path, duration: float, ctx: RunConte
         if process.stdout is not None:
             process.stdout.close()
     if process.returncode != 0:
-        raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                             f"ffmpeg failed (exit {process.returncode}): {error_tail(log_path) or 'no message'}")
+        raise ReelforgeError(
+            ErrorCode.ENGINE_ERROR, f"ffmpeg failed (exit {process.returncode}): {error_tail(log_path) or 'no message'}"
+        )
     if high > reported:
         ctx.progress(high)
 

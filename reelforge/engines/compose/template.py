@@ -42,16 +42,38 @@ Anchor = Literal["center", "top", "bottom", "left", "right", "topLeft", "topRigh
 FontFamily = Literal["sans", "serif", "mono"]
 TextAlign = Literal["left", "center", "right"]
 TransitionType = Literal[
-    "fade", "fadeBlack", "fadeWhite", "dissolve",
-    "wipeLeft", "wipeRight", "wipeUp", "wipeDown",
-    "slideLeft", "slideRight", "slideUp", "slideDown",
-    "smoothLeft", "smoothRight", "smoothUp", "smoothDown",
-    "circleOpen", "circleClose", "radial", "zoomIn",
+    "fade",
+    "fadeBlack",
+    "fadeWhite",
+    "dissolve",
+    "wipeLeft",
+    "wipeRight",
+    "wipeUp",
+    "wipeDown",
+    "slideLeft",
+    "slideRight",
+    "slideUp",
+    "slideDown",
+    "smoothLeft",
+    "smoothRight",
+    "smoothUp",
+    "smoothDown",
+    "circleOpen",
+    "circleClose",
+    "radial",
+    "zoomIn",
 ]
 
 ANCHORS: dict[str, tuple[float, float]] = {
-    "center": (0.5, 0.5), "top": (0.5, 0.0), "bottom": (0.5, 1.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
-    "topLeft": (0.0, 0.0), "topRight": (1.0, 0.0), "bottomLeft": (0.0, 1.0), "bottomRight": (1.0, 1.0),
+    "center": (0.5, 0.5),
+    "top": (0.5, 0.0),
+    "bottom": (0.5, 1.0),
+    "left": (0.0, 0.5),
+    "right": (1.0, 0.5),
+    "topLeft": (0.0, 0.0),
+    "topRight": (1.0, 0.0),
+    "bottomLeft": (0.0, 1.0),
+    "bottomRight": (1.0, 1.0),
 }
 """Anchor name -> (x, y) as fractions: where in the frame the element's matching point sits."""
 
@@ -62,8 +84,7 @@ Fraction01 = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
-                              allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel, allow_inf_nan=False)
 
 
 def parse_color(value: str) -> tuple[int, int, int, int]:
@@ -259,8 +280,10 @@ def parse_template(data: Any, prefix: str = "/template") -> Template:
         raise invalid("template must be a JSON object with version and blocks", prefix)
     unknown = sorted(set(data) - {"version", "name", "blocks"})
     if unknown:
-        raise invalid(f"unknown template field {unknown[0]!r}; a template has version, name and blocks",
-                      f"{prefix}/{_escape(unknown[0])}")
+        raise invalid(
+            f"unknown template field {unknown[0]!r}; a template has version, name and blocks",
+            f"{prefix}/{_escape(unknown[0])}",
+        )
     if data.get("version") != "1":
         raise invalid(f'version must be "1" (AVS Template JSON v1), got {data.get("version")!r}', f"{prefix}/version")
     name = data.get("name")
@@ -270,8 +293,7 @@ def parse_template(data: Any, prefix: str = "/template") -> Template:
     if not isinstance(raw_blocks, list) or not raw_blocks:
         raise invalid("blocks must be a non-empty list of video, image, text and audio blocks", f"{prefix}/blocks")
     if len(raw_blocks) > MAX_BLOCKS:
-        raise invalid(f"a template has at most {MAX_BLOCKS} blocks, this one has {len(raw_blocks)}",
-                      f"{prefix}/blocks")
+        raise invalid(f"a template has at most {MAX_BLOCKS} blocks, this one has {len(raw_blocks)}", f"{prefix}/blocks")
     blocks = [_parse_block(raw, f"{prefix}/blocks/{i}") for i, raw in enumerate(raw_blocks)]
     template = Template(version="1", name=name, blocks=blocks)
     check_timeline(template, prefix)
@@ -289,8 +311,11 @@ def _parse_block(raw: Any, pointer: str) -> Block:
     except ValidationError as exc:
         raise _to_invalid(exc, pointer, kind) from None
     if block.fade_in + block.fade_out > block.duration + _EPSILON:  # every block type has fades
-        raise invalid(f"{kind} block: fadeIn + fadeOut ({block.fade_in:g} + {block.fade_out:g} s) is longer than "
-                      f"the block ({block.duration:g} s); shorten the fades", f"{pointer}/fadeOut")
+        raise invalid(
+            f"{kind} block: fadeIn + fadeOut ({block.fade_in:g} + {block.fade_out:g} s) is longer than "
+            f"the block ({block.duration:g} s); shorten the fades",
+            f"{pointer}/fadeOut",
+        )
     return block
 
 
@@ -306,7 +331,7 @@ def _to_invalid(exc: ValidationError, pointer: str, kind: str) -> ReelforgeError
     elif error["type"] == "missing":
         message = "is required"
     elif message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if "input" in error and error["type"] not in ("missing", "extra_forbidden", "model_type", "value_error"):
         message += f" (got {_short(error['input'])})"
     return invalid(f"{kind} block: {where}{message}", field)
@@ -317,8 +342,10 @@ def check_timeline(template: Template, prefix: str = "/template", *, max_duratio
     total = template_duration(template)
     if total > max_duration + _EPSILON:
         last = max(range(len(template.blocks)), key=lambda i: template.blocks[i].end)
-        raise invalid(f"the template runs {total:g} s (block {last} ends last); the limit is {max_duration:g} s",
-                      f"{prefix}/blocks/{last}/duration")
+        raise invalid(
+            f"the template runs {total:g} s (block {last} ends last); the limit is {max_duration:g} s",
+            f"{prefix}/blocks/{last}/duration",
+        )
     for index, block in enumerate(template.blocks):
         if isinstance(block, VideoBlock | ImageBlock) and block.transition is not None:
             _check_transition(template, index, f"{prefix}/blocks/{index}/transition")
@@ -330,18 +357,22 @@ def _check_transition(template: Template, index: int, pointer: str) -> None:
     previous = transition_source(template, index)
     length = block.transition.duration
     if previous is None:
-        raise invalid("a transition needs an earlier video or image block to transition from; "
-                      "remove it or use fadeIn", pointer)
+        raise invalid(
+            "a transition needs an earlier video or image block to transition from; remove it or use fadeIn", pointer
+        )
     before = template.blocks[previous]
     if length > block.duration + _EPSILON:
-        raise invalid(f"the transition ({length:g} s) is longer than the block ({block.duration:g} s)",
-                      f"{pointer}/duration")
+        raise invalid(
+            f"the transition ({length:g} s) is longer than the block ({block.duration:g} s)", f"{pointer}/duration"
+        )
     if block.start < before.start - _EPSILON or block.start + length > before.end + _EPSILON:
         latest = before.end - length
         raise invalid(
             f"the transition from block {previous} needs both blocks showing for {length:g} s: block {previous} "
             f"shows {before.start:g}-{before.end:g} s, so start this block between {before.start:g} and "
-            f"{latest:g} s (it starts at {block.start:g}) or shorten the transition", pointer)
+            f"{latest:g} s (it starts at {block.start:g}) or shorten the transition",
+            pointer,
+        )
 
 
 def transition_source(template: Template, index: int) -> int | None:
@@ -362,8 +393,11 @@ def template_duration(template: Template) -> float:
 
 def media_sources(template: Template, prefix: str = "/template") -> list[tuple[str, str, Source]]:
     """(pointer to `source`, block type, source) for every media block, in order: what to fetch and price."""
-    return [(f"{prefix}/blocks/{i}/source", block.type, block.source)
-            for i, block in enumerate(template.blocks) if isinstance(block, VideoBlock | ImageBlock | AudioBlock)]
+    return [
+        (f"{prefix}/blocks/{i}/source", block.type, block.source)
+        for i, block in enumerate(template.blocks)
+        if isinstance(block, VideoBlock | ImageBlock | AudioBlock)
+    ]
 
 
 def with_refs(template: Template, refs: Mapping[str, str], prefix: str = "/template") -> dict[str, Any]:

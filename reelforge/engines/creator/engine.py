@@ -32,8 +32,14 @@ class StageContext:
     """A view of the task's context for one stage: its own work directory, a slice of the progress bar,
     inputs served from memory or local files, and phases the stage may not repeat filtered out."""
 
-    def __init__(self, parent: RunContext, workdir: Path, progress: tuple[float, float],
-                 inputs: dict[str, bytes | Path], hidden_phases: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        parent: RunContext,
+        workdir: Path,
+        progress: tuple[float, float],
+        inputs: dict[str, bytes | Path],
+        hidden_phases: frozenset[str] = frozenset(),
+    ) -> None:
         self._parent = parent
         self.task_id = parent.task_id
         self.workdir = workdir
@@ -67,7 +73,7 @@ class CreatorEngine:
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.COMPOSE}),
         description="Prompt and assets to a planned template (deterministic, or an OpenAI-compatible chat "
-                    "model), generated clips where nothing is given, rendered by the compose engine.",
+        "model), generated clips where nothing is given, rendered by the compose engine.",
     )
 
     def __init__(self, settings: dict[str, Any]) -> None:
@@ -76,9 +82,13 @@ class CreatorEngine:
         self.clip_engine_name = settings.get("clip_engine", "draft")
         self.clip_settings = settings.get("clip_settings", {})
         self.planner = (
-            ChatPlanner(settings["planner_url"], settings.get("planner_model", "gpt-4o-mini"),
-                        settings.get("planner_api_key_env"))
-            if settings.get("planner_url") else None
+            ChatPlanner(
+                settings["planner_url"],
+                settings.get("planner_model", "gpt-4o-mini"),
+                settings.get("planner_api_key_env"),
+            )
+            if settings.get("planner_url")
+            else None
         )
 
     def validate(self, request: GenerationRequest) -> None:
@@ -104,19 +114,22 @@ class CreatorEngine:
         render_from = 50.0 if clips else 10.0
         for index, clip in enumerate(clips):
             span = (10 + 40 * index / len(clips), 10 + 40 * (index + 1) / len(clips))
-            inputs[clip.ref] = self._generate_clip(request, clip, index, StageContext(
-                ctx, ctx.workdir / f"clip-{index}", span, inputs))
+            inputs[clip.ref] = self._generate_clip(
+                request, clip, index, StageContext(ctx, ctx.workdir / f"clip-{index}", span, inputs)
+            )
             ctx.raise_if_cancelled()
 
         ctx.phase("rendering")
         parsed = parse_template(template, prefix="/plan")
         render_request = request.model_copy(update={"template": template, "duration": template_duration(parsed)})
-        stage = StageContext(ctx, ctx.workdir / "render", (render_from, 100.0), inputs,
-                             hidden_phases=frozenset({"preparing_assets"}))
+        stage = StageContext(
+            ctx, ctx.workdir / "render", (render_from, 100.0), inputs, hidden_phases=frozenset({"preparing_assets"})
+        )
         return self.renderer.run(render_request, stage)
 
-    def _prepare(self, request: GenerationRequest, ctx: RunContext,
-                 inputs: dict[str, bytes | Path]) -> list[PlannedAsset]:
+    def _prepare(
+        self, request: GenerationRequest, ctx: RunContext, inputs: dict[str, bytes | Path]
+    ) -> list[PlannedAsset]:
         """Fetch every asset once (the renderer reuses the bytes) and measure videos and audio."""
         planned = []
         for index, asset in enumerate(request.assets):
@@ -136,20 +149,25 @@ class CreatorEngine:
         if self.planner is None:
             return None
         try:
-            template = self.planner.plan(request.prompt or "", request.duration,
-                                         request.extra.get("aspectRatio", "16:9"), planned)
+            template = self.planner.plan(
+                request.prompt or "", request.duration, request.extra.get("aspectRatio", "16:9"), planned
+            )
             parse_template(template, prefix="/plan")
             return template
         except (PlannerError, ReelforgeError) as exc:
             log.warning("chat planner failed (%s); using the deterministic planner", exc)
             return None
 
-    def _generate_clip(self, request: GenerationRequest, clip: ClipRequest, index: int,
-                       stage: StageContext) -> Path:
+    def _generate_clip(self, request: GenerationRequest, clip: ClipRequest, index: int, stage: StageContext) -> Path:
         engine = create_engine(self.clip_engine_name, self.clip_settings)
         clip_request = GenerationRequest(
-            kind=Kind.TEXT_TO_VIDEO, prompt=clip.prompt, width=request.width, height=request.height,
-            fps=request.fps, duration=clip.seconds, seed=request.seed + index,
+            kind=Kind.TEXT_TO_VIDEO,
+            prompt=clip.prompt,
+            width=request.width,
+            height=request.height,
+            fps=request.fps,
+            duration=clip.seconds,
+            seed=request.seed + index,
         )
         engine.validate(clip_request)
         return Path(engine.run(clip_request, stage).video_path)

@@ -49,8 +49,13 @@ class ChatPlanner:
             "temperature": 0.2,
         }
         try:
-            response = httpx.post(f"{self.base_url.rstrip('/')}/chat/completions", json=body, headers=headers,
-                                  timeout=self.timeout, trust_env=False)
+            response = httpx.post(
+                f"{self.base_url.rstrip('/')}/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                trust_env=False,
+            )
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
             template = json.loads(_strip_fences(content))

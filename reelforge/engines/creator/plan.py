@@ -57,8 +57,9 @@ def clips_for(prompt: str, seconds: float) -> list[ClipRequest]:
     return clips
 
 
-def plan(prompt: str, seconds: float, assets: list[PlannedAsset],
-         clips: list[ClipRequest] | None = None) -> dict[str, Any]:
+def plan(
+    prompt: str, seconds: float, assets: list[PlannedAsset], clips: list[ClipRequest] | None = None
+) -> dict[str, Any]:
     """The template for `prompt`; `clips` (from `clips_for`) stand in when no visual asset is given."""
     visuals = [a for a in assets if a.type in ("video", "image")]
     if not visuals:
@@ -79,13 +80,21 @@ def plan(prompt: str, seconds: float, assets: list[PlannedAsset],
         length = round(min(wanted, seconds - cursor), 3)
         if length <= 0:
             continue
-        blocks.append({"type": asset.type, "start": round(cursor, 3), "duration": length,
-                       "source": {"ref": asset.ref, "name": asset.name}})
+        blocks.append(
+            {
+                "type": asset.type,
+                "start": round(cursor, 3),
+                "duration": length,
+                "source": {"ref": asset.ref, "name": asset.name},
+            }
+        )
         cursor += length
     total = round(cursor, 3) if blocks else seconds
     for audio in (a for a in assets if a.type == "audio"):
-        blocks.append({"type": "audio", "start": 0, "duration": total,
-                       "source": {"ref": audio.ref, "name": audio.name}})
-    blocks.append({"type": "text", "start": 0, "duration": round(min(TITLE_SECONDS, total), 3),
-                   "text": title_from(prompt)})
+        blocks.append(
+            {"type": "audio", "start": 0, "duration": total, "source": {"ref": audio.ref, "name": audio.name}}
+        )
+    blocks.append(
+        {"type": "text", "start": 0, "duration": round(min(TITLE_SECONDS, total), 3), "text": title_from(prompt)}
+    )
     return {"version": "1", "name": title_from(prompt), "blocks": blocks}

@@ -77,15 +77,19 @@ def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
     sizes = {}
     for name, value in (("width", request.width), ("height", request.height)):
         if not rules.size_multiple <= value <= settings.max_side:
-            raise invalid(f"{name} must be between {rules.size_multiple} and {settings.max_side} pixels, "
-                          f"got {value}", f"/{name}")
+            raise invalid(
+                f"{name} must be between {rules.size_multiple} and {settings.max_side} pixels, got {value}", f"/{name}"
+            )
         if value % 2:
             raise invalid(f"{name} must be even (H.264 halves the colour resolution), got {value}", f"/{name}")
         snapped = _snap_up(value, rules.size_multiple)
         if snapped != value and settings.strict_sizes:
             lower = max(rules.size_multiple, snapped - rules.size_multiple)
-            raise invalid(f"{name} must be a multiple of {rules.size_multiple} for {settings.family} models, "
-                          f"got {value}; use {lower} or {snapped}", f"/{name}")
+            raise invalid(
+                f"{name} must be a multiple of {rules.size_multiple} for {settings.family} models, "
+                f"got {value}; use {lower} or {snapped}",
+                f"/{name}",
+            )
         sizes[name] = snapped
 
     if not MIN_FPS <= request.fps <= MAX_FPS:
@@ -95,14 +99,19 @@ def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
         raise invalid(f"duration {request.duration:g} s at {request.fps:g} fps is less than one frame", "/duration")
     generated = _snap_frames(frames, rules.frame_multiple)
     if generated > settings.max_frames:
-        raise invalid(f"{request.duration:g} s at {request.fps:g} fps is {frames} frames; this model makes at most "
-                      f"{settings.max_frames} ({settings.max_frames / request.fps:.3g} s at {request.fps:g} fps)",
-                      "/duration")
+        raise invalid(
+            f"{request.duration:g} s at {request.fps:g} fps is {frames} frames; this model makes at most "
+            f"{settings.max_frames} ({settings.max_frames / request.fps:.3g} s at {request.fps:g} fps)",
+            "/duration",
+        )
     if generated != frames and settings.strict_sizes:
         below = max(1, generated - rules.frame_multiple)
-        raise invalid(f"{settings.family} models make {rules.frame_multiple}n+1 frames; {request.duration:g} s at "
-                      f"{request.fps:g} fps is {frames}; use duration {below / request.fps:.4g} ({below} frames) or "
-                      f"{generated / request.fps:.4g} ({generated} frames)", "/duration")
+        raise invalid(
+            f"{settings.family} models make {rules.frame_multiple}n+1 frames; {request.duration:g} s at "
+            f"{request.fps:g} fps is {frames}; use duration {below / request.fps:.4g} ({below} frames) or "
+            f"{generated / request.fps:.4g} ({generated} frames)",
+            "/duration",
+        )
 
     steps = settings.default_steps if request.steps is None else request.steps
     if not 1 <= steps <= MAX_STEPS:
@@ -111,13 +120,22 @@ def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
     mode, positions = _mode_and_positions(request, settings, frames)
     if mode == "condition" and settings.family == "ltx2":
         _check_latent_steps(positions, rules.frame_multiple)
-    return Plan(mode=mode, width=sizes["width"], height=sizes["height"], num_frames=generated,
-                out_width=request.width, out_height=request.height, out_frames=frames, steps=steps,
-                positions=positions)
+    return Plan(
+        mode=mode,
+        width=sizes["width"],
+        height=sizes["height"],
+        num_frames=generated,
+        out_width=request.width,
+        out_height=request.height,
+        out_frames=frames,
+        steps=steps,
+        positions=positions,
+    )
 
 
-def _mode_and_positions(request: GenerationRequest, settings: DiffusionSettings,
-                        frames: int) -> tuple[str, tuple[int, ...]]:
+def _mode_and_positions(
+    request: GenerationRequest, settings: DiffusionSettings, frames: int
+) -> tuple[str, tuple[int, ...]]:
     kind, images = request.kind, request.images
     if kind == Kind.TEXT_TO_VIDEO:
         if not (request.prompt or "").strip():
@@ -133,8 +151,9 @@ def _mode_and_positions(request: GenerationRequest, settings: DiffusionSettings,
         raise invalid(f"{kind.value} takes at most {MAX_IMAGES} images, got {len(images)}", "/images")
     for k, image in enumerate(images):
         if not 0.0 <= image.strength <= 1.0:
-            raise invalid(f"image {k} strength must be between 0 and 1, got {image.strength:g}",
-                          f"/images/{k}/strength")
+            raise invalid(
+                f"image {k} strength must be between 0 and 1, got {image.strength:g}", f"/images/{k}/strength"
+            )
     if kind == Kind.MULTI_IMAGE:
         if frames < len(images):
             raise invalid(f"{frames} frames cannot show {len(images)} images; raise duration", "/duration")
@@ -150,8 +169,11 @@ def _mode_and_positions(request: GenerationRequest, settings: DiffusionSettings,
     positions = tuple(keyframe_positions(request))
     if settings.family == "wan":
         if len(images) != 2 or positions != (0, frames - 1):
-            raise invalid("Wan keyframes are a first and a last frame: send exactly 2 images, at frame 0 and "
-                          f"frame {frames - 1} (or both at 0 to mean first and last)", "/images")
+            raise invalid(
+                "Wan keyframes are a first and a last frame: send exactly 2 images, at frame 0 and "
+                f"frame {frames - 1} (or both at 0 to mean first and last)",
+                "/images",
+            )
         return "first_last", positions
     return "condition", positions
 
@@ -162,9 +184,12 @@ def _check_latent_steps(positions: tuple[int, ...], multiple: int) -> None:
     for k, frame in enumerate(positions):
         step = latent_index(frame, multiple)
         if step in seen:
-            raise invalid(f"images {seen[step]} and {k} (frames {positions[seen[step]]} and {frame}) fall in the same "
-                          f"{multiple}-frame step; ltx2 models place images at frame 0 or on frames "
-                          f"{multiple}n-{multiple - 1}..{multiple}n, one image per step", f"/images/{k}/frame")
+            raise invalid(
+                f"images {seen[step]} and {k} (frames {positions[seen[step]]} and {frame}) fall in the same "
+                f"{multiple}-frame step; ltx2 models place images at frame 0 or on frames "
+                f"{multiple}n-{multiple - 1}..{multiple}n, one image per step",
+                f"/images/{k}/frame",
+            )
         seen[step] = k
 
 
@@ -172,6 +197,8 @@ def _checked_positions(request: GenerationRequest, frames: int) -> list[int]:
     positions = [image.frame for image in request.images]
     for k, frame in enumerate(positions):
         if not 0 <= frame < frames:
-            raise invalid(f"image {k} is placed at frame {frame}, outside the video's frames 0..{frames - 1}",
-                          f"/images/{k}/frame")
+            raise invalid(
+                f"image {k} is placed at frame {frame}, outside the video's frames 0..{frames - 1}",
+                f"/images/{k}/frame",
+            )
     return positions

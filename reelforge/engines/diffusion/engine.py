@@ -45,8 +45,7 @@ _DECODED = 93.0
 
 _DESCRIPTIONS = {
     "ltx": "LTX-Video (diffusers) on a GPU: text, image, keyframes and multi-image conditioning at any frame.",
-    "ltx2": "LTX-2 (diffusers) on a GPU: text, image, keyframes and multi-image conditioning (video only, "
-            "no audio).",
+    "ltx2": "LTX-2 (diffusers) on a GPU: text, image, keyframes and multi-image conditioning (video only, no audio).",
     "wan": "Wan 2.1/2.2 (diffusers) on a GPU: text or image to video, first-and-last-frame keyframes.",
 }
 
@@ -77,8 +76,9 @@ class DiffusionEngine:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = DiffusionSettings.from_table(settings)
-        self.capabilities = EngineCapabilities(kinds=self.settings.kinds,
-                                               description=_DESCRIPTIONS[self.settings.family])
+        self.capabilities = EngineCapabilities(
+            kinds=self.settings.kinds, description=_DESCRIPTIONS[self.settings.family]
+        )
         self.pipelines = shared_pipelines(self.settings)  # engines on the same weights share one copy
         # One generation at a time per loaded model: a second would only fight the first for GPU memory.
         self._run_lock = self.pipelines.run_lock
@@ -111,13 +111,23 @@ class DiffusionEngine:
         frames = fit_to_plan(to_uint8(raw), the_plan)
         total = len(frames)
         video, thumbnail = write_video(
-            frames, request.fps, ctx.workdir, crf=self.settings.crf, preset=self.settings.preset,
+            frames,
+            request.fps,
+            ctx.workdir,
+            crf=self.settings.crf,
+            preset=self.settings.preset,
             threads=self.settings.threads,
-            on_frame=lambda i: progress(_DECODED + (99.0 - _DECODED) * (i + 1) / total))
+            on_frame=lambda i: progress(_DECODED + (99.0 - _DECODED) * (i + 1) / total),
+        )
         progress(100.0)
-        return Artifact(video_path=video, thumbnail_path=thumbnail,
-                        duration=total / float(fps_fraction(request.fps)),
-                        width=the_plan.out_width, height=the_plan.out_height, fps=request.fps)
+        return Artifact(
+            video_path=video,
+            thumbnail_path=thumbnail,
+            duration=total / float(fps_fraction(request.fps)),
+            width=the_plan.out_width,
+            height=the_plan.out_height,
+            fps=request.fps,
+        )
 
     def _image(self, request: GenerationRequest, ctx: RunContext, index: int, the_plan: Plan) -> Image.Image:
         """Input image `index`, decoded and cover-fitted to the generation size; errors name the field."""
@@ -126,12 +136,19 @@ class DiffusionEngine:
         except ReelforgeError as exc:
             if exc.field is not None:
                 raise
-            raise ReelforgeError(exc.code, f"image {index}: {exc.message}", field=f"/images/{index}",
-                                 retry_after=exc.retry_after) from None
+            raise ReelforgeError(
+                exc.code, f"image {index}: {exc.message}", field=f"/images/{index}", retry_after=exc.retry_after
+            ) from None
         return cover_fit(image, the_plan.width, the_plan.height)
 
-    def _generate(self, the_plan: Plan, request: GenerationRequest, images: list[Image.Image],
-                  ctx: RunContext, progress: _Progress) -> Any:
+    def _generate(
+        self,
+        the_plan: Plan,
+        request: GenerationRequest,
+        images: list[Image.Image],
+        ctx: RunContext,
+        progress: _Progress,
+    ) -> Any:
         """Run the pipeline, retrying once with lighter settings after an out-of-memory error."""
         retried = False
         while True:
@@ -157,8 +174,14 @@ class DiffusionEngine:
                 log.warning("out of memory on %s; retrying once with %s", self.pipelines.device, ", ".join(lighter))
                 retried = True
 
-    def _call_kwargs(self, the_plan: Plan, request: GenerationRequest, images: list[Image.Image],
-                     ctx: RunContext, progress: _Progress) -> dict[str, Any]:
+    def _call_kwargs(
+        self,
+        the_plan: Plan,
+        request: GenerationRequest,
+        images: list[Image.Image],
+        ctx: RunContext,
+        progress: _Progress,
+    ) -> dict[str, Any]:
         """The pipeline's arguments: the request's values unchanged when the model can make them."""
         import torch
 
@@ -207,8 +230,10 @@ def _ltx2_conditions(images: list[Image.Image], request: GenerationRequest, the_
     from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 
     multiple = RULES["ltx2"].frame_multiple
-    return [LTX2VideoCondition(frames=image, index=latent_index(frame, multiple), strength=source.strength)
-            for image, frame, source in zip(images, the_plan.positions, request.images, strict=True)]
+    return [
+        LTX2VideoCondition(frames=image, index=latent_index(frame, multiple), strength=source.strength)
+        for image, frame, source in zip(images, the_plan.positions, request.images, strict=True)
+    ]
 
 
 def _is_oom(exc: BaseException) -> bool:

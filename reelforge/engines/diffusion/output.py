@@ -30,11 +30,19 @@ def fit_to_plan(frames: np.ndarray, plan: Plan) -> np.ndarray:
     """Crop the snapped-up generation to the requested size and frame count (a view, no copy)."""
     top = (frames.shape[1] - plan.out_height) // 2
     left = (frames.shape[2] - plan.out_width) // 2
-    return frames[: plan.out_frames, top: top + plan.out_height, left: left + plan.out_width]
+    return frames[: plan.out_frames, top : top + plan.out_height, left : left + plan.out_width]
 
 
-def write_video(frames: np.ndarray, fps: float, workdir: Path, *, crf: int, preset: str, threads: int,
-                on_frame: Callable[[int], None] | None = None) -> tuple[Path, Path]:
+def write_video(
+    frames: np.ndarray,
+    fps: float,
+    workdir: Path,
+    *,
+    crf: int,
+    preset: str,
+    threads: int,
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[Path, Path]:
     """Encode `frames` to `video.mp4` and the first one to `thumbnail.jpg` in `workdir`."""
     video_path, thumbnail_path = workdir / "video.mp4", workdir / "thumbnail.jpg"
     count, height, width = frames.shape[:3]

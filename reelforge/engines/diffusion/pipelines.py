@@ -114,28 +114,34 @@ class PipelineSet:
         path = local_weights(settings.weights)
         if path is not None:
             if not path.is_dir():
-                raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                                     f"diffusion weights directory {path} does not exist; set 'weights' in "
-                                     "models.toml to a diffusers directory or a hub id")
+                raise ReelforgeError(
+                    ErrorCode.ENGINE_ERROR,
+                    f"diffusion weights directory {path} does not exist; set 'weights' in "
+                    "models.toml to a diffusers directory or a hub id",
+                )
             if not (path / "model_index.json").is_file():
-                raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                                     f"diffusion weights directory {path} has no model_index.json; it must be a "
-                                     "diffusers-format checkpoint (the '-Diffusers' repos for Wan)")
+                raise ReelforgeError(
+                    ErrorCode.ENGINE_ERROR,
+                    f"diffusion weights directory {path} has no model_index.json; it must be a "
+                    "diffusers-format checkpoint (the '-Diffusers' repos for Wan)",
+                )
         source = str(path) if path is not None else settings.weights
         try:
             import diffusers
             import torch
         except ImportError as exc:
-            raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                                 f"the diffusion engine needs the 'diffusion' extra (pip install "
-                                 f"'reelforge[diffusion]'): {exc}") from None
+            raise ReelforgeError(
+                ErrorCode.ENGINE_ERROR,
+                f"the diffusion engine needs the 'diffusion' extra (pip install 'reelforge[diffusion]'): {exc}",
+            ) from None
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.dtype, self.device)
         classes = PIPELINE_CLASSES[settings.family]
         wanted = {mode: name for mode, name in classes.items() if _mode_needed(mode, settings)}
         # diffusers 0.36+ renamed `torch_dtype` to `dtype` (the old name warns); older ones know only the old.
-        dtype_kwarg = {"dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype":
-                       self.dtype}
+        dtype_kwarg = {
+            "dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype
+        }
         try:
             base = diffusers.DiffusionPipeline.from_pretrained(source, **dtype_kwarg)
             pipes: dict[str, Any] = {}
@@ -143,17 +149,18 @@ class PipelineSet:
             for mode, class_name in wanted.items():
                 cls = getattr(diffusers, class_name, None)
                 if cls is None:
-                    log.warning("diffusers %s has no %s; %s requests will fail", diffusers.__version__,
-                                class_name, mode)
+                    log.warning(
+                        "diffusers %s has no %s; %s requests will fail", diffusers.__version__, class_name, mode
+                    )
                     continue
                 if class_name not in by_class:
                     # from_pipe shares the modules; the dtype keeps it from casting them to float32.
                     by_class[class_name] = base if type(base) is cls else cls.from_pipe(base, **dtype_kwarg)
                 pipes[mode] = by_class[class_name]
         except Exception as exc:  # any failure to load is the weights' (or the install's) fault: name the path
-            raise ReelforgeError(ErrorCode.ENGINE_ERROR,
-                                 f"could not load diffusion weights from {source}: {type(exc).__name__}: {exc}"
-                                 ) from exc
+            raise ReelforgeError(
+                ErrorCode.ENGINE_ERROR, f"could not load diffusion weights from {source}: {type(exc).__name__}: {exc}"
+            ) from exc
         for pipe in pipes.values():
             pipe.set_progress_bar_config(disable=True)
         if settings.layerwise_fp8:
@@ -190,8 +197,16 @@ def shared_pipelines(settings: DiffusionSettings) -> PipelineSet:
     names (a text and an image model, two prices); the creator engine builds clip engines as it goes.
     Keyed by everything that changes what is loaded, they all share one resident copy of the weights.
     """
-    key = (settings.family, settings.weights, settings.device, settings.dtype, settings.layerwise_fp8,
-           settings.cpu_offload, settings.vae_tiling, settings.kinds)
+    key = (
+        settings.family,
+        settings.weights,
+        settings.device,
+        settings.dtype,
+        settings.layerwise_fp8,
+        settings.cpu_offload,
+        settings.vae_tiling,
+        settings.kinds,
+    )
     with _SHARED_LOCK:
         pipelines = _SHARED.get(key)
         if pipelines is None:
@@ -209,4 +224,3 @@ def _mode_needed(mode: str, settings: DiffusionSettings) -> bool:
         "condition": bool(kinds & {Kind.KEYFRAMES, Kind.MULTI_IMAGE}),
         "first_last": Kind.KEYFRAMES in kinds,
     }[mode]
-

@@ -28,9 +28,24 @@ _WAN_TI2V = frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO})
 _WAN_I2V = frozenset({Kind.IMAGE_TO_VIDEO, Kind.KEYFRAMES})
 
 _KNOWN_KEYS = {
-    "family", "weights", "device", "dtype", "cpu_offload", "vae_tiling", "layerwise_fp8", "max_frames",
-    "default_steps", "oom_retry", "guidance_scale", "kinds", "pipeline_kwargs", "strict_sizes", "max_side",
-    "crf", "preset", "threads",
+    "family",
+    "weights",
+    "device",
+    "dtype",
+    "cpu_offload",
+    "vae_tiling",
+    "layerwise_fp8",
+    "max_frames",
+    "default_steps",
+    "oom_retry",
+    "guidance_scale",
+    "kinds",
+    "pipeline_kwargs",
+    "strict_sizes",
+    "max_side",
+    "crf",
+    "preset",
+    "threads",
 }
 
 
@@ -61,16 +76,21 @@ class DiffusionSettings:
     def from_table(cls, table: dict[str, Any]) -> DiffusionSettings:
         unknown = set(table) - _KNOWN_KEYS
         if unknown:
-            raise ValueError(f"unknown diffusion engine settings: {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(_KNOWN_KEYS))}")
+            raise ValueError(
+                f"unknown diffusion engine settings: {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(_KNOWN_KEYS))}"
+            )
         family = str(table.get("family", "")).lower()
         if family not in FAMILIES:
-            raise ValueError(f"diffusion engine setting 'family' must be one of {', '.join(FAMILIES)}, "
-                             f"got {table.get('family')!r}")
+            raise ValueError(
+                f"diffusion engine setting 'family' must be one of {', '.join(FAMILIES)}, got {table.get('family')!r}"
+            )
         weights = str(table.get("weights") or "")
         if not weights:
-            raise ValueError("diffusion engine setting 'weights' is required: a local diffusers directory "
-                             "or a Hugging Face hub id such as 'Lightricks/LTX-Video'")
+            raise ValueError(
+                "diffusion engine setting 'weights' is required: a local diffusers directory "
+                "or a Hugging Face hub id such as 'Lightricks/LTX-Video'"
+            )
         dtype = str(table.get("dtype", "auto"))
         if dtype not in DTYPES:
             raise ValueError(f"diffusion engine setting 'dtype' must be one of {', '.join(DTYPES)}, got {dtype!r}")

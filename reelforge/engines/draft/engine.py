@@ -61,8 +61,16 @@ class DraftEngine:
 
     name = "draft"
     capabilities = EngineCapabilities(
-        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO, Kind.MULTI_IMAGE,
-                         Kind.KEYFRAMES, Kind.VIDEO_TO_VIDEO}),
+        kinds=frozenset(
+            {
+                Kind.TEXT_TO_VIDEO,
+                Kind.IMAGE_TO_VIDEO,
+                Kind.LONG_VIDEO,
+                Kind.MULTI_IMAGE,
+                Kind.KEYFRAMES,
+                Kind.VIDEO_TO_VIDEO,
+            }
+        ),
         description=(
             "Procedural CPU preview engine, not AI: an animated colour scene captioned with the prompt, "
             "a slow zoom and pan over the input image, a dissolving slideshow of several images, or "
@@ -88,19 +96,26 @@ class DraftEngine:
             raise invalid(f"the draft engine does not do {request.kind.value}; it does {kinds}", "/kind")
         for field, value in (("width", request.width), ("height", request.height)):
             if not MIN_SIDE <= value <= MAX_SIDE:
-                raise invalid(f"{field} must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}",
-                              f"/{field}")
+                raise invalid(f"{field} must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}", f"/{field}")
             if value % 2:
-                raise invalid(f"{field} must be even (H.264 halves the colour resolution), got {value}; "
-                              f"use {value + 1} or {value - 1}", f"/{field}")
+                raise invalid(
+                    f"{field} must be even (H.264 halves the colour resolution), got {value}; "
+                    f"use {value + 1} or {value - 1}",
+                    f"/{field}",
+                )
         if not MIN_FPS <= request.fps <= MAX_FPS:
             raise invalid(f"fps must be between {MIN_FPS} and {MAX_FPS}, got {request.fps:g}", "/fps")
         if not 0 < request.duration <= self.max_duration:
-            raise invalid(f"duration must be more than 0 and at most {self.max_duration:g} seconds, "
-                          f"got {request.duration:g}", "/duration")
+            raise invalid(
+                f"duration must be more than 0 and at most {self.max_duration:g} seconds, got {request.duration:g}",
+                "/duration",
+            )
         if request.num_frames < 1:
-            raise invalid(f"duration {request.duration:g} s at {request.fps:g} fps is less than one frame; "
-                          f"ask for at least {1 / request.fps:.3g} seconds", "/duration")
+            raise invalid(
+                f"duration {request.duration:g} s at {request.fps:g} fps is less than one frame; "
+                f"ask for at least {1 / request.fps:.3g} seconds",
+                "/duration",
+            )
 
         if request.kind == Kind.TEXT_TO_VIDEO and not (request.prompt or "").strip():
             raise invalid("text_to_video needs a prompt describing the video", "/prompt")
@@ -117,7 +132,9 @@ class DraftEngine:
                 raise invalid(
                     f"long_video gives each of the {len(request.prompts)} prompts {segment:.2g} s; each needs "
                     f"at least {MIN_SEGMENT_SECONDS:g} s, so raise duration to "
-                    f"{MIN_SEGMENT_SECONDS * len(request.prompts):g} or send fewer prompts", "/duration")
+                    f"{MIN_SEGMENT_SECONDS * len(request.prompts):g} or send fewer prompts",
+                    "/duration",
+                )
         if request.kind in (Kind.MULTI_IMAGE, Kind.KEYFRAMES):
             self._validate_images(request)
         if request.kind == Kind.VIDEO_TO_VIDEO and not (request.video or "").strip():
@@ -126,8 +143,11 @@ class DraftEngine:
     def _validate_images(self, request: GenerationRequest) -> None:
         kind, count = request.kind.value, len(request.images)
         if count < 2:
-            raise invalid(f"{kind} needs at least 2 images, got {count}"
-                          + ("; for one image use image_to_video" if count == 1 else ""), "/images")
+            raise invalid(
+                f"{kind} needs at least 2 images, got {count}"
+                + ("; for one image use image_to_video" if count == 1 else ""),
+                "/images",
+            )
         if count > MAX_IMAGES:
             raise invalid(f"{kind} takes at most {MAX_IMAGES} images, got {count}", "/images")
         if request.kind == Kind.MULTI_IMAGE:
@@ -136,10 +156,15 @@ class DraftEngine:
                 raise invalid(
                     f"multi_image gives each of the {count} images {share:.2g} s; each needs at least "
                     f"{MIN_IMAGE_SECONDS:g} s, so raise duration to {MIN_IMAGE_SECONDS * count:g} or send "
-                    "fewer images", "/duration")
+                    "fewer images",
+                    "/duration",
+                )
             if request.num_frames < count:
-                raise invalid(f"{request.num_frames} frames cannot show {count} images; raise duration or fps, "
-                              "or send fewer images", "/duration")
+                raise invalid(
+                    f"{request.num_frames} frames cannot show {count} images; raise duration or fps, "
+                    "or send fewer images",
+                    "/duration",
+                )
         else:
             keyframe_positions(request)
 
@@ -161,8 +186,15 @@ class DraftEngine:
         video_path = ctx.workdir / "video.mp4"
         thumbnail_path = ctx.workdir / "thumbnail.jpg"
         first_frame = None
-        with VideoWriter(video_path, request.width, request.height, request.fps,
-                         crf=self.crf, preset=self.preset, threads=self.threads) as writer:
+        with VideoWriter(
+            video_path,
+            request.width,
+            request.height,
+            request.fps,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.threads,
+        ) as writer:
             for i in range(total):
                 if i % _CANCEL_CHECK_EVERY == 0:
                     ctx.raise_if_cancelled()
@@ -191,8 +223,7 @@ class DraftEngine:
             if exc.field is not None:
                 raise
             message = f"image {index}: {exc.message}" if len(request.images) > 1 else exc.message
-            raise ReelforgeError(exc.code, message, field=f"/images/{index}",
-                                 retry_after=exc.retry_after) from None
+            raise ReelforgeError(exc.code, message, field=f"/images/{index}", retry_after=exc.retry_after) from None
 
     def _images(self, request: GenerationRequest, ctx: RunContext, prepare: Callable[[int, Image.Image], T]) -> list[T]:
         """`prepare(k, image)` for every input image in order, each image decoded and dropped in turn (a
@@ -212,8 +243,7 @@ class DraftEngine:
         size = {"width": request.width, "height": request.height}
         if request.kind == Kind.TEXT_TO_VIDEO:
             prompt = request.prompt or ""
-            scene = TextScene(prompt, seed=request.seed, fps=request.fps, n_frames=total,
-                              caption=self.captions, **size)
+            scene = TextScene(prompt, seed=request.seed, fps=request.fps, n_frames=total, caption=self.captions, **size)
             return Timeline([scene], [(0, total)])
 
         if request.kind == Kind.VIDEO_TO_VIDEO:
@@ -222,13 +252,24 @@ class DraftEngine:
         if request.kind == Kind.MULTI_IMAGE:
             # Equal shares, neighbours overlapping by the transition; a camera move per image.
             spans = segment_spans(total, len(request.images), round(self.transition * request.fps))
-            moves = self._images(request, ctx, lambda k, image: CameraMove(
-                image, seed=request.seed, variant=k, n_frames=spans[k][1] - spans[k][0], **size))
+            moves = self._images(
+                request,
+                ctx,
+                lambda k, image: CameraMove(
+                    image, seed=request.seed, variant=k, n_frames=spans[k][1] - spans[k][0], **size
+                ),
+            )
             return Slideshow(moves, spans, caption=caption)
         if request.kind == Kind.KEYFRAMES:
             stills = self._images(request, ctx, lambda _, image: Still(image, **size))
-            return KeyframeTrack(stills, keyframe_positions(request), seed=request.seed, n_frames=total,
-                                 transition_frames=round(self.transition * request.fps), caption=caption)
+            return KeyframeTrack(
+                stills,
+                keyframe_positions(request),
+                seed=request.seed,
+                n_frames=total,
+                transition_frames=round(self.transition * request.fps),
+                caption=caption,
+            )
 
         image = self._image(request, ctx, 0)
         if request.kind == Kind.IMAGE_TO_VIDEO:
@@ -241,11 +282,27 @@ class DraftEngine:
         clips: list[Clip] = []
         for j, (prompt, (start, end)) in enumerate(zip(prompts, spans, strict=True)):
             if j == 0:
-                clips.append(CameraMove(image, seed=request.seed, n_frames=end - start,
-                                        caption=prompt if self.captions else None, **size))
+                clips.append(
+                    CameraMove(
+                        image,
+                        seed=request.seed,
+                        n_frames=end - start,
+                        caption=prompt if self.captions else None,
+                        **size,
+                    )
+                )
             else:
-                clips.append(TextScene(prompt, seed=request.seed, variant=j, fps=request.fps,
-                                       n_frames=end - start, caption=self.captions, **size))
+                clips.append(
+                    TextScene(
+                        prompt,
+                        seed=request.seed,
+                        variant=j,
+                        fps=request.fps,
+                        n_frames=end - start,
+                        caption=self.captions,
+                        **size,
+                    )
+                )
         return Timeline(clips, spans)
 
     def _restyle(self, request: GenerationRequest, ctx: RunContext) -> VideoRestyle:
@@ -254,9 +311,16 @@ class DraftEngine:
         path = ctx.workdir / _INPUT_VIDEO
         path.write_bytes(ctx.read_input(request.video))
         try:
-            return VideoRestyle(path, prompt=request.prompt or "", seed=request.seed, fps=request.fps,
-                                width=request.width, height=request.height, n_frames=request.num_frames,
-                                caption=self.captions)
+            return VideoRestyle(
+                path,
+                prompt=request.prompt or "",
+                seed=request.seed,
+                fps=request.fps,
+                width=request.width,
+                height=request.height,
+                n_frames=request.num_frames,
+                caption=self.captions,
+            )
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -268,14 +332,22 @@ def keyframe_positions(request: GenerationRequest) -> list[int]:
     given = [image.frame for image in images]
     if len(images) > 1 and not any(given):
         if total < len(images):
-            raise invalid(f"{total} frames cannot hold {len(images)} keyframes; raise duration or fps, "
-                          "or send fewer images", "/duration")
+            raise invalid(
+                f"{total} frames cannot hold {len(images)} keyframes; raise duration or fps, or send fewer images",
+                "/duration",
+            )
         return spread_positions(len(images), total)
     for k, frame in enumerate(given):
         if not 0 <= frame < total:
-            raise invalid(f"image {k} is placed at frame {frame}, outside the video's frames 0..{total - 1} "
-                          f"({request.duration:g} s at {request.fps:g} fps)", f"/images/{k}/frame")
+            raise invalid(
+                f"image {k} is placed at frame {frame}, outside the video's frames 0..{total - 1} "
+                f"({request.duration:g} s at {request.fps:g} fps)",
+                f"/images/{k}/frame",
+            )
         if k and frame <= given[k - 1]:
-            raise invalid(f"image {k} is placed at frame {frame}, not after image {k - 1} at frame "
-                          f"{given[k - 1]}; keyframe positions must be strictly increasing", f"/images/{k}/frame")
+            raise invalid(
+                f"image {k} is placed at frame {frame}, not after image {k - 1} at frame "
+                f"{given[k - 1]}; keyframe positions must be strictly increasing",
+                f"/images/{k}/frame",
+            )
     return given

@@ -131,8 +131,11 @@ class KeyframeTrack:
             weight = self.dissolve_weight(k, g)
             # One camera move: into image k along (dx, dy), then out of image k + 1 from the other side.
             a = self.stills[k].view(1 + (TRANSITION_ZOOM - 1) * e, dx * e, dy * e) if weight < 256 else None
-            b = (self.stills[k + 1].view(1 + (TRANSITION_ZOOM - 1) * (1 - e), -dx * (1 - e), -dy * (1 - e))
-                 if weight > 0 else None)
+            b = (
+                self.stills[k + 1].view(1 + (TRANSITION_ZOOM - 1) * (1 - e), -dx * (1 - e), -dy * (1 - e))
+                if weight > 0
+                else None
+            )
             out = b if a is None else a if b is None else mix(a, b, weight)
         assert out is not None
         if self._caption is not None:

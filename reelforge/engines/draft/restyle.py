@@ -205,8 +205,7 @@ class VideoRestyle:
         rgb = _upright(source)
         h, w = rgb.shape[:2]
         box = cover_box(w, h, self.width, self.height)
-        fitted = np.asarray(Image.fromarray(rgb).resize((self.width, self.height), Image.Resampling.BILINEAR,
-                                                        box=box))
+        fitted = np.asarray(Image.fromarray(rgb).resize((self.width, self.height), Image.Resampling.BILINEAR, box=box))
         frame = rgb_to_i420(self.grade.apply(fitted))
         if self._caption is not None:
             self._caption.apply(frame)

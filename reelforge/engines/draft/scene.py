@@ -145,8 +145,12 @@ class TextScene:
 
         # Colour field: plane waves plus one radial wave, domain-warped, through a colour ramp.
         self._waves = [
-            (float(rng.normal(0, 3)), float(rng.normal(0, 3)),
-             uniform(0.25, 0.8) * (1 if uniform(0, 1) < 0.5 else -1), uniform(0, 2 * math.pi))
+            (
+                float(rng.normal(0, 3)),
+                float(rng.normal(0, 3)),
+                uniform(0.25, 0.8) * (1 if uniform(0, 1) < 0.5 else -1),
+                uniform(0, 2 * math.pi),
+            )
             for _ in range(3)
         ]
         self._radial = (uniform(0, aspect), uniform(0, 1), uniform(4, 9), uniform(0.4, 1.0))
@@ -157,9 +161,15 @@ class TextScene:
         # Soft light blobs drifting on Lissajous paths.
         self._blobs = [
             _Blob(
-                u=aspect * uniform(0.1, 0.9), v=uniform(0.1, 0.7), ax=uniform(0.05, 0.25), ay=uniform(0.03, 0.12),
-                fx=uniform(0.04, 0.15), fy=uniform(0.04, 0.15), phase=uniform(0, 2 * math.pi),
-                radius=uniform(0.1, 0.3), depth=uniform(0.3, 0.8),
+                u=aspect * uniform(0.1, 0.9),
+                v=uniform(0.1, 0.7),
+                ax=uniform(0.05, 0.25),
+                ay=uniform(0.03, 0.12),
+                fx=uniform(0.04, 0.15),
+                fy=uniform(0.04, 0.15),
+                phase=uniform(0, 2 * math.pi),
+                radius=uniform(0.1, 0.3),
+                depth=uniform(0.3, 0.8),
                 color=theme.accents[int(rng.integers(len(theme.accents)))] * uniform(0.25, 0.55),
             )
             for _ in range(int(rng.integers(4, 8)))
@@ -173,14 +183,18 @@ class TextScene:
             haze = (layers - 1 - layer) / max(1, layers) * 0.6
             amp_low, amp_high = (0.004, 0.012) if wavy else (0.01 / (1 + 0.5 * layer), 0.06 / (1 + 0.5 * layer))
             freq_low, freq_high = (3, 14) if wavy else (1.5, 7)
-            self._ground.append(_Ridge(
-                base=0.6 + 0.35 * (layer + 1) / (layers + 1) + uniform(-0.03, 0.03),
-                waves=[(uniform(amp_low, amp_high), uniform(freq_low, freq_high), uniform(0, 2 * math.pi))
-                       for _ in range(3)],
-                speed=theme.ground_motion * uniform(0.6, 1.4) * (1 + layer),
-                color=(theme.ground * (1 - haze) + theme.horizon * haze).astype(np.float32),
-                depth=0.5 + 0.5 * (layer + 1) / layers,
-            ))
+            self._ground.append(
+                _Ridge(
+                    base=0.6 + 0.35 * (layer + 1) / (layers + 1) + uniform(-0.03, 0.03),
+                    waves=[
+                        (uniform(amp_low, amp_high), uniform(freq_low, freq_high), uniform(0, 2 * math.pi))
+                        for _ in range(3)
+                    ],
+                    speed=theme.ground_motion * uniform(0.6, 1.4) * (1 + layer),
+                    color=(theme.ground * (1 - haze) + theme.horizon * haze).astype(np.float32),
+                    depth=0.5 + 0.5 * (layer + 1) / layers,
+                )
+            )
 
         # Vignette, applied at low resolution where it is free.
         dx = (self._gx / aspect - 0.5) * 2
@@ -192,17 +206,19 @@ class TextScene:
         count = 140 if is_stars else 60
         vx, vy = theme.particle_velocity
         size_low, size_high = (0.0015, 0.004) if is_stars else (0.003, 0.009)
-        self._particles = np.column_stack([
-            rng.uniform(-0.1, aspect + 0.1, count),  # u
-            rng.uniform(-0.1, 1.1, count),  # v
-            vx * rng.uniform(0.5, 1.5, count),  # du/dt
-            vy * rng.uniform(0.5, 1.5, count),  # dv/dt
-            rng.uniform(0.2, 1.0, count),  # depth
-            rng.uniform(size_low, size_high, count),  # size (fraction of the shorter side)
-            rng.uniform(0.3, 1.0, count),  # brightness
-            rng.uniform(0.5, 3.0, count),  # twinkle rad/s
-            rng.uniform(0, 2 * math.pi, count),  # phase
-        ])
+        self._particles = np.column_stack(
+            [
+                rng.uniform(-0.1, aspect + 0.1, count),  # u
+                rng.uniform(-0.1, 1.1, count),  # v
+                vx * rng.uniform(0.5, 1.5, count),  # du/dt
+                vy * rng.uniform(0.5, 1.5, count),  # dv/dt
+                rng.uniform(0.2, 1.0, count),  # depth
+                rng.uniform(size_low, size_high, count),  # size (fraction of the shorter side)
+                rng.uniform(0.3, 1.0, count),  # brightness
+                rng.uniform(0.5, 3.0, count),  # twinkle rad/s
+                rng.uniform(0, 2 * math.pi, count),  # phase
+            ]
+        )
         self._particle_yuv = [float(d) for d in rgb_delta_to_yuv(theme.particle * 255)]
         self._sprites: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -305,8 +321,7 @@ class TextScene:
                 _add_light(v_plane, sprites[1], x0 // 2, y0 // 2, gain * d_v, 16, 240)
 
 
-def _add_light(plane: np.ndarray, sprite: np.ndarray, x0: int, y0: int, amount: float,
-               low: int, high: int) -> None:
+def _add_light(plane: np.ndarray, sprite: np.ndarray, x0: int, y0: int, amount: float, low: int, high: int) -> None:
     """plane[y0:, x0:] += sprite * amount, clipped to the plane and to [low, high]."""
     h, w = plane.shape
     sh, sw = sprite.shape

@@ -77,8 +77,9 @@ class Timeline:
         self.n_frames = spans[-1][1]
 
     def frame(self, g: int) -> np.ndarray:
-        covering = [(clip, start, end) for clip, (start, end) in zip(self.clips, self.spans, strict=True)
-                    if start <= g < end]
+        covering = [
+            (clip, start, end) for clip, (start, end) in zip(self.clips, self.spans, strict=True) if start <= g < end
+        ]
         if len(covering) == 1:
             clip, start, _ = covering[0]
             return clip.frame(g - start)

@@ -45,8 +45,14 @@ MODELS: dict[str, tuple[Kind, tuple[float, ...]]] = {
     "i2v_v3": (Kind.IMAGE_TO_VIDEO, (5, 10, 15, 20)),
 }
 SHAPES = frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO})
-STATES = {"SUBMITTED": "queued", "PROGRESS": "running", "COMPLETED": "succeeded", "FAILED": "failed",
-          "CANCEL": "cancelled", "CANCELLED": "cancelled"}
+STATES = {
+    "SUBMITTED": "queued",
+    "PROGRESS": "running",
+    "COMPLETED": "succeeded",
+    "FAILED": "failed",
+    "CANCEL": "cancelled",
+    "CANCELLED": "cancelled",
+}
 
 
 class AIVideoMakerProvider:
@@ -58,13 +64,17 @@ class AIVideoMakerProvider:
         if known is not None:
             kind, durations = known
             if settings.kinds and settings.kinds != {kind}:
-                raise ValueError(f"upstream engine: AIVideoMaker model {settings.model} makes {kind.value}; "
-                                 "'kinds' cannot change that")
+                raise ValueError(
+                    f"upstream engine: AIVideoMaker model {settings.model} makes {kind.value}; "
+                    "'kinds' cannot change that"
+                )
         else:
             if len(settings.kinds) != 1 or not settings.kinds <= SHAPES:
-                raise ValueError(f"upstream engine: AIVideoMaker model {settings.model!r} is not one of "
-                                 f"{', '.join(MODELS)}; set 'kinds' to exactly one of text_to_video, "
-                                 "image_to_video, long_video (the payload's shape follows it)")
+                raise ValueError(
+                    f"upstream engine: AIVideoMaker model {settings.model!r} is not one of "
+                    f"{', '.join(MODELS)}; set 'kinds' to exactly one of text_to_video, "
+                    "image_to_video, long_video (the payload's shape follows it)"
+                )
             (kind,), durations = tuple(settings.kinds), ()
         self.kind = kind
         self.kinds = frozenset({kind})
@@ -99,8 +109,11 @@ class AIVideoMakerProvider:
     def body(self, request: GenerationRequest, ctx: RunContext) -> dict[str, object]:
         """The create payload: the contract's fields only, the same bytes on every attempt."""
         if self.kind == Kind.TEXT_TO_VIDEO:
-            return {"prompt": request.prompt, "aspectRatio": nearest_aspect(request.width, request.height, ASPECTS),
-                    "duration": str(round(request.duration))}
+            return {
+                "prompt": request.prompt,
+                "aspectRatio": nearest_aspect(request.width, request.height, ASPECTS),
+                "duration": str(round(request.duration)),
+            }
         image = image_reference(request.images[0].source, ctx)
         if self.kind == Kind.LONG_VIDEO:
             return {"image": image, "prompt": list(request.prompts)}
@@ -110,8 +123,13 @@ class AIVideoMakerProvider:
         return body
 
     def create(self, client: UpstreamClient, request: GenerationRequest, ctx: RunContext) -> str:
-        answer = client.json("POST", f"/api/v1/generate/{quote(self.model, safe='')}", action="creating the task",
-                             json=self.body(request, ctx), headers={"Idempotency-Key": ctx.task_id})
+        answer = client.json(
+            "POST",
+            f"/api/v1/generate/{quote(self.model, safe='')}",
+            action="creating the task",
+            json=self.body(request, ctx),
+            headers={"Idempotency-Key": ctx.task_id},
+        )
         task_id = answer.get("taskId")
         if not isinstance(task_id, str) or not task_id:
             raise ReelforgeError(ErrorCode.UPSTREAM_ERROR, "the hosted provider accepted the task but gave no taskId")
@@ -120,8 +138,7 @@ class AIVideoMakerProvider:
     # ------------------------------------------------------------ poll, cancel, result
 
     def status(self, client: UpstreamClient, upstream_id: str) -> UpstreamStatus:
-        answer = client.json("GET", f"/api/v1/tasks/{quote(upstream_id, safe='')}/status",
-                             action="polling the task")
+        answer = client.json("GET", f"/api/v1/tasks/{quote(upstream_id, safe='')}/status", action="polling the task")
         state, progress = state_and_progress(answer, STATES, str.upper)
         if state != "failed":
             return UpstreamStatus(state, progress)
@@ -130,24 +147,37 @@ class AIVideoMakerProvider:
         return UpstreamStatus(state, progress, error.get("code"), error.get("message") or details.get("message"))
 
     def cancel(self, client: UpstreamClient, upstream_id: str) -> bool:
-        response = client.request("PUT", f"/api/v1/tasks/{quote(upstream_id, safe='')}/cancel",
-                                  action="cancelling the task", retry=False, check=False)
+        response = client.request(
+            "PUT",
+            f"/api/v1/tasks/{quote(upstream_id, safe='')}/cancel",
+            action="cancelling the task",
+            retry=False,
+            check=False,
+        )
         return response.is_success
 
     def download(self, client: UpstreamClient, upstream_id: str, workdir: Path, max_bytes: int) -> Downloaded:
         output = self._details(client, upstream_id).get("output")
-        video_url = _url(output, "videoUrl", "video_url", "url") if isinstance(output, dict) else (
-            output if isinstance(output, str) else None)
+        video_url = (
+            _url(output, "videoUrl", "video_url", "url")
+            if isinstance(output, dict)
+            else (output if isinstance(output, str) else None)
+        )
         if not video_url:
             raise ReelforgeError(ErrorCode.UPSTREAM_ERROR, "the hosted provider finished the task without a video URL")
-        video = client.download(video_url, workdir / "upstream-video.mp4", action="downloading the video",
-                                max_bytes=max_bytes)
+        video = client.download(
+            video_url, workdir / "upstream-video.mp4", action="downloading the video", max_bytes=max_bytes
+        )
         thumbnail = None
         thumb_url = _url(output, "thumbnailUrl", "thumbnail_url", "coverUrl") if isinstance(output, dict) else None
         if thumb_url:
             try:
-                thumbnail = client.download(thumb_url, workdir / "upstream-thumbnail", action="downloading the "
-                                            "thumbnail", max_bytes=min(max_bytes, 32 * 1024**2))
+                thumbnail = client.download(
+                    thumb_url,
+                    workdir / "upstream-thumbnail",
+                    action="downloading the thumbnail",
+                    max_bytes=min(max_bytes, 32 * 1024**2),
+                )
             except ReelforgeError as exc:  # a thumbnail is not worth failing a finished video for
                 log.warning("hosted provider thumbnail not fetched (%s); making one from the video", exc.code)
         return Downloaded(video, thumbnail)

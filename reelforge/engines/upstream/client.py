@@ -41,8 +41,17 @@ def same_origin(url: str, base_url: str) -> bool:
 class UpstreamClient:
     """One provider connection for one task; `wait(seconds)` sleeps between retries and may raise to stop."""
 
-    def __init__(self, base_url: str, auth: dict[str, str], *, secret: str, timeout: float, max_retries: int,
-                 wait: Callable[[float], None], allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        auth: dict[str, str],
+        *,
+        secret: str,
+        timeout: float,
+        max_retries: int,
+        wait: Callable[[float], None],
+        allow_private: bool = False,
+    ) -> None:
         self.base_url = base_url
         self.allow_private = allow_private
         """For file URLs off the provider's origin (a CDN, a redirect): private hosts only when allowed."""
@@ -66,8 +75,18 @@ class UpstreamClient:
         """A URL the provider handed out, made absolute against its origin (some answer with `/files/...`)."""
         return urljoin(self.base_url + "/", url)
 
-    def request(self, method: str, path: str, *, action: str, json: Any = None, params: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None, retry: bool = True, check: bool = True) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = True,
+        check: bool = True,
+    ) -> httpx.Response:
         """The provider's answer to `method path`; with `check`, a non-success answer raises the mapped error.
 
         `retry=False` makes one attempt (a cancel being forwarded must not wait on a cancel-aware sleep).
@@ -91,8 +110,10 @@ class UpstreamClient:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                 f"the hosted provider answered {action} with something that is not a JSON object")
+            raise ReelforgeError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"the hosted provider answered {action} with something that is not a JSON object",
+            )
         return body
 
     def download(self, url: str, target: Path, *, action: str, max_bytes: int) -> Path:
@@ -118,9 +139,11 @@ class UpstreamClient:
                         for chunk in response.iter_bytes(CHUNK):
                             written += len(chunk)
                             if written > max_bytes:
-                                raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                                     f"the hosted provider's file is larger than the "
-                                                     f"{max_bytes} bytes allowed (max_download_bytes)")
+                                raise ReelforgeError(
+                                    ErrorCode.UPSTREAM_ERROR,
+                                    f"the hosted provider's file is larger than the "
+                                    f"{max_bytes} bytes allowed (max_download_bytes)",
+                                )
                             out.write(chunk)
                     return response
             raise ReelforgeError(ErrorCode.UPSTREAM_ERROR, f"too many redirects while {action}")
@@ -140,8 +163,9 @@ class UpstreamClient:
         try:
             check_url(url, allow_private=self.allow_private, purpose="the provider's file URL")
         except ReelforgeError as exc:
-            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                 f"refused to follow the hosted provider while {action}: {exc.message}") from None
+            raise ReelforgeError(
+                ErrorCode.UPSTREAM_ERROR, f"refused to follow the hosted provider while {action}: {exc.message}"
+            ) from None
 
     def _retrying(self, once: Callable[[], httpx.Response], action: str, retry: bool) -> httpx.Response:
         """`once()` until it answers something not retryable, or the retries are used up.
@@ -164,8 +188,13 @@ class UpstreamClient:
                     return response
                 raise unavailable(None, error, action) from None
             delay = retry_delay(attempt, response)
-            log.info("hosted provider answered %s while %s; retry %d of %d in %.1f s",
-                     response.status_code if response is not None else type(error).__name__, action,
-                     attempt + 1, self.max_retries, delay)
+            log.info(
+                "hosted provider answered %s while %s; retry %d of %d in %.1f s",
+                response.status_code if response is not None else type(error).__name__,
+                action,
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
             self.wait(delay)
             attempt += 1

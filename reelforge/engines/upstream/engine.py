@@ -75,9 +75,11 @@ class _Waiter:
             now = time.monotonic()
             if now >= self.deadline:
                 self.timed_out = True
-                raise ReelforgeError(ErrorCode.UPSTREAM_UNAVAILABLE,
-                                     f"the hosted provider did not finish within {self.timeout:g} s (the model's "
-                                     "timeout setting); try again later")
+                raise ReelforgeError(
+                    ErrorCode.UPSTREAM_UNAVAILABLE,
+                    f"the hosted provider did not finish within {self.timeout:g} s (the model's "
+                    "timeout setting); try again later",
+                )
             if now >= end:
                 return
             time.sleep(min(_WAIT_SLICE, end - now, self.deadline - now))
@@ -91,7 +93,7 @@ class UpstreamEngine:
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO, Kind.MULTI_IMAGE, Kind.KEYFRAMES}),
         description="A hosted provider behind a model name: the AIVideoMaker API or an OpenAI-style /v1/videos "
-                    "service (Agnes, vLLM-Omni, SGLang); the key stays on the server.",
+        "service (Agnes, vLLM-Omni, SGLang); the key stays on the server.",
     )
 
     def __init__(self, settings: dict[str, Any]) -> None:
@@ -113,9 +115,15 @@ class UpstreamEngine:
         self.provider.validate(request)
         ctx.raise_if_cancelled()
         wait = _Waiter(ctx, self.settings.timeout)
-        client = UpstreamClient(self.settings.base_url, self.provider.auth_headers(key), secret=key,
-                                timeout=self.settings.request_timeout, max_retries=self.settings.max_retries,
-                                wait=wait, allow_private=_allow_private_urls())
+        client = UpstreamClient(
+            self.settings.base_url,
+            self.provider.auth_headers(key),
+            secret=key,
+            timeout=self.settings.request_timeout,
+            max_retries=self.settings.max_retries,
+            wait=wait,
+            allow_private=_allow_private_urls(),
+        )
         with client:
             ctx.phase("generating")
             upstream_id = self._generate(client, request, ctx, wait, key)
@@ -126,14 +134,20 @@ class UpstreamEngine:
 
     # ----------------------------------------------------------------- steps
 
-    def _generate(self, client: UpstreamClient, request: GenerationRequest, ctx: RunContext, wait: _Waiter,
-                  key: str) -> str:
+    def _generate(
+        self, client: UpstreamClient, request: GenerationRequest, ctx: RunContext, wait: _Waiter, key: str
+    ) -> str:
         """Create the provider's task and poll it to success; its id. Cancels and timeouts are forwarded."""
         upstream_id: str | None = None
         try:
             upstream_id = self.provider.create(client, request, ctx)
-            log.info("task %s: %s task %s created (model %s)", ctx.task_id, self.settings.provider, upstream_id,
-                     self.settings.model)
+            log.info(
+                "task %s: %s task %s created (model %s)",
+                ctx.task_id,
+                self.settings.provider,
+                upstream_id,
+                self.settings.model,
+            )
             interval = self.settings.poll_interval
             while True:
                 wait(interval)
@@ -145,8 +159,9 @@ class UpstreamEngine:
                 if status.state == "failed":
                     raise from_task(status.error_code, status.error_message, key)
                 if status.state == "cancelled":
-                    raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                         "the task was cancelled at the hosted provider, not through reelforge")
+                    raise ReelforgeError(
+                        ErrorCode.UPSTREAM_ERROR, "the task was cancelled at the hosted provider, not through reelforge"
+                    )
                 interval = next_poll(interval, self.settings.max_poll_interval)
         except TaskCancelled:
             # Only a user's cancel is forwarded; a worker stopping leaves the provider's task for the re-run.
@@ -163,10 +178,21 @@ class UpstreamEngine:
             accepted = self.provider.cancel(client, upstream_id)
         except ReelforgeError as exc:
             accepted = False
-            log.warning("task %s: forwarding the cancel to %s task %s failed: %s", ctx.task_id,
-                        self.settings.provider, upstream_id, exc.code)
-        log.info("task %s (%s): cancel of %s task %s %s", ctx.task_id, why, self.settings.provider, upstream_id,
-                 "accepted" if accepted else "refused (the provider may finish and charge for it)")
+            log.warning(
+                "task %s: forwarding the cancel to %s task %s failed: %s",
+                ctx.task_id,
+                self.settings.provider,
+                upstream_id,
+                exc.code,
+            )
+        log.info(
+            "task %s (%s): cancel of %s task %s %s",
+            ctx.task_id,
+            why,
+            self.settings.provider,
+            upstream_id,
+            "accepted" if accepted else "refused (the provider may finish and charge for it)",
+        )
 
     def _artifact(self, downloaded: Downloaded, ctx: RunContext) -> Artifact:
         """Probe the video; keep the provider's thumbnail as a JPEG, or grab one from the video."""
@@ -175,8 +201,9 @@ class UpstreamEngine:
         try:
             info = probe(video)
         except Exception as exc:  # PyAV raises its own error types for files that are not video
-            raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                                 f"the hosted provider's video could not be read ({type(exc).__name__})") from None
+            raise ReelforgeError(
+                ErrorCode.UPSTREAM_ERROR, f"the hosted provider's video could not be read ({type(exc).__name__})"
+            ) from None
         ctx.progress(_DOWNLOADED)
         thumbnail = ctx.workdir / "thumbnail.jpg"
         if not (downloaded.thumbnail and _as_jpeg(downloaded.thumbnail, thumbnail)):
@@ -184,8 +211,14 @@ class UpstreamEngine:
 
             grab_thumbnail(video, thumbnail, min(THUMBNAIL_AT, info.duration / 2))
         ctx.progress(100.0)
-        return Artifact(video_path=video, thumbnail_path=thumbnail, duration=info.duration, width=info.width,
-                        height=info.height, fps=info.fps)
+        return Artifact(
+            video_path=video,
+            thumbnail_path=thumbnail,
+            duration=info.duration,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+        )
 
 
 def _as_jpeg(source: Path, target: Path) -> bool:

@@ -72,13 +72,17 @@ def from_response(response: httpx.Response, secret: str | None, action: str) -> 
     code, message = error_fields(_body(response))
     detail = f": {scrub(message, secret)}" if message else ""
     if status in (401, 403):
-        return ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                              f"the hosted provider refused this server's credentials while {action} (HTTP {status}); "
-                              "the operator must check the provider key")
+        return ReelforgeError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"the hosted provider refused this server's credentials while {action} (HTTP {status}); "
+            "the operator must check the provider key",
+        )
     if status == 402:
-        return ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                              f"the hosted provider's account has no credits left (HTTP 402 while {action}); "
-                              "the operator must top it up" + detail)
+        return ReelforgeError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"the hosted provider's account has no credits left (HTTP 402 while {action}); "
+            "the operator must top it up" + detail,
+        )
     if status == 429:
         return unavailable(response, None, action)
     if status >= 500:
@@ -104,6 +108,8 @@ def unavailable(response: httpx.Response | None, exc: Exception | None, action: 
     if response is not None:
         value = response.headers.get("retry-after", "")
         retry_after = float(value) if value.replace(".", "", 1).isdigit() else None
-    return ReelforgeError(ErrorCode.UPSTREAM_UNAVAILABLE,
-                          f"the hosted provider is unavailable while {action}: {reason}; try again later",
-                          retry_after=retry_after)
+    return ReelforgeError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        f"the hosted provider is unavailable while {action}: {reason}; try again later",
+        retry_after=retry_after,
+    )

@@ -43,9 +43,18 @@ MAX_IMAGES = 16
 AGNES_MAX_FRAMES = 441
 BASIC_KINDS = frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO})
 EXTENDED_KINDS = BASIC_KINDS | {Kind.MULTI_IMAGE, Kind.KEYFRAMES}
-STATES = {"queued": "queued", "pending": "queued", "in_progress": "running", "processing": "running",
-          "running": "running", "completed": "succeeded", "succeeded": "succeeded", "failed": "failed",
-          "cancelled": "cancelled", "canceled": "cancelled"}
+STATES = {
+    "queued": "queued",
+    "pending": "queued",
+    "in_progress": "running",
+    "processing": "running",
+    "running": "running",
+    "completed": "succeeded",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
 
 
 class OpenAIVideosProvider:
@@ -56,10 +65,12 @@ class OpenAIVideosProvider:
         self.extensions = settings.extensions
         possible = EXTENDED_KINDS if settings.extensions else BASIC_KINDS
         if settings.kinds and not settings.kinds <= possible:
-            raise ValueError("upstream engine: an openai-videos provider does "
-                             f"{', '.join(sorted(k.value for k in possible))}"
-                             + ("" if settings.extensions else " without extensions")
-                             + "; 'kinds' asks for more")
+            raise ValueError(
+                "upstream engine: an openai-videos provider does "
+                f"{', '.join(sorted(k.value for k in possible))}"
+                + ("" if settings.extensions else " without extensions")
+                + "; 'kinds' asks for more"
+            )
         self.kinds = settings.kinds or possible
         self.durations = settings.durations
         self.sizes = settings.sizes
@@ -82,14 +93,19 @@ class OpenAIVideosProvider:
             count, last = len(request.images), request.num_frames - 1
             expected = [round(i * last / (count - 1)) for i in range(count)] if count > 1 else [0]
             if any(abs(image.frame - at) > 1 for image, at in zip(request.images, expected, strict=True)):
-                raise invalid("the hosted provider places keyframes evenly over the video; these positions "
-                              "cannot be forwarded", "/image")
+                raise invalid(
+                    "the hosted provider places keyframes evenly over the video; these positions cannot be forwarded",
+                    "/image",
+                )
 
     def body(self, request: GenerationRequest, ctx: RunContext) -> dict[str, object]:
         """The create payload, the same bytes on every attempt (a retry must match the Idempotency-Key)."""
-        body: dict[str, object] = {"model": self.model, "prompt": request.prompt,
-                                   "seconds": seconds_text(request.duration),
-                                   "size": f"{request.width}x{request.height}"}
+        body: dict[str, object] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "seconds": seconds_text(request.duration),
+            "size": f"{request.width}x{request.height}",
+        }
         images = [image_reference(image.source, ctx) for image in request.images]
         if not self.extensions:
             if images:
@@ -110,8 +126,13 @@ class OpenAIVideosProvider:
         return body
 
     def create(self, client: UpstreamClient, request: GenerationRequest, ctx: RunContext) -> str:
-        answer = client.json("POST", "/v1/videos", action="creating the video", json=self.body(request, ctx),
-                             headers={"Idempotency-Key": ctx.task_id})
+        answer = client.json(
+            "POST",
+            "/v1/videos",
+            action="creating the video",
+            json=self.body(request, ctx),
+            headers={"Idempotency-Key": ctx.task_id},
+        )
         video_id = answer.get("id") or answer.get("video_id") or answer.get("task_id")
         if not isinstance(video_id, str) or not video_id:
             raise ReelforgeError(ErrorCode.UPSTREAM_ERROR, "the hosted provider accepted the video but gave no id")
@@ -128,8 +149,13 @@ class OpenAIVideosProvider:
         return UpstreamStatus(state, progress, error.get("code"), error.get("message"))
 
     def cancel(self, client: UpstreamClient, upstream_id: str) -> bool:
-        response = client.request("DELETE", f"/v1/videos/{quote(upstream_id, safe='')}",
-                                  action="cancelling the video", retry=False, check=False)
+        response = client.request(
+            "DELETE",
+            f"/v1/videos/{quote(upstream_id, safe='')}",
+            action="cancelling the video",
+            retry=False,
+            check=False,
+        )
         return response.is_success
 
     def download(self, client: UpstreamClient, upstream_id: str, workdir: Path, max_bytes: int) -> Downloaded:
@@ -141,16 +167,25 @@ class OpenAIVideosProvider:
             if exc.code != ErrorCode.UPSTREAM_ERROR:
                 raise
             answer = self._video(client, upstream_id)  # Agnes: the video's URL is in the video object
-            url = next((value for name in ("video_url", "remixed_from_video_id")
-                        if isinstance(value := answer.get(name), str) and value.startswith(("http://", "https://"))),
-                       None)
+            url = next(
+                (
+                    value
+                    for name in ("video_url", "remixed_from_video_id")
+                    if isinstance(value := answer.get(name), str) and value.startswith(("http://", "https://"))
+                ),
+                None,
+            )
             if url is None:
                 raise
             video = client.download(url, target, action="downloading the video", max_bytes=max_bytes)
         thumbnail = None
         try:
-            thumbnail = client.download(f"{content}?variant=thumbnail", workdir / "upstream-thumbnail",
-                                        action="downloading the thumbnail", max_bytes=min(max_bytes, 32 * 1024**2))
+            thumbnail = client.download(
+                f"{content}?variant=thumbnail",
+                workdir / "upstream-thumbnail",
+                action="downloading the thumbnail",
+                max_bytes=min(max_bytes, 32 * 1024**2),
+            )
         except ReelforgeError as exc:  # many services have no thumbnail variant; the engine makes one
             log.info("hosted provider has no thumbnail (%s); making one from the video", exc.code)
         return Downloaded(video, thumbnail)

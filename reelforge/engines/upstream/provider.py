@@ -66,13 +66,16 @@ class Provider(Protocol):
         """Fetch the finished video (and the provider's thumbnail, if it has one) into `workdir`."""
 
 
-def state_and_progress(answer: dict[str, Any], states: Mapping[str, str],
-                       normalise: Callable[[str], str]) -> tuple[str, float | None]:
+def state_and_progress(
+    answer: dict[str, Any], states: Mapping[str, str], normalise: Callable[[str], str]
+) -> tuple[str, float | None]:
     """The provider's status mapped to ours (UPSTREAM_ERROR for one we don't know) and its progress, if a number."""
     state = states.get(normalise(str(answer.get("status", ""))))
     if state is None:
-        raise ReelforgeError(ErrorCode.UPSTREAM_ERROR,
-                             f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}")
+        raise ReelforgeError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}",
+        )
     progress = answer.get("progress")
     return state, float(progress) if isinstance(progress, int | float) else None
 
@@ -100,29 +103,38 @@ def nearest_aspect(width: int, height: int, choices: tuple[str, ...], tolerance:
 
     best = min(choices, key=distance)
     if distance(best) > tolerance:
-        raise invalid(f"the hosted provider behind this model makes only {', '.join(choices)} videos; "
-                      f"{width}x{height} is none of them", "/aspectRatio")
+        raise invalid(
+            f"the hosted provider behind this model makes only {', '.join(choices)} videos; "
+            f"{width}x{height} is none of them",
+            "/aspectRatio",
+        )
     return best
 
 
 def check_kind(request: GenerationRequest, kinds: frozenset[Kind]) -> None:
     if request.kind not in kinds:
-        raise invalid(f"the hosted provider behind this model does not do {request.kind.value}; it does "
-                      f"{', '.join(sorted(k.value for k in kinds))}")
+        raise invalid(
+            f"the hosted provider behind this model does not do {request.kind.value}; it does "
+            f"{', '.join(sorted(k.value for k in kinds))}"
+        )
 
 
 def check_duration(request: GenerationRequest, durations: tuple[float, ...]) -> None:
     if durations and not any(abs(request.duration - d) < 1e-3 for d in durations):
         allowed = ", ".join(f"{d:g}" for d in durations)
-        raise invalid(f"the hosted provider behind this model makes videos of {allowed} seconds; "
-                      f"{request.duration:g} s is not one of them", "/duration")
+        raise invalid(
+            f"the hosted provider behind this model makes videos of {allowed} seconds; "
+            f"{request.duration:g} s is not one of them",
+            "/duration",
+        )
 
 
 def check_size(request: GenerationRequest, sizes: tuple[str, ...]) -> None:
     size = f"{request.width}x{request.height}"
     if sizes and size not in sizes:
-        raise invalid(f"the hosted provider behind this model makes only these sizes: {', '.join(sizes)}; "
-                      f"got {size}", "/size")
+        raise invalid(
+            f"the hosted provider behind this model makes only these sizes: {', '.join(sizes)}; got {size}", "/size"
+        )
 
 
 def seconds_text(duration: float) -> str:

@@ -22,8 +22,20 @@ ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 """Upper case on purpose: provider keys are mixed or lower case, so a key pasted here by mistake is refused."""
 
 _KNOWN_KEYS = {
-    "provider", "base_url", "api_key_env", "model", "kinds", "durations", "sizes", "extensions",
-    "poll_interval", "max_poll_interval", "timeout", "request_timeout", "max_retries", "max_download_bytes",
+    "provider",
+    "base_url",
+    "api_key_env",
+    "model",
+    "kinds",
+    "durations",
+    "sizes",
+    "extensions",
+    "poll_interval",
+    "max_poll_interval",
+    "timeout",
+    "request_timeout",
+    "max_retries",
+    "max_download_bytes",
 }
 
 
@@ -50,24 +62,34 @@ class UpstreamSettings:
     def from_table(cls, table: dict[str, Any]) -> UpstreamSettings:
         unknown = set(table) - _KNOWN_KEYS
         if "api_key" in unknown:
-            raise ValueError("upstream engine: never put the provider's key in models.toml; put it in an "
-                             "environment variable and name that variable in 'api_key_env'")
+            raise ValueError(
+                "upstream engine: never put the provider's key in models.toml; put it in an "
+                "environment variable and name that variable in 'api_key_env'"
+            )
         if unknown:
-            raise ValueError(f"unknown upstream engine settings: {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(_KNOWN_KEYS))}")
+            raise ValueError(
+                f"unknown upstream engine settings: {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(_KNOWN_KEYS))}"
+            )
         provider = str(table.get("provider", ""))
         if provider not in PROVIDERS:
-            raise ValueError(f"upstream engine setting 'provider' must be one of {', '.join(PROVIDERS)}, "
-                             f"got {table.get('provider')!r}")
+            raise ValueError(
+                f"upstream engine setting 'provider' must be one of {', '.join(PROVIDERS)}, "
+                f"got {table.get('provider')!r}"
+            )
         env_name = str(table.get("api_key_env", ""))
         if not ENV_NAME.match(env_name):
             # The value is not echoed: an operator may have pasted the key itself here.
-            raise ValueError("upstream engine setting 'api_key_env' must be the upper-case NAME of the environment "
-                             "variable that holds the provider's key (e.g. AIVIDEO_API_KEY), not the key itself")
+            raise ValueError(
+                "upstream engine setting 'api_key_env' must be the upper-case NAME of the environment "
+                "variable that holds the provider's key (e.g. AIVIDEO_API_KEY), not the key itself"
+            )
         model = str(table.get("model", "")).strip()
         if not model:
-            raise ValueError("upstream engine setting 'model' is required: the provider's model name "
-                             "(e.g. t2v for AIVideoMaker, agnes-video-v2.0 for Agnes)")
+            raise ValueError(
+                "upstream engine setting 'model' is required: the provider's model name "
+                "(e.g. t2v for AIVideoMaker, agnes-video-v2.0 for Agnes)"
+            )
         settings = cls(
             provider=provider,
             base_url=_base_url(table.get("base_url")),
@@ -87,8 +109,9 @@ class UpstreamSettings:
         if not 0 < settings.poll_interval <= settings.max_poll_interval:
             raise ValueError("upstream engine settings need 0 < poll_interval <= max_poll_interval")
         if settings.timeout <= 0 or settings.request_timeout <= 0 or settings.max_retries < 0:
-            raise ValueError("upstream engine settings 'timeout' and 'request_timeout' must be positive and "
-                             "'max_retries' at least 0")
+            raise ValueError(
+                "upstream engine settings 'timeout' and 'request_timeout' must be positive and 'max_retries' at least 0"
+            )
         return settings
 
     def api_key(self) -> str:
@@ -113,8 +136,10 @@ def _base_url(value: Any) -> str:
     text = str(value or "").strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("upstream engine setting 'base_url' must be an http(s) URL such as "
-                         "https://aivideomaker.ai or https://apihub.agnes-ai.com")
+        raise ValueError(
+            "upstream engine setting 'base_url' must be an http(s) URL such as "
+            "https://aivideomaker.ai or https://apihub.agnes-ai.com"
+        )
     if parts.username or parts.password:
         raise ValueError("upstream engine setting 'base_url' must not carry credentials; use api_key_env")
     return text.removesuffix("/v1")
