@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reelforge.accounts.keys import KeyService
+from reelforge.accounts.tokens import TokenService
 from reelforge.config import Settings
 from reelforge.storage.base import Storage
 from reelforge.storage.factory import build_storage
 from reelforge.store.db import Database
-from reelforge.tasks.keys import KeyService
 from reelforge.tasks.service import TaskService
-from reelforge.tasks.tokens import TokenService
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from reelforge.tasks.keys import ApiKey
+from reelforge.accounts.keys import ApiKey
 
 
 def key_from_headers(request: Request) -> str | None:

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
-from reelforge.api.links import expired_error
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.edge.links import expired_error
 from reelforge.engines.base import engine_class
 from reelforge.services import Services
 

@@ -117,7 +117,7 @@ def show(
     key_id: str, data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
 ) -> None:
     """Show a key's balance and its ledger."""
-    from reelforge.tasks import ledger
+    from reelforge.accounts import ledger
 
     services = build_services(settings_for(data_dir))
     try:

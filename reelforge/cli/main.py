@@ -60,10 +60,10 @@ def serve(
     import uvicorn
     from sqlalchemy.engine import make_url
 
-    from reelforge.api.app import create_app
     from reelforge.cli.devkey import ensure_dev_key
     from reelforge.runtime.embedded import EmbeddedExecutor
     from reelforge.runtime.executor import Executor
+    from reelforge.server import create_app
     from reelforge.services import build_services
 
     configure_logging(log_level)

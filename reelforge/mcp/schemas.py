@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelforge.api.dialects.actions import MAX_WAIT_MS, GenerateInput
-from reelforge.engines.compose.template import Template
+from reelforge.domain.template import Template
 
 DEFAULT_WAIT_MS = 600_000
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from reelforge.api.dialects.actions import build_request
 from reelforge.api.dialects.avs import JSON_MODEL, parse_from_json
 from reelforge.api.dialects.avs_uploads import ParsedRequest
-from reelforge.api.links import Links, expired_message
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.links import Links, expired_message
 from reelforge.engines.base import engine_class
 from reelforge.mcp.schemas import (
     CancelVideoArgs,

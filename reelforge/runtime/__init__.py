@@ -1,1 +1,2 @@
-"""Running tasks: the job table with leases, the `Executor` protocol, and the embedded worker pool."""
+"""Running tasks: the `Executor` protocol, the embedded worker pool and the Celery executor. The job table
+they claim from belongs to the task core (`reelforge.tasks.jobs`)."""

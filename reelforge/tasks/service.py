@@ -16,17 +16,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from reelforge.accounts import ledger
 from reelforge.config import Settings
 from reelforge.domain.catalog import Catalog, ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.ids import new_id, new_task_id
 from reelforge.domain.request import GenerationRequest
 from reelforge.domain.task import REFUNDED, Task, TaskOutput, TaskStatus, can_transition
 from reelforge.engines.base import Engine, create_engine
-from reelforge.runtime import jobs
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, idempotency_keys, tasks, utcnow, webhook_outbox
-from reelforge.tasks import ledger
-from reelforge.tasks.ids import new_id, new_task_id
+from reelforge.tasks import jobs
 from reelforge.tasks.records import row_to_task, task_snapshot
 
 log = logging.getLogger(__name__)

@@ -306,7 +306,7 @@ def test_wipe_transition_between_different_kinds_of_block(tmp_path: Path, media:
 def test_every_transition_type_renders(tmp_path: Path) -> None:
     from typing import get_args
 
-    from reelforge.engines.compose.template import TransitionType
+    from reelforge.domain.template import TransitionType
 
     names = get_args(TransitionType)
     colours = ["red_png", "blue_png"]

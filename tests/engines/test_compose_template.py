@@ -9,6 +9,7 @@ import pytest
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.domain.template import MAX_BLOCKS, ImageBlock, KenBurns, TextBlock, VideoBlock
 from reelforge.engines.compose import (
     ASPECT_RATIOS,
     QUALITIES,
@@ -19,7 +20,6 @@ from reelforge.engines.compose import (
     template_duration,
     with_refs,
 )
-from reelforge.engines.compose.template import MAX_BLOCKS, ImageBlock, KenBurns, TextBlock, VideoBlock
 
 SPEC_EXAMPLE = {
     "version": "1",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reelforge.api.dialects.avs import requested_seconds
-from reelforge.engines.compose.template import parse_template, template_duration
+from reelforge.domain.template import parse_template, template_duration
 from reelforge.engines.creator.plan import PlannedAsset, clips_for, plan, title_from
 
 

@@ -16,8 +16,8 @@ from reelforge.config import Settings
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.domain.task import TaskOutput, TaskStatus
 from reelforge.services import Services, build_services
-from reelforge.storage.expiry import ExpirySweeper
 from reelforge.store.tables import tasks, utcnow
+from reelforge.tasks.expiry import ExpirySweeper
 from reelforge.tasks.records import snapshot_to_task, task_snapshot
 from reelforge.tasks.service import Submission
 from tests.conftest import ServerProcess

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from reelforge.api.links import Links
 from reelforge.config import Settings
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
+from reelforge.edge.links import Links
 from reelforge.storage.base import Storage
 from reelforge.storage.factory import build_storage
 from reelforge.storage.lifecycle import RULE_ID, apply_lifecycle, lifecycle_rule

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reelforge.api.links import Links
 from reelforge.domain.task import Task
+from reelforge.edge.links import Links
 
 WebhookRenderer = Callable[[Task, Links], dict[str, Any]]
 WEBHOOK_RENDERERS: dict[str, WebhookRenderer] = {}

@@ -18,18 +18,18 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
 from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.aivideomaker import size_for_aspect
-from reelforge.api.dialects.inputs import accept_image
-from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
+from reelforge.domain.formats import output_format
 from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
-from reelforge.engines.compose.quality import output_format
+from reelforge.edge.links import Links, expired_message, links_for
+from reelforge.edge.uploads import accept_image
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
-from reelforge.tasks.keys import ApiKey
 from reelforge.tasks.service import Submission
 
 DIALECT = "actions"

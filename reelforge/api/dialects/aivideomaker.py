@@ -18,19 +18,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
 from reelforge.api.dialects import WEBHOOK_RENDERERS
-from reelforge.api.dialects.inputs import StoredImage, accept_image, elide_data_uri
 from reelforge.api.errors import register_error_renderer
-from reelforge.api.idempotency import idempotency_of
-from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.idempotency import idempotency_of
+from reelforge.edge.links import Links, expired_message, links_for
+from reelforge.edge.uploads import StoredImage, accept_image, elide_data_uri
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
-from reelforge.tasks.keys import ApiKey
 from reelforge.tasks.service import Submission
 
 DIALECT = "aivideomaker"

@@ -19,21 +19,21 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from reelforge.accounts.tokens import ApiToken
 from reelforge.api.auth import key_from_headers
 from reelforge.api.dialects import WEBHOOK_RENDERERS
 from reelforge.api.dialects.avs_uploads import ParsedRequest, media_type_of, parse_request
 from reelforge.api.errors import generic_body, register_error_renderer
-from reelforge.api.idempotency import idempotency_of
-from reelforge.api.links import Links, expired_message, links_for
 from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.domain.formats import ASPECT_RATIOS, QUALITIES, output_format
 from reelforge.domain.request import STORED_PREFIX, Asset, GenerationRequest, Kind
 from reelforge.domain.task import Task, TaskStatus
-from reelforge.engines.compose.quality import ASPECT_RATIOS, QUALITIES, output_format
-from reelforge.engines.compose.template import parse_template, template_duration
+from reelforge.domain.template import parse_template, template_duration
+from reelforge.edge.idempotency import idempotency_of
+from reelforge.edge.links import Links, expired_message, links_for
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
-from reelforge.tasks.tokens import ApiToken
 
 DIALECT = "avs"
 JSON_MODEL = "avs-json"

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from reelforge.accounts.keys import ApiKey
+from reelforge.accounts.tokens import ApiToken, IssuedToken
 from reelforge.api.auth import require_key
 from reelforge.domain.errors import invalid
-from reelforge.tasks.keys import ApiKey
-from reelforge.tasks.tokens import ApiToken, IssuedToken
 
 
 def render_token(token: ApiToken) -> dict[str, Any]:

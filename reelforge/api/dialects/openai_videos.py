@@ -22,18 +22,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
+from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
 from reelforge.api.dialects import WEBHOOK_RENDERERS
-from reelforge.api.dialects.inputs import accept_image, elide_data_uri
 from reelforge.api.dialects.video_sizes import standardize
 from reelforge.api.errors import register_error_renderer
-from reelforge.api.idempotency import digest, idempotency_of
-from reelforge.api.links import Links, expired_error, expired_message, links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.idempotency import digest, idempotency_of
+from reelforge.edge.links import Links, expired_error, expired_message, links_for
+from reelforge.edge.uploads import accept_image, elide_data_uri
 from reelforge.services import Services
-from reelforge.tasks.keys import ApiKey
 from reelforge.tasks.service import Submission
 
 DIALECT = "openai"

@@ -4,9 +4,8 @@ What the API layer uses: `parse_template`, `template_duration`, `media_sources`,
 (`template.py`) and `output_format`, `ASPECT_RATIOS`, `QUALITIES` (`quality.py`).
 """
 
-from reelforge.engines.compose.engine import ComposeEngine
-from reelforge.engines.compose.quality import ASPECT_RATIOS, QUALITIES, OutputFormat, output_format
-from reelforge.engines.compose.template import (
+from reelforge.domain.formats import ASPECT_RATIOS, QUALITIES, OutputFormat, output_format
+from reelforge.domain.template import (
     MAX_BLOCKS,
     MAX_DURATION,
     MAX_INPUT_BYTES,
@@ -16,6 +15,7 @@ from reelforge.engines.compose.template import (
     template_duration,
     with_refs,
 )
+from reelforge.engines.compose.engine import ComposeEngine
 
 __all__ = [
     "ASPECT_RATIOS",

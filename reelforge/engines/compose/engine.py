@@ -27,14 +27,9 @@ from typing import Any
 import av
 
 from reelforge.domain.errors import invalid
+from reelforge.domain.formats import DEFAULT_QUALITY, QUALITIES, QualityPreset
 from reelforge.domain.request import GenerationRequest, Kind
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
-from reelforge.engines.compose.fonts import font_path
-from reelforge.engines.compose.graph import CompiledGraph, compile_graph
-from reelforge.engines.compose.inputs import prepare_inputs
-from reelforge.engines.compose.quality import DEFAULT_QUALITY, QUALITIES, QualityPreset
-from reelforge.engines.compose.runner import run_ffmpeg
-from reelforge.engines.compose.template import (
+from reelforge.domain.template import (
     MAX_BLOCKS,
     MAX_DURATION,
     MAX_INPUT_BYTES,
@@ -44,6 +39,11 @@ from reelforge.engines.compose.template import (
     parse_template,
     template_duration,
 )
+from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
+from reelforge.engines.compose.fonts import font_path
+from reelforge.engines.compose.graph import CompiledGraph, compile_graph
+from reelforge.engines.compose.inputs import prepare_inputs
+from reelforge.engines.compose.runner import run_ffmpeg
 from reelforge.media.encode import fps_fraction, write_thumbnail
 
 MIN_SIDE, MAX_SIDE = 16, 4096

@@ -34,10 +34,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from reelforge.engines.compose.fonts import wrap_text
-from reelforge.engines.compose.inputs import MediaInfo
-from reelforge.engines.compose.layout import Placement, even, place, visible_part
-from reelforge.engines.compose.template import (
+from reelforge.domain.template import (
     ANCHORS,
     AudioBlock,
     ImageBlock,
@@ -47,6 +44,9 @@ from reelforge.engines.compose.template import (
     parse_color,
     template_duration,
 )
+from reelforge.engines.compose.fonts import wrap_text
+from reelforge.engines.compose.inputs import MediaInfo
+from reelforge.engines.compose.layout import Placement, even, place, visible_part
 from reelforge.media.encode import fps_fraction
 
 SAMPLE_RATE = 48_000

@@ -28,8 +28,8 @@ import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
+from reelforge.domain.template import MAX_INPUT_BYTES, AudioBlock, ImageBlock, Template, VideoBlock
 from reelforge.engines.base import RunContext
-from reelforge.engines.compose.template import MAX_INPUT_BYTES, AudioBlock, ImageBlock, Template, VideoBlock
 from reelforge.media.images import MAX_PIXELS
 
 ALLOWED_DEMUXERS = frozenset(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from reelforge.engines.compose.template import ANCHORS
+from reelforge.domain.template import ANCHORS
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any
 
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.domain.template import parse_template, template_duration
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, create_engine
 from reelforge.engines.compose.engine import ComposeEngine
 from reelforge.engines.compose.inputs import probe_media
-from reelforge.engines.compose.template import parse_template, template_duration
 from reelforge.engines.creator.llm import ChatPlanner, PlannerError
 from reelforge.engines.creator.plan import ClipRequest, PlannedAsset, clips_for, plan
 

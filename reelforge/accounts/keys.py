@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
 
+from reelforge.accounts import ledger
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.ids import new_id
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, utcnow
-from reelforge.tasks import ledger
-from reelforge.tasks.ids import new_id
 
 SECRET_PREFIX = "rf_"
 # Built once: this lookup runs on every authenticated request.

@@ -21,13 +21,13 @@ from reelforge.api import system
 from reelforge.api.body_limit import BodyLimitMiddleware
 from reelforge.api.dialects import WEBHOOK_RENDERERS, actions, aivideomaker, avs, avs_tokens, openai_videos
 from reelforge.api.errors import install_error_handlers
-from reelforge.api.links import Links
 from reelforge.api.ratelimit import QueryRateLimit
 from reelforge.domain.task import Task
+from reelforge.edge.links import Links
 from reelforge.mcp import http as mcp_http
 from reelforge.runtime.executor import Executor
 from reelforge.services import Services
-from reelforge.storage.expiry import ExpirySweeper
+from reelforge.tasks.expiry import ExpirySweeper
 from reelforge.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def create_app(
         executor.start()
         stop = asyncio.Event()
         background = asyncio.create_task(dispatcher.run(stop)) if run_dispatcher else None
-        # Output expiry: each API server deletes expired outputs (reelforge/storage/expiry.py says why here).
+        # Output expiry: each API server deletes expired outputs (reelforge/tasks/expiry.py says why here).
         sweeping = asyncio.create_task(sweeper.run(stop)) if run_dispatcher else None
         try:
             async with mcp_sessions.run():

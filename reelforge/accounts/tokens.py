@@ -15,11 +15,11 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
+from reelforge.accounts.keys import hash_secret
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.ids import new_id
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, api_tokens, utcnow
-from reelforge.tasks.ids import new_id
-from reelforge.tasks.keys import hash_secret
 
 PREFIX = "avs"
 KINDS = ("public_api", "cli")
