@@ -1,4 +1,4 @@
-"""The FastAPI application factory.
+"""The composition root: the one place that assembles dialects, MCP, the executor and background loops.
 
 `create_app` takes ready `Services` and an `Executor`, so tests, `reelforge serve` and a fleet deployment
 build the same app with different wiring. The app's lifespan runs the executor, the webhook dispatcher and
@@ -19,10 +19,15 @@ from starlette.routing import Route
 from reelforge import __version__
 from reelforge.api import system
 from reelforge.api.body_limit import BodyLimitMiddleware
-from reelforge.api.dialects import WEBHOOK_RENDERERS, actions, aivideomaker, avs, avs_tokens, openai_videos
+from reelforge.api.dialect import Dialect
+from reelforge.api.dialects.actions import ACTIONS_DIALECT
+from reelforge.api.dialects.aivideomaker import AIVIDEOMAKER_DIALECT
+from reelforge.api.dialects.avs import AVS_DIALECT
+from reelforge.api.dialects.openai_videos import OPENAI_VIDEOS_DIALECT
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.ratelimit import QueryRateLimit
 from reelforge.domain.task import Task
+from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links
 from reelforge.mcp import http as mcp_http
 from reelforge.runtime.executor import Executor
@@ -31,6 +36,9 @@ from reelforge.tasks.expiry import ExpirySweeper
 from reelforge.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
+
+DIALECTS: tuple[Dialect, ...] = (AIVIDEOMAKER_DIALECT, AVS_DIALECT, OPENAI_VIDEOS_DIALECT, ACTIONS_DIALECT)
+"""Every HTTP contract this server speaks; a new one is a module in `api/dialects/` and an entry here."""
 
 
 def create_app(
@@ -43,16 +51,19 @@ def create_app(
     """The app. API answers link to the URL each request came in on (or `public_url` when set); webhook
     bodies, which have no request, link to `public_url` or else `default_base_url`."""
     settings = services.settings
+    webhook_renderers = {d.name: d.render_task for d in DIALECTS if d.render_task is not None}
     webhook_base_url = settings.public_url or default_base_url
 
     def render_webhook(dialect: str, task: Task) -> dict[str, Any]:
         # Links are signed from the event time, so every retry of one event carries the same body.
         links = Links(services.storage, webhook_base_url, settings.download_url_ttl, now=task.updated_at.timestamp())
-        return WEBHOOK_RENDERERS[dialect](task, links)
+        renderer = webhook_renderers[dialect]
+        return renderer(task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
     sweeper = ExpirySweeper(services.db, services.storage, settings.expiry_sweep_interval)
-    mcp_sessions = mcp_http.session_manager(services, executor)
+    create_path = CreatePath(services.tasks, services.storage, settings, executor)
+    mcp_sessions = mcp_http.session_manager(services, create_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +92,9 @@ def create_app(
     app.state.services = services
     app.state.executor = executor
     app.state.dispatcher = dispatcher
-    install_error_handlers(app)
+    app.state.create_path = create_path
+    app.state.query_limit = QueryRateLimit(settings.query_rate_limit, settings.rate_limit_storage)
+    install_error_handlers(app, [(prefix, d.render_error) for d in DIALECTS for prefix in d.prefixes])
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,
@@ -89,11 +102,8 @@ def create_app(
         upload_prefixes=("/api/v1/videos/",),
     )
     app.include_router(system.router)
-    query_limit = QueryRateLimit(settings.query_rate_limit, settings.rate_limit_storage)
-    app.include_router(aivideomaker.build_router(query_limit))
-    app.include_router(avs.router)
-    app.include_router(avs_tokens.router)
-    app.include_router(openai_videos.router)
-    app.include_router(actions.router)
+    for dialect in DIALECTS:
+        for router in dialect.routers:
+            app.include_router(router)
     app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions)))
     return app

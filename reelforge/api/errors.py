@@ -1,65 +1,75 @@
-"""Turning failures into responses, each dialect in its own error shape.
+"""Turning failures into responses, each in the error shape of the dialect that was asked.
 
-Dialect modules register an error renderer for their path prefix; anything else gets the generic
-`{"error": {"code", "message"}}` body. Unexpected exceptions become INTERNAL_ERROR without leaking details.
+The shape comes from the matched route (`DialectRoute.render_error`); a request that matched no route gets
+the shape of the dialect whose prefix it falls under (the table the composition root passes in), else the
+generic `{"error": {"code", "message"}}`. Unexpected exceptions become INTERNAL_ERROR without details.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.api.dialect import ErrorRenderer, generic_body
+from reelforge.domain.errors import ErrorCode, InvalidValue, ReelforgeError
 
 log = logging.getLogger(__name__)
 
-ErrorRenderer = Callable[[ReelforgeError], dict]
 _HTTP_CODES = {
     401: ErrorCode.AUTH_FAILED,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
 }
-_RENDERERS: list[tuple[str, ErrorRenderer]] = []
 
 
-def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:
-    _RENDERERS.append((prefix, renderer))
-    _RENDERERS.sort(key=lambda item: len(item[0]), reverse=True)
+def validation_error(exc: RequestValidationError) -> ReelforgeError:
+    """A request-model failure as INVALID_PAYLOAD with a JSON pointer to the first bad field."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    field = "/" + "/".join(loc) if loc else None
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    error = (first.get("ctx") or {}).get("error")
+    if isinstance(error, InvalidValue):  # the contract's own wording, as the validator wrote it
+        return ReelforgeError(ErrorCode.INVALID_PAYLOAD, str(error), field=field)
+    if first.get("type") == "missing":
+        message = "is required"
+    return ReelforgeError(ErrorCode.INVALID_PAYLOAD, f"{field or 'request'}: {message}", field=field)
 
 
-def generic_body(exc: ReelforgeError) -> dict:
-    error: dict = {"code": exc.code.value, "message": exc.message}
-    if exc.field:
-        error["field"] = exc.field
-    return {"error": error}
+def renderer_for(request: Request) -> ErrorRenderer:
+    """The matched route's renderer, else that of the longest dialect prefix the path falls under."""
+    found = getattr(request.scope.get("route"), "render_error", None)
+    if found is not None:
+        return found
+    path = request.url.path
+    prefixes: Sequence[tuple[str, ErrorRenderer]] = getattr(request.app.state, "error_prefixes", ())
+    return next((renderer for prefix, renderer in prefixes if path.startswith(prefix)), generic_body)
 
 
 def error_response(request: Request, exc: ReelforgeError) -> JSONResponse:
-    renderer = next((r for prefix, r in _RENDERERS if request.url.path.startswith(prefix)), generic_body)
-    headers = {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(int(exc.retry_after))
-    return JSONResponse(renderer(exc), status_code=exc.http_status, headers=headers)
+    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after is not None else {}
+    return JSONResponse(renderer_for(request)(exc), status_code=exc.http_status, headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, prefixes: Sequence[tuple[str, ErrorRenderer]] = ()) -> None:
+    """Handlers for every failure; `prefixes` maps unmatched paths to a dialect's renderer."""
+    app.state.error_prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
+    respond = error_response
+
     @app.exception_handler(ReelforgeError)
     async def _reelforge(request: Request, exc: ReelforgeError) -> JSONResponse:
-        return error_response(request, exc)
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        field = "/" + "/".join(loc) if loc else None
-        message = f"{field or 'request'}: {first.get('msg')}"
-        return error_response(request, ReelforgeError(ErrorCode.INVALID_PAYLOAD, message, field=field))
+        return respond(request, validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -71,11 +81,11 @@ def install_error_handlers(app: FastAPI) -> None:
             404: f"No endpoint {request.url.path}; see /docs for the API",
             405: f"{request.method} is not allowed on {request.url.path}",
         }
-        return error_response(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
+        return respond(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(
+        return respond(
             request, ReelforgeError(ErrorCode.INTERNAL_ERROR, "Internal server error; the failure was logged")
         )

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
 
         from reelforge.cli.devkey import ensure_dev_key
         from reelforge.domain.errors import ReelforgeError
+        from reelforge.edge.create import CreatePath
         from reelforge.mcp.server import build_server
         from reelforge.mcp.tools import Caller, VideoTools
         from reelforge.runtime.embedded import EmbeddedExecutor
@@ -76,7 +77,8 @@ def register(app: typer.Typer) -> None:
             executor = CeleryExecutor(services, announce_on_start=False)
         else:
             executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
-        tools = VideoTools(services, executor, embed_max_bytes=settings.mcp_embed_max_bytes)
+        create_path = CreatePath(services.tasks, services.storage, settings, executor)
+        tools = VideoTools(services, create_path, embed_max_bytes=settings.mcp_embed_max_bytes)
         server = build_server(tools, resolve_caller)
 
         async def serve_stdio() -> None:

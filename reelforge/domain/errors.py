@@ -85,3 +85,10 @@ class ReelforgeError(Exception):
 
 def invalid(message: str, field: str | None = None) -> ReelforgeError:
     return ReelforgeError(ErrorCode.INVALID_PAYLOAD, message, field=field)
+
+
+class InvalidValue(ValueError):
+    """Raised by a protocol model's validator: the API shows its message verbatim, with the field's pointer.
+
+    A plain `ValueError` works too; its message is then prefixed with the pointer ("/duration: ...").
+    """

@@ -72,3 +72,13 @@ class GenerationRequest(BaseModel):
     @property
     def num_frames(self) -> int:
         return round(self.duration * self.fps)
+
+    def stored_keys(self) -> list[str]:
+        """Storage keys of the uploads this request references (images, template assets, a source video).
+
+        What an upload session keeps when the task is created, and what is deleted with the task's outputs.
+        """
+        sources = [image.source for image in self.images] + [asset.source for asset in self.assets]
+        if self.video:
+            sources.append(self.video)
+        return list(dict.fromkeys(s.removeprefix(STORED_PREFIX) for s in sources if s.startswith(STORED_PREFIX)))

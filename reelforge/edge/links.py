@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
-
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task
 from reelforge.storage.base import Storage
@@ -75,13 +73,3 @@ def expired_message(task: Task) -> str:
 
 def expired_error(task: Task) -> ReelforgeError:
     return ReelforgeError(ErrorCode.OUTPUT_EXPIRED, expired_message(task))
-
-
-def base_url_of(request: Request) -> str:
-    configured = request.app.state.services.settings.public_url
-    return configured or str(request.base_url)
-
-
-def links_for(request: Request) -> Links:
-    services = request.app.state.services
-    return Links(services.storage, base_url_of(request), services.settings.download_url_ttl)

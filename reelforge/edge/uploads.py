@@ -1,52 +1,119 @@
-"""Shared handling of input images named in a payload: https URLs are checked, data: URIs stored."""
+"""Upload sessions: the files one create stores before its task exists, and their cleanup.
+
+A create stores its inputs (data: URIs, multipart files) before the task row is written, because the
+worker on another host reads them from storage, not from the request. If anything then refuses the create
+(a parse error, 402, 409, 503, an engine's 400) or a repeat is answered with an earlier task, those files
+belong to no task. The session remembers every key it stored and, when the create ends, deletes each one
+the new task does not reference. Dialects never delete uploads themselves.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import secrets
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 from reelforge.config import Settings
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX
+from reelforge.domain.task import Task
 from reelforge.media.fetch import check_url, decode_data_uri, is_data_uri
 from reelforge.storage.base import Storage
 
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+}
 
 
+@dataclass(frozen=True)
 class StoredImage:
     """An image reference ready for a `GenerationRequest`, plus its size when known at submit time."""
 
-    def __init__(self, source: str, size: tuple[int, int] | None, stored_key: str | None) -> None:
-        self.source = source
-        self.size = size
-        self.stored_key = stored_key
+    source: str
+    size: tuple[int, int] | None
+    stored_key: str | None
 
 
-def accept_image(value: object, field: str, settings: Settings, storage: Storage) -> StoredImage:
-    """Validate one image given as URL or data URI; data URIs are decoded, checked and stored now."""
-    if not isinstance(value, str) or not value.strip():
-        raise invalid(f"{field} must be an https image URL or a data:image/...;base64,... URI", field)
-    value = value.strip()
-    if is_data_uri(value):
-        decoded = decode_data_uri(value, max_bytes=settings.data_uri_max_bytes, field=field)
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored upload: its `stored:` source for a request, its storage key and the SHA-256 of its bytes."""
+
+    source: str
+    key: str
+    digest: str
+    size: int
+
+
+class UploadSession:
+    """Stores one create's uploads and, in `finish`, deletes those the created task does not reference."""
+
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+        self._keys: list[str] = []
+        self.prefix = f"uploads/{secrets.token_hex(10)}"
+        """Every file of this session lives under this prefix (names stay the caller's, e.g. AVS uploadName)."""
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def put(self, data: bytes, name: str) -> StoredFile:
+        """Store `data` as `<prefix>/<name>`; the caller has checked the name and the size."""
+        key = self.storage.put_bytes(f"{self.prefix}/{name}", data)
+        self._keys.append(key)
+        return StoredFile(STORED_PREFIX + key, key, hashlib.sha256(data).hexdigest(), len(data))
+
+    def accept_image(self, value: object, field: str) -> StoredImage:
+        """Validate one image given as an https URL or a data URI; a data URI is decoded, checked and stored."""
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"{field} must be an https image URL or a data:image/...;base64,... URI", field)
+        value = value.strip()
+        if is_data_uri(value):
+            decoded = decode_data_uri(value, max_bytes=self.settings.data_uri_max_bytes, field=field)
+            size = image_size(decoded.data, field)
+            extension = IMAGE_EXTENSIONS.get(decoded.content_type, "img")
+            stored = self.put(decoded.data, f"{secrets.token_hex(6)}.{extension}")
+            return StoredImage(stored.source, size, stored.key)
         try:
-            with Image.open(io.BytesIO(decoded.data)) as image:
-                size = image.size
-                image.verify()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            raise invalid(f"{field}: the data URI does not hold a readable image", field) from None
-        key = f"uploads/{secrets.token_hex(12)}.{_EXTENSIONS.get(decoded.content_type, 'img')}"
-        storage.put_bytes(key, decoded.data)
-        return StoredImage(STORED_PREFIX + key, size, key)
+            check_url(value, allow_private=self.settings.allow_private_urls, purpose=field)
+        except ReelforgeError as exc:
+            exc.field = field
+            raise
+        return StoredImage(value, None, None)
+
+    def finish(self, task: Task | None) -> None:
+        """Delete every stored file `task` does not reference (all of them when no task was created)."""
+        kept = set(task.request.stored_keys()) if task is not None else set()
+        for key in self._keys:
+            if key in kept:
+                continue
+            try:
+                self.storage.delete(key)
+            except Exception:  # a leftover upload must not turn a refusal into a 500
+                log.exception("could not delete the unused upload %s", key)
+        self._keys.clear()
+
+
+def image_size(data: bytes, field: str, what: str = "the data URI") -> tuple[int, int]:
+    """The size of an image's bytes, or a 400 naming `field` when they are not a readable image."""
     try:
-        check_url(value, allow_private=settings.allow_private_urls, purpose=field)
-    except ReelforgeError as exc:
-        exc.field = field
-        raise
-    return StoredImage(value, None, None)
+        with Image.open(io.BytesIO(data)) as image:
+            size = image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise invalid(f"{field}: {what} does not hold a readable image", field) from None
+    return size
 
 
 def elide_data_uri(value: object) -> object:
@@ -55,3 +122,8 @@ def elide_data_uri(value: object) -> object:
         header, _, payload = value.partition(",")
         return f"{header},<{len(payload) * 3 // 4} bytes>"
     return value
+
+
+def accept_image(value: object, field: str, settings: Settings, storage: Storage) -> StoredImage:
+    """TRANSITIONAL: a sessionless `UploadSession.accept_image` for dialects not yet on the create path."""
+    return UploadSession(storage, settings).accept_image(value, field)

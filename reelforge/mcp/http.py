@@ -19,16 +19,16 @@ from starlette.types import Receive, Scope, Send
 
 from reelforge.api.auth import key_from_headers
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.edge.create import CreatePath
 from reelforge.mcp.server import build_server
 from reelforge.mcp.tools import Caller, VideoTools
-from reelforge.runtime.executor import Executor
 from reelforge.services import Services
 
 PATH = "/mcp"
 
 
-def session_manager(services: Services, executor: Executor) -> StreamableHTTPSessionManager:
-    tools = VideoTools(services, executor, embed_max_bytes=services.settings.mcp_embed_max_bytes)
+def session_manager(services: Services, create_path: CreatePath) -> StreamableHTTPSessionManager:
+    tools = VideoTools(services, create_path, embed_max_bytes=services.settings.mcp_embed_max_bytes)
 
     def resolve_caller(ctx: ServerRequestContext[Any]) -> Caller:
         request = ctx.request

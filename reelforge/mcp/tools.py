@@ -19,6 +19,7 @@ from reelforge.api.dialects.avs import JSON_MODEL, parse_from_json
 from reelforge.api.dialects.avs_uploads import ParsedRequest
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links, expired_message
 from reelforge.engines.base import engine_class
 from reelforge.mcp.schemas import (
@@ -32,7 +33,6 @@ from reelforge.mcp.schemas import (
     ToolErrorInfo,
     VideoSnapshot,
 )
-from reelforge.runtime.executor import Executor
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
 
@@ -63,9 +63,10 @@ class Outcome:
 
 
 class VideoTools:
-    def __init__(self, services: Services, executor: Executor, *, embed_max_bytes: int) -> None:
+    def __init__(self, services: Services, create_path: CreatePath, *, embed_max_bytes: int) -> None:
         self.services = services
-        self.executor = executor
+        self.create_path = create_path
+        self.executor = create_path.executor
         self.embed_max_bytes = embed_max_bytes
 
     # ------------------------------------------------------------------ tools

@@ -60,7 +60,17 @@ class LocalStorage:
         return self.path(key).stat().st_size
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        """Delete one file, and the folders below the top level it leaves empty (an upload session's, say)."""
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        root = self.root.resolve()
+        for folder in target.parents:
+            if folder.parent == root or root not in folder.parents:  # keep `uploads/`, `tasks/` themselves
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone): the folders above are in use too
+                break
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)

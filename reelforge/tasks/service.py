@@ -228,7 +228,7 @@ class TaskService:
             raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
         return TaskStatus(row.status), row.progress
 
-    def list(self, key_id: str, *, limit: int = 100, offset: int = 0) -> list[Task]:
+    def recent(self, key_id: str, *, limit: int = 100, offset: int = 0) -> list[Task]:
         """The key's tasks, newest first."""
         with self.db.read() as conn:
             rows = conn.execute(

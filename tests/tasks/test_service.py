@@ -136,7 +136,7 @@ def test_another_keys_task_is_not_found(services: Services) -> None:
     assert caught.value.code == ErrorCode.TASK_NOT_FOUND
     with pytest.raises(ReelforgeError):
         services.tasks.cancel(task.id, bob.id)
-    assert services.tasks.list(bob.id) == []
+    assert services.tasks.recent(bob.id) == []
 
 
 def test_complete_sets_output_and_progress_only_moves_forward(services: Services) -> None:
@@ -158,8 +158,8 @@ def test_complete_sets_output_and_progress_only_moves_forward(services: Services
 def test_list_is_newest_first(services: Services) -> None:
     key = services.keys.create(credits=100).key
     ids = [services.tasks.submit(key.id, t2v()).id for _ in range(4)]
-    assert [t.id for t in services.tasks.list(key.id)] == ids[::-1]
-    assert [t.id for t in services.tasks.list(key.id, limit=2, offset=1)] == ids[::-1][1:3]
+    assert [t.id for t in services.tasks.recent(key.id)] == ids[::-1]
+    assert [t.id for t in services.tasks.recent(key.id, limit=2, offset=1)] == ids[::-1][1:3]
 
 
 def test_webhook_events_are_written_with_each_status_change(services: Services) -> None:

@@ -15,18 +15,19 @@ import secrets
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
-from reelforge.api.dialects import WEBHOOK_RENDERERS
+from reelforge.api.dialect import Dialect, dialect_router, generic_body
 from reelforge.api.dialects.aivideomaker import size_for_aspect
+from reelforge.api.links import links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.formats import output_format
 from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
-from reelforge.edge.links import Links, expired_message, links_for
+from reelforge.edge.links import Links, expired_message
 from reelforge.edge.uploads import accept_image
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
@@ -180,9 +181,7 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
     ).model_dump()
 
 
-WEBHOOK_RENDERERS[DIALECT] = render_answer
-
-router = APIRouter(prefix="/api/actions", tags=["actions API"])
+router = dialect_router(generic_body, prefix="/api/actions", tags=["actions API"])
 
 
 @router.get("", summary="The actions this server offers")
@@ -239,3 +238,6 @@ async def run_action(name: str, request: Request, key: ApiKey = Depends(require_
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             task = await asyncio.to_thread(services.tasks.get, task.id, key.id)
     return render_answer(task, links_for(request))
+
+
+ACTIONS_DIALECT = Dialect(DIALECT, (router,), generic_body, render_answer, prefixes=("/api/actions",))

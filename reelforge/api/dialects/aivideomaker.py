@@ -20,14 +20,15 @@ from fastapi.responses import JSONResponse
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
-from reelforge.api.dialects import WEBHOOK_RENDERERS
-from reelforge.api.errors import register_error_renderer
+from reelforge.api.deps import query_limit
+from reelforge.api.dialect import Dialect, dialect_router
+from reelforge.api.idempotency import idempotency_of
+from reelforge.api.links import links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
-from reelforge.edge.idempotency import idempotency_of
-from reelforge.edge.links import Links, expired_message, links_for
+from reelforge.edge.links import Links, expired_message
 from reelforge.edge.uploads import StoredImage, accept_image, elide_data_uri
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
@@ -55,9 +56,6 @@ def render_error(exc: ReelforgeError) -> dict[str, Any]:
     if exc.field:
         body["field"] = exc.field
     return body
-
-
-register_error_renderer(PREFIX, render_error)
 
 
 # ------------------------------------------------------------------ parsing
@@ -226,14 +224,11 @@ def iso_ms(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-WEBHOOK_RENDERERS[DIALECT] = render_task
-
-
 # ------------------------------------------------------------------- routes
 
 
-def build_router(query_limit: Any) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["AIVideoMaker v1"])
+def build_router() -> APIRouter:
+    router = dialect_router(render_error, prefix=PREFIX, tags=["AIVideoMaker v1"])
 
     @router.post("/generate/{model}", summary="Create a generation task")
     async def create(model: str, request: Request, key: ApiKey = Depends(require_key)) -> JSONResponse:
@@ -255,7 +250,8 @@ def build_router(query_limit: Any) -> APIRouter:
             except ReelforgeError as exc:
                 exc.field = "webhookUrl"
                 raise
-        idempotency_key, request_hash = idempotency_of(request, DIALECT, spec.name, payload, webhook_url)
+        idempotency = idempotency_of(request, DIALECT, spec.name, payload, webhook_url)
+        idempotency_key, request_hash = idempotency.key, idempotency.digest
         generation, echoed = await asyncio.to_thread(parse_generation, payload, spec, services)
         submission = Submission(
             model=spec.name,
@@ -294,7 +290,7 @@ def build_router(query_limit: Any) -> APIRouter:
             raise invalid(f"limit must be 1-{MAX_LIST} and offset >= 0", "/limit")
         services: Services = request.app.state.services
         links = links_for(request)
-        return {"tasks": [render_task(t, links) for t in services.tasks.list(key.id, limit=limit, offset=offset)]}
+        return {"tasks": [render_task(t, links) for t in services.tasks.recent(key.id, limit=limit, offset=offset)]}
 
     @router.get("/tasks/{task_id}", summary="Task details", dependencies=[Depends(query_limit)])
     async def details(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
@@ -313,3 +309,6 @@ def build_router(query_limit: Any) -> APIRouter:
         return {"status": STATUS_NAMES[task.status], "taskId": task.id}
 
     return router
+
+
+AIVIDEOMAKER_DIALECT = Dialect(DIALECT, (build_router(),), render_error, render_task, prefixes=(PREFIX,))

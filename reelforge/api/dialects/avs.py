@@ -16,21 +16,22 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from reelforge.accounts.tokens import ApiToken
 from reelforge.api.auth import key_from_headers
-from reelforge.api.dialects import WEBHOOK_RENDERERS
+from reelforge.api.dialect import Dialect, dialect_router, generic_body
+from reelforge.api.dialects.avs_tokens import router as tokens_router
 from reelforge.api.dialects.avs_uploads import ParsedRequest, media_type_of, parse_request
-from reelforge.api.errors import generic_body, register_error_renderer
+from reelforge.api.idempotency import idempotency_of
+from reelforge.api.links import links_for
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.formats import ASPECT_RATIOS, QUALITIES, output_format
 from reelforge.domain.request import STORED_PREFIX, Asset, GenerationRequest, Kind
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.domain.template import parse_template, template_duration
-from reelforge.edge.idempotency import idempotency_of
-from reelforge.edge.links import Links, expired_message, links_for
+from reelforge.edge.links import Links, expired_message
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
@@ -52,9 +53,6 @@ STATUS_NAMES = {
 }
 # Phases the contract names; "started" (claimed, engine not yet reporting) shows as preparing_assets.
 PHASE_NAMES = {"started": "preparing_assets"}
-
-for _prefix in ("/api/v1/videos", "/api/v1/jobs", "/api/v1/tokens"):
-    register_error_renderer(_prefix, generic_body)
 
 
 # ------------------------------------------------------------------ auth
@@ -265,13 +263,10 @@ def render_job(task: Task, links: Links) -> dict[str, Any]:
     }
 
 
-WEBHOOK_RENDERERS[DIALECT] = render_job
-
-
 # ---------------------------------------------------------------- routes
 
 
-router = APIRouter(tags=["AVS public video API"])
+router = dialect_router(generic_body, tags=["AVS public video API"])
 
 
 async def _create(request: Request, token: ApiToken, model: str, parse) -> JSONResponse:  # type: ignore[no-untyped-def]
@@ -279,9 +274,10 @@ async def _create(request: Request, token: ApiToken, model: str, parse) -> JSONR
     parsed = await parse_request(request, services.storage, services.settings.max_upload_bytes)
     task = None
     try:
-        idempotency_key, request_hash = idempotency_of(
+        idempotency = idempotency_of(
             request, DIALECT, model, parsed.payload, {u.name: u.digest for u in parsed.uploads.values()}
         )
+        idempotency_key, request_hash = idempotency.key, idempotency.digest
         generation, echoed = await asyncio.to_thread(parse, parsed, services)
         webhook_url, webhook_secret = await asyncio.to_thread(_webhook, parsed.payload, services)
         submission = Submission(
@@ -319,3 +315,12 @@ async def from_prompt(request: Request, token: ApiToken = Depends(require_public
 async def get_job(job_id: str, request: Request, token: ApiToken = Depends(require_public_token)) -> dict[str, Any]:
     task = request.app.state.services.tasks.get(job_id, token.key_id)
     return render_job(task, links_for(request))
+
+
+AVS_DIALECT = Dialect(
+    DIALECT,
+    (router, tokens_router),
+    generic_body,
+    render_job,
+    prefixes=("/api/v1/videos", "/api/v1/jobs", "/api/v1/tokens"),
+)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.accounts.tokens import ApiToken, IssuedToken
 from reelforge.api.auth import require_key
+from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.domain.errors import invalid
 
 
@@ -33,7 +34,7 @@ def render_issued(issued: IssuedToken) -> dict[str, Any]:
     return {**render_token(issued.token), "token": issued.secret}
 
 
-router = APIRouter(prefix="/api/v1/tokens", tags=["AVS tokens"])
+router = dialect_router(generic_body, prefix="/api/v1/tokens", tags=["AVS tokens"])
 
 
 @router.post("", status_code=201, summary="Create a token (the secret is shown once)")

@@ -18,20 +18,21 @@ import json
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
-from reelforge.api.dialects import WEBHOOK_RENDERERS
+from reelforge.api.dialect import Dialect, dialect_router
 from reelforge.api.dialects.video_sizes import standardize
-from reelforge.api.errors import register_error_renderer
+from reelforge.api.idempotency import idempotency_of
+from reelforge.api.links import links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
-from reelforge.edge.idempotency import digest, idempotency_of
-from reelforge.edge.links import Links, expired_error, expired_message, links_for
+from reelforge.edge.idempotency import Idempotency, digest
+from reelforge.edge.links import Links, expired_error, expired_message
 from reelforge.edge.uploads import accept_image, elide_data_uri
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
@@ -74,10 +75,6 @@ def render_error(exc: ReelforgeError) -> dict[str, Any]:
             "code": exc.code.value,
         }
     }
-
-
-for _prefix in ("/v1/", "/agnesapi"):
-    register_error_renderer(_prefix, render_error)
 
 
 # --------------------------------------------------------------- parsing
@@ -281,9 +278,6 @@ def render_video(task: Task, links: Links) -> dict[str, Any]:
     }
 
 
-WEBHOOK_RENDERERS[DIALECT] = render_video
-
-
 def poll_hint(task: Task) -> dict[str, str]:
     """`openai-poll-after-ms`: how soon a poll could see something new."""
     if task.status.is_terminal:
@@ -294,7 +288,7 @@ def poll_hint(task: Task) -> dict[str, str]:
 # ---------------------------------------------------------------- routes
 
 
-router = APIRouter(tags=["OpenAI videos / Agnes-Video-V2.0"])
+router = dialect_router(render_error, tags=["OpenAI videos / Agnes-Video-V2.0"])
 
 
 async def _read_create(request: Request, services: Services) -> tuple[dict[str, Any], str | None, str | None]:
@@ -345,7 +339,7 @@ def _create_from(
     key: ApiKey,
     payload: dict[str, Any],
     uploaded: str | None,
-    idempotency: tuple[str | None, str | None],
+    idempotency: Idempotency,
 ) -> Task:
     task = None
     try:
@@ -357,8 +351,8 @@ def _create_from(
                 request=generation,
                 input=echoed,
                 dialect=DIALECT,
-                idempotency_key=idempotency[0],
-                request_hash=idempotency[1],
+                idempotency_key=idempotency.key,
+                request_hash=idempotency.digest,
             ),
         )
         return task
@@ -481,3 +475,6 @@ async def remix_video(video_id: str, request: Request, key: ApiKey = Depends(req
     task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
     request.app.state.executor.dispatch(task)
     return _video_response(task, request)
+
+
+OPENAI_VIDEOS_DIALECT = Dialect(DIALECT, (router,), render_error, render_video, prefixes=("/v1/", "/agnesapi"))

@@ -1,0 +1,25 @@
+"""FastAPI dependencies every dialect uses: the wiring the composition root put on `app.state`.
+
+Reading these from the app instead of importing globals keeps dialect modules free of state: the same
+module serves every app a test builds.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from reelforge.edge.create import CreatePath
+from reelforge.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_create_path(request: Request) -> CreatePath:
+    return request.app.state.create_path
+
+
+async def query_limit(request: Request) -> None:
+    """The per-IP limit on query endpoints (`REELFORGE_QUERY_RATE_LIMIT`), 429 with Retry-After past it."""
+    await request.app.state.query_limit(request)

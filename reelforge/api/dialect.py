@@ -1,0 +1,55 @@
+"""`Dialect`: what one API contract contributes to the server, as one value.
+
+Each dialect module exports a `DIALECT` built from its router (whose routes carry the contract's error
+renderer, so an error is shaped by the route that raised it, not by URL prefix), its task renderer (the
+webhook body) and the path prefixes whose unmatched requests (404, 405) it answers. The composition root,
+`reelforge.server`, assembles a list of them; adding a contract is one module and one entry in that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from reelforge.domain.errors import ReelforgeError
+from reelforge.domain.task import Task
+from reelforge.edge.links import Links
+
+ErrorRenderer = Callable[[ReelforgeError], dict[str, Any]]
+TaskRenderer = Callable[[Task, Links], dict[str, Any]]
+
+
+def generic_body(exc: ReelforgeError) -> dict[str, Any]:
+    """`{"error": {"code", "message", "field"?}}`: the shape of routes with no contract of their own."""
+    error: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
+    if exc.field:
+        error["field"] = exc.field
+    return {"error": error}
+
+
+class DialectRoute(APIRoute):
+    """A route that knows its dialect's error shape (read by the error handlers from the matched route)."""
+
+    render_error: ErrorRenderer = staticmethod(generic_body)  # type: ignore[assignment]
+
+
+def dialect_router(render_error: ErrorRenderer, **kwargs: Any) -> APIRouter:
+    """An `APIRouter` whose routes render their errors with `render_error`."""
+    route_class = type("DialectRoute", (DialectRoute,), {"render_error": staticmethod(render_error)})
+    return APIRouter(route_class=route_class, **kwargs)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    """The name tasks are stored under (`tasks.dialect`): it picks the webhook renderer for a task."""
+    routers: tuple[APIRouter, ...]
+    render_error: ErrorRenderer
+    render_task: TaskRenderer | None = None
+    """The webhook body for one of this dialect's tasks; None when the dialect sends no webhooks."""
+    prefixes: tuple[str, ...] = field(default_factory=tuple)
+    """Paths whose requests that match no route (404, 405) get this dialect's error shape."""
