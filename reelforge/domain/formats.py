@@ -7,6 +7,7 @@ The table is documented in `docs/compose.md`; change both together.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from reelforge.domain.errors import invalid
@@ -81,3 +82,19 @@ def output_format(
 
 def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
+
+
+# Aspect-ratio rules for the generation dialects: any "W:H" string, the short side given by the model.
+
+
+def size_for_aspect(aspect: str, short_side: int) -> tuple[int, int]:
+    """Width and height for `aspect` ("16:9") whose short side is `short_side`; both even (H.264 4:2:0)."""
+    w_ratio, h_ratio = (int(part) for part in aspect.split(":"))
+    if w_ratio >= h_ratio:
+        return 2 * math.ceil(short_side * w_ratio / h_ratio / 2), short_side
+    return short_side, 2 * math.ceil(short_side * h_ratio / w_ratio / 2)
+
+
+def nearest_aspect(size: tuple[int, int], choices: list[str]) -> str:
+    width, height = size
+    return min(choices, key=lambda a: abs(math.log((width / height) / (int(a.split(":")[0]) / int(a.split(":")[1])))))

@@ -21,10 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
 from reelforge.api.dialect import Dialect, dialect_router, generic_body
-from reelforge.api.dialects.aivideomaker import size_for_aspect
 from reelforge.api.links import links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.formats import output_format
+from reelforge.domain.formats import output_format, size_for_aspect
 from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.links import Links, expired_message

@@ -11,7 +11,6 @@ output), an optional `aspectRatio` for i2v/lv, and `progress` and `error` in tas
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 from typing import Any
 
@@ -26,6 +25,7 @@ from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
+from reelforge.domain.formats import nearest_aspect, size_for_aspect
 from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.links import Links, expired_message
@@ -59,19 +59,6 @@ def render_error(exc: ReelforgeError) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ parsing
-
-
-def size_for_aspect(aspect: str, short_side: int) -> tuple[int, int]:
-    """Width and height for `aspect` ("16:9") whose short side is `short_side`; both even (H.264 4:2:0)."""
-    w_ratio, h_ratio = (int(part) for part in aspect.split(":"))
-    if w_ratio >= h_ratio:
-        return 2 * math.ceil(short_side * w_ratio / h_ratio / 2), short_side
-    return short_side, 2 * math.ceil(short_side * h_ratio / w_ratio / 2)
-
-
-def nearest_aspect(size: tuple[int, int], choices: list[str]) -> str:
-    width, height = size
-    return min(choices, key=lambda a: abs(math.log((width / height) / (int(a.split(":")[0]) / int(a.split(":")[1])))))
 
 
 def _prompt(payload: dict[str, Any], *, required: bool) -> str | None:
