@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+pytest_plugins = ["tests.asgi"]  # the `api` fixture: the app in-process over ASGI
+
 PG_URL_ENV = "REELFORGE_TEST_DATABASE_URL"
 
 

@@ -177,3 +177,24 @@ class AllMethodsHTTPServer(LocalHTTPServer):
         super().__init__(respond)
         handler = self.httpd.RequestHandlerClass
         handler.do_PUT = handler.do_DELETE = handler._handle  # type: ignore[attr-defined]
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1, what: str = "") -> Any:
+    """Call `check` until it returns a truthy value (returned) or `timeout` passes (AssertionError).
+
+    `check` may raise AssertionError while the condition does not hold yet; the last one is reported.
+    The one polling loop of the suite: tests wait for a state, never sleep a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not reached within {timeout} s{': ' + what if what else ''}; last: {last!r}")
+        time.sleep(interval)

@@ -103,7 +103,7 @@ class KeyService:
             raise ReelforgeError(ErrorCode.AUTH_FAILED, f"no API key with id {key_id!r}")
         return _row_to_key(row)
 
-    def list(self) -> list[ApiKey]:
+    def all_keys(self) -> list[ApiKey]:
         with self.db.read() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
         return [_row_to_key(row) for row in rows]

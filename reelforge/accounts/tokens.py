@@ -80,7 +80,7 @@ class TokenService:
             )
         return IssuedToken(ApiToken(token_id, key_id, name, kind, now, None, None), f"{PREFIX}.{token_id}.{secret}")
 
-    def list(self, key_id: str | None = None) -> list[ApiToken]:
+    def tokens_of(self, key_id: str | None = None) -> list[ApiToken]:
         query = select(api_tokens).order_by(api_tokens.c.created_at)
         if key_id:
             query = query.where(api_tokens.c.key_id == key_id)

@@ -67,7 +67,7 @@ def list_keys(
             "credits": services.keys.balance(k.id),
             "createdAt": k.created_at.isoformat(),
         }
-        for k in services.keys.list()
+        for k in services.keys.all_keys()
     ]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -199,7 +199,7 @@ def token_list(
             "active": t.active,
             "createdAt": t.created_at.isoformat(),
         }
-        for t in services.tokens.list(key_id)
+        for t in services.tokens.tokens_of(key_id)
     ]
     if as_json:
         typer.echo(json.dumps(rows))

@@ -54,7 +54,7 @@ async def create_token(request: Request, key: ApiKey = Depends(require_key)) -> 
 
 @router.get("", summary="List the account's tokens (never their secrets)")
 async def list_tokens(request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-    return {"tokens": [render_token(t) for t in request.app.state.services.tokens.list(key.id)]}
+    return {"tokens": [render_token(t) for t in request.app.state.services.tokens.tokens_of(key.id)]}
 
 
 @router.post("/{token_id}/rotate", summary="Replace a token's secret; the old one stops working")
