@@ -84,7 +84,7 @@ def in_process_latencies(count: int, tmp: Path) -> list[float]:
 
 def _spin_claim(services):  # type: ignore[no-untyped-def]
     while True:
-        task = services.tasks.claim("spinner")
+        task = services.work.claim("spinner")
         if task is not None:
             return task
 

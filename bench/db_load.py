@@ -64,7 +64,7 @@ def statements_per_task(services: Services, key_id: str) -> Counter[str]:
     counter = StatementCounter(services)
     worker = Worker(services, name="bench")
     task = services.tasks.submit(key_id, submission(webhook="https://hooks.example.com/x"))
-    claimed = services.tasks.claim(worker.name, task_id=task.id)
+    claimed = services.work.claim(worker.name, task_id=task.id)
     assert claimed is not None
     worker.execute(claimed)
     dispatcher = WebhookDispatcher(services.db, services.settings, lambda dialect, t: {"id": t.id})
@@ -97,7 +97,7 @@ def claim_ms(services: Services, samples: int = 30) -> float:
     times = []
     for index in range(samples):
         start = time.perf_counter()
-        task = services.tasks.claim(f"bench-{index}")
+        task = services.work.claim(f"bench-{index}")
         times.append((time.perf_counter() - start) * 1000)
         assert task is not None
     return statistics.median(times)

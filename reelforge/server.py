@@ -61,7 +61,7 @@ def create_app(
         return renderer(task, links)
 
     dispatcher = WebhookDispatcher(services.db, settings, render_webhook)
-    sweeper = ExpirySweeper(services.db, services.storage, settings.expiry_sweep_interval)
+    sweeper = ExpirySweeper(services.db, services.storage, settings.expiry_sweep_interval, lifecycle=services.lifecycle)
     create_path = CreatePath(services.tasks, services.storage, settings, executor)
     mcp_sessions = mcp_http.session_manager(services, create_path)
 

@@ -13,7 +13,9 @@ from reelforge.config import Settings
 from reelforge.storage.base import Storage
 from reelforge.storage.factory import build_storage
 from reelforge.store.db import Database
+from reelforge.tasks.lifecycle import TaskLifecycle
 from reelforge.tasks.service import TaskService
+from reelforge.tasks.work import WorkQueue
 
 
 @dataclass
@@ -23,6 +25,11 @@ class Services:
     storage: Storage
     keys: KeyService
     tasks: TaskService
+    """What the API surfaces and MCP call."""
+    work: WorkQueue
+    """What workers call."""
+    lifecycle: TaskLifecycle
+    """The one writer of status and refunds (the expiry sweep marks tasks through it too)."""
     tokens: TokenService
 
     def close(self) -> None:
@@ -41,11 +48,14 @@ def build_services(settings: Settings | None = None, *, migrate: bool = True) ->
     if migrate:
         db.migrate()
     storage = build_storage(settings, db)
+    lifecycle = TaskLifecycle(db)
     return Services(
         settings=settings,
         db=db,
         storage=storage,
         keys=KeyService(db),
-        tasks=TaskService(db, settings),
+        tasks=TaskService(db, settings, lifecycle=lifecycle),
+        work=WorkQueue(db, settings, lifecycle),
+        lifecycle=lifecycle,
         tokens=TokenService(db),
     )

@@ -30,6 +30,7 @@ class Handler:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.tasks = worker.services.tasks
+        self.work = worker.services.work
         self.settings = worker.settings
 
     def handle(self, task_id: str, models: list[str]) -> bool:
@@ -58,7 +59,7 @@ class Handler:
         while True:
             if self.worker.stop_event.is_set():
                 raise Reject("worker shutting down", requeue=True)
-            task = self.tasks.claim(self.worker.name, queues=models)
+            task = self.work.claim(self.worker.name, queues=models)
             if task is not None:
                 if task.id != task_id:
                     log.info("message for task %s ran task %s (fairest waiting)", task_id, task.id)
@@ -66,7 +67,7 @@ class Handler:
                 if self.worker.stop_event.is_set() and self.tasks.get(task.id).status == TaskStatus.QUEUED:
                     raise Reject("task given back on shutdown", requeue=True)  # its message goes back with it
                 return True
-            if not self.tasks.has_waiting(models):
+            if not self.work.has_waiting(models):
                 return False  # an extra message (its task ran on another message, or was cancelled)
             if time.monotonic() >= deadline:
                 raise Reject("no task may run yet", requeue=True)

@@ -11,7 +11,7 @@ from reelforge.domain.request import STORED_PREFIX
 from reelforge.engines.base import TaskCancelled
 from reelforge.media.fetch import fetch
 from reelforge.storage.base import Storage
-from reelforge.tasks.service import TaskService
+from reelforge.tasks.work import WorkQueue
 
 
 class WorkerContext:
@@ -24,7 +24,7 @@ class WorkerContext:
         self,
         task_id: str,
         workdir: Path,
-        service: TaskService,
+        service: WorkQueue,
         storage: Storage,
         settings: Settings,
         stop: threading.Event,

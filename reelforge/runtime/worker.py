@@ -68,8 +68,8 @@ class Worker:
         now = time.monotonic()
         if now - self._last_reap >= max(1.0, self.settings.lease_seconds / 3):
             self._last_reap = now
-            self.services.tasks.reap_expired_leases()
-        task = self.services.tasks.claim(self.name, queues=self.models)
+            self.services.work.reap_expired_leases()
+        task = self.services.work.claim(self.name, queues=self.models)
         if task is None:
             return False
         self.execute(task)
@@ -85,7 +85,7 @@ class Worker:
         return engine
 
     def execute(self, task: Task) -> None:
-        service = self.services.tasks
+        service = self.services.work
         workdir = self.settings.work_dir / task.id / f"attempt-{task.attempts}"
         workdir.mkdir(parents=True, exist_ok=True)
         lost = threading.Event()
@@ -138,7 +138,7 @@ class Worker:
     ) -> None:
         while not done.wait(self.settings.heartbeat_seconds):
             try:
-                ours = self.services.tasks.heartbeat(task_id, self.name)
+                ours = self.services.work.heartbeat(task_id, self.name)
             except Exception:  # a flaky database must not kill the task; the lease has slack
                 log.exception("heartbeat for task %s failed", task_id)
                 continue

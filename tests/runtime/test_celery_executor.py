@@ -471,12 +471,12 @@ def test_a_message_runs_the_fairest_task_waits_for_a_blocked_key_and_drops_when_
     key = services.keys.create(credits=10).key
     first, second = _tiny(services, key.id), _tiny(services, key.id)
     handler = Handler(Worker(services, name="w"))
-    assert services.tasks.claim("elsewhere").id == first  # the key's one allowed task runs elsewhere
+    assert services.work.claim("elsewhere").id == first  # the key's one allowed task runs elsewhere
     with pytest.raises(Reject) as rejected:  # `second` waits for its key: the message goes back
         handler.handle(second, ["tiny-a"])
     assert rejected.value.requeue
     assert services.tasks.get(second).status == TaskStatus.QUEUED
-    services.tasks.release(first, "elsewhere")
+    services.work.release(first, "elsewhere")
     assert handler.handle(second, ["tiny-a"]) is True  # ran the fairest task: `first`, not the one named
     assert services.tasks.get(first).status == TaskStatus.SUCCEEDED
     assert handler.handle(first, ["tiny-a"]) is True and services.tasks.get(second).status == TaskStatus.SUCCEEDED

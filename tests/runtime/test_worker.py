@@ -81,9 +81,9 @@ def test_worker_runs_a_task_to_a_stored_mp4(services: Services) -> None:
 def test_expired_lease_is_requeued_and_finished_by_another_worker_charged_once(services: Services) -> None:
     key = services.keys.create(credits=10).key
     task_id = submit(services, key.id)
-    assert services.tasks.claim("ghost").id == task_id  # a worker that dies right after claiming
+    assert services.work.claim("ghost").id == task_id  # a worker that dies right after claiming
     time.sleep(1.2)
-    assert services.tasks.reap_expired_leases() == 1
+    assert services.work.reap_expired_leases() == 1
     assert services.tasks.get(task_id).status == TaskStatus.QUEUED
     assert Worker(services, name="survivor").run_once()
     task = services.tasks.get(task_id)
@@ -96,14 +96,14 @@ def test_attempt_cap_fails_with_refund(services: Services) -> None:
     key = services.keys.create(credits=10).key
     task_id = submit(services, key.id)
     for _ in range(2):  # max_attempts = 2
-        assert services.tasks.claim("ghost") is not None
+        assert services.work.claim("ghost") is not None
         time.sleep(1.2)
-        services.tasks.reap_expired_leases()
+        services.work.reap_expired_leases()
     task = services.tasks.get(task_id)
     assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.WORKER_LOST
     assert ledger_reasons(services, task_id) == ["debit", "refund"]
     assert services.tasks.balance(key.id) == 10
-    assert services.tasks.claim("anyone") is None
+    assert services.work.claim("anyone") is None
 
 
 def start_long_task(services: Services, key_id: str) -> tuple[str, Worker, threading.Thread]:

@@ -49,11 +49,11 @@ def finished(services: Services, key_id: str) -> str:
     """A task run to SUCCEEDED by hand, its two files in the store."""
     request = GenerationRequest(kind=Kind.TEXT_TO_VIDEO, prompt="x", width=160, height=96, fps=12, duration=5)
     task = services.tasks.submit(key_id, Submission("t2v", request, {}, "aivideomaker"))
-    assert services.tasks.claim("w1", task_id=task.id) is not None
+    assert services.work.claim("w1", task_id=task.id) is not None
     video = services.storage.put_bytes(f"tasks/{task.id}/video.mp4", b"mp4")
     thumb = services.storage.put_bytes(f"tasks/{task.id}/thumbnail.jpg", b"jpg")
     output = TaskOutput(video_key=video, thumbnail_key=thumb, duration=5, width=160, height=96, fps=12)
-    assert services.tasks.complete(task.id, output, owner="w1").status == TaskStatus.SUCCEEDED
+    assert services.work.complete(task.id, output, owner="w1").status == TaskStatus.SUCCEEDED
     return task.id
 
 

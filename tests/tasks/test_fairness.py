@@ -44,7 +44,7 @@ def test_a_key_with_a_backlog_does_not_starve_a_later_key(services: Services) ->
         submit(services, heavy.id)
     for _ in range(2):
         submit(services, light.id)
-    claimed = [owner_of(services, services.tasks.claim(f"w{i}").id) for i in range(4)]
+    claimed = [owner_of(services, services.work.claim(f"w{i}").id) for i in range(4)]
     # the key with fewer running tasks goes next; on a tie, the task that waited longest
     assert claimed == [heavy.id, light.id, heavy.id, light.id]
 
@@ -55,14 +55,14 @@ def test_one_worker_alternates_between_backlogged_keys(services: Services) -> No
     heavy, light = (services.keys.create(credits=100).key for _ in range(2))
     for _ in range(10):
         submit(services, heavy.id)
-    first = services.tasks.claim("w")
-    services.tasks.complete(first.id, OUTPUT, owner="w")
+    first = services.work.claim("w")
+    services.work.complete(first.id, OUTPUT, owner="w")
     for _ in range(3):
         submit(services, light.id)
     served = []
     for _ in range(8):
-        task = services.tasks.claim("w")
-        services.tasks.complete(task.id, OUTPUT, owner="w")
+        task = services.work.claim("w")
+        services.work.complete(task.id, OUTPUT, owner="w")
         served.append("light" if task.key_id == light.id else "heavy")
     assert served == ["heavy", "light"] * 3 + ["heavy", "heavy"]
 
@@ -71,17 +71,17 @@ def test_a_key_at_its_limit_is_passed_over_until_a_task_of_it_ends(services: Ser
     services.settings.max_running_per_key = 2
     busy, other = (services.keys.create(credits=100).key for _ in range(2))
     busy_ids = [submit(services, busy.id) for _ in range(5)]
-    first = services.tasks.claim("w1")
-    second = services.tasks.claim("w2")
+    first = services.work.claim("w1")
+    second = services.work.claim("w2")
     assert [first.id, second.id] == busy_ids[:2]
-    assert services.tasks.claim("w3") is None  # busy is at 2; its 3 other tasks wait
+    assert services.work.claim("w3") is None  # busy is at 2; its 3 other tasks wait
     late = submit(services, other.id)
-    assert services.tasks.claim("w3").id == late  # another key still gets a worker at once
-    assert services.tasks.claim("w4") is None
-    services.tasks.complete(first.id, OUTPUT, owner="w1")
-    assert services.tasks.claim("w1").id == busy_ids[2]
+    assert services.work.claim("w3").id == late  # another key still gets a worker at once
+    assert services.work.claim("w4") is None
+    services.work.complete(first.id, OUTPUT, owner="w1")
+    assert services.work.claim("w1").id == busy_ids[2]
     assert services.tasks.get(busy_ids[3]).status == TaskStatus.QUEUED
-    assert services.tasks.has_waiting(["t2v"]) and not services.tasks.has_waiting(["i2v"])
+    assert services.work.has_waiting(["t2v"]) and not services.work.has_waiting(["i2v"])
 
 
 def test_concurrent_claims_never_exceed_the_per_key_limit(services: Services) -> None:
@@ -94,7 +94,7 @@ def test_concurrent_claims_never_exceed_the_per_key_limit(services: Services) ->
 
     def claim(name: str) -> None:
         barrier.wait()
-        task = services.tasks.claim(name)
+        task = services.work.claim(name)
         if task is not None:
             claimed.append(task.id)
 
@@ -123,9 +123,9 @@ def test_many_workers_on_four_keys_stay_within_the_limit_and_interleave(services
     def work(name: str) -> None:
         try:
             while True:
-                task = services.tasks.claim(name)
+                task = services.work.claim(name)
                 if task is None:
-                    if not services.tasks.has_waiting():
+                    if not services.work.has_waiting():
                         return
                     continue
                 with lock:
@@ -134,7 +134,7 @@ def test_many_workers_on_four_keys_stay_within_the_limit_and_interleave(services
                     order.append(task.key_id)
                 with lock:
                     running[task.key_id] -= 1
-                services.tasks.complete(task.id, OUTPUT, owner=name)
+                services.work.complete(task.id, OUTPUT, owner=name)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -162,7 +162,7 @@ def test_the_queue_bound_answers_queue_full_and_counts_only_waiting_tasks(servic
     assert caught.value.code == ErrorCode.QUEUE_FULL
     assert caught.value.http_status == 503 and caught.value.retry_after
     assert services.tasks.balance(key.id) == 97  # the refused task charged nothing
-    services.tasks.claim("w")  # a running task no longer waits: there is room again
+    services.work.claim("w")  # a running task no longer waits: there is room again
     submit(services, key.id)
     assert services.tasks.balance(key.id) == 96
 
@@ -173,12 +173,12 @@ def test_the_attempt_cap_holds_at_claim_time(services: Services) -> None:
     task_id = submit(services, key.id)
     requeued: list[str] = []
     for _ in range(2):  # a worker that dies twice after claiming (cap 3: re-queued both times)
-        assert services.tasks.claim("ghost").id == task_id
+        assert services.work.claim("ghost").id == task_id
         threading.Event().wait(0.1)
-        services.tasks.reap_expired_leases(requeued=lambda task: requeued.append(task.id))
+        services.work.reap_expired_leases(requeued=lambda task: requeued.append(task.id))
     assert requeued == [task_id, task_id]  # an executor that sends messages is told each time
     services.settings.max_attempts = 2  # lowered meanwhile: the third start would pass the cap
-    assert services.tasks.claim("w") is None
+    assert services.work.claim("w") is None
     task = services.tasks.get(task_id)
     assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.WORKER_LOST
     assert services.tasks.balance(key.id) == 10

@@ -71,7 +71,7 @@ def test_a_revoked_key_cannot_spend_but_its_queued_tasks_still_run(services: Ser
         services.tasks.submit(key.id, t2v(duration=5))
     assert caught.value.code == ErrorCode.AUTH_FAILED
     assert services.tasks.balance(key.id) == 15  # only the first debit
-    claimed = services.tasks.claim("w1")
+    claimed = services.work.claim("w1")
     assert claimed is not None and claimed.id == queued.id
 
 
@@ -95,10 +95,10 @@ def test_unknown_model_is_invalid_model(services: Services) -> None:
 def test_failed_task_is_refunded_exactly_once(services: Services) -> None:
     key = services.keys.create(credits=10).key
     task = services.tasks.submit(key.id, t2v())
-    assert services.tasks.claim("w1") is not None
-    services.tasks.fail(task.id, ErrorCode.ENGINE_ERROR, "boom")
-    services.tasks.fail(task.id, ErrorCode.ENGINE_ERROR, "boom again")
-    services.tasks.mark_cancelled(task.id)
+    assert services.work.claim("w1") is not None
+    services.work.fail(task.id, ErrorCode.ENGINE_ERROR, "boom")
+    services.work.fail(task.id, ErrorCode.ENGINE_ERROR, "boom again")
+    services.work.mark_cancelled(task.id)
     with pytest.raises(ReelforgeError):
         services.tasks.cancel(task.id, key.id)
     assert services.tasks.get(task.id).status == TaskStatus.FAILED
@@ -116,13 +116,13 @@ def test_cancel_queued_refunds_and_cancel_running_needs_consent(services: Servic
     assert services.tasks.balance(key.id) == 20
 
     running = services.tasks.submit(key.id, t2v())
-    assert services.tasks.claim("w1").id == running.id
+    assert services.work.claim("w1").id == running.id
     with pytest.raises(ReelforgeError) as caught:
         services.tasks.cancel(running.id, key.id)
     assert caught.value.code == ErrorCode.INVALID_STATE and caught.value.http_status == 409
     flagged = services.tasks.cancel(running.id, key.id, allow_running=True)
     assert flagged.status == TaskStatus.RUNNING and flagged.cancel_requested
-    services.tasks.mark_cancelled(running.id)
+    services.work.mark_cancelled(running.id)
     assert services.tasks.get(running.id).status == TaskStatus.CANCELLED
     assert services.tasks.balance(key.id) == 20
 
@@ -142,16 +142,16 @@ def test_another_keys_task_is_not_found(services: Services) -> None:
 def test_complete_sets_output_and_progress_only_moves_forward(services: Services) -> None:
     key = services.keys.create(credits=20).key
     task = services.tasks.submit(key.id, t2v())
-    services.tasks.claim("w1")
-    services.tasks.progress(task.id, 40)
-    services.tasks.progress(task.id, 30)
+    services.work.claim("w1")
+    services.work.progress(task.id, 40)
+    services.work.progress(task.id, 30)
     assert services.tasks.get(task.id).progress == 40
     output = TaskOutput("tasks/x/video.mp4", "tasks/x/thumbnail.jpg", 5.0, 160, 96, 12.0)
-    done = services.tasks.complete(task.id, output)
+    done = services.work.complete(task.id, output)
     assert done.status == TaskStatus.SUCCEEDED and done.progress == 100 and done.output == output
     assert done.completed_at is not None
     # a late second attempt finishing the same task changes nothing
-    assert services.tasks.complete(task.id, output).status == TaskStatus.SUCCEEDED
+    assert services.work.complete(task.id, output).status == TaskStatus.SUCCEEDED
     assert services.tasks.balance(key.id) == 15
 
 
@@ -167,8 +167,8 @@ def test_webhook_events_are_written_with_each_status_change(services: Services) 
     submission = t2v()
     hooked = Submission(submission.model, submission.request, {}, "aivideomaker", webhook_url="https://example.com/h")
     task = services.tasks.submit(key.id, hooked)
-    services.tasks.claim("w1")
-    services.tasks.fail(task.id, ErrorCode.ENGINE_ERROR, "boom")
+    services.work.claim("w1")
+    services.work.fail(task.id, ErrorCode.ENGINE_ERROR, "boom")
     with services.db.read() as conn:
         events = [r.event_type for r in conn.execute(select(webhook_outbox).order_by(webhook_outbox.c.created_at))]
     assert events == ["task.queued", "task.running", "task.failed"]
@@ -205,10 +205,10 @@ def test_ledger_sum_equals_balance_after_a_mixed_run(services: Services) -> None
     services.keys.grant(key.id, 25, "top-up")
     a, b, c, d = (services.tasks.submit(key.id, t2v(duration=5)) for _ in range(4))
     services.tasks.cancel(a.id, key.id)
-    services.tasks.claim("w1", task_id=b.id)
-    services.tasks.fail(b.id, ErrorCode.ENGINE_ERROR, "x")
-    services.tasks.claim("w1", task_id=c.id)
-    services.tasks.complete(c.id, TaskOutput("k", "t", 5, 160, 96, 12))
+    services.work.claim("w1", task_id=b.id)
+    services.work.fail(b.id, ErrorCode.ENGINE_ERROR, "x")
+    services.work.claim("w1", task_id=c.id)
+    services.work.complete(c.id, TaskOutput("k", "t", 5, 160, 96, 12))
     # d stays queued and charged
     assert services.tasks.balance(key.id) == 125 - 5 - 5 == ledger_sum(services, key.id)
     assert services.keys.balance(key.id) == 115
@@ -219,21 +219,21 @@ def test_a_worker_that_lost_its_lease_cannot_end_the_new_attempt(services: Servi
     services.settings.lease_seconds = 0.2
     key = services.keys.create(credits=20).key
     task = services.tasks.submit(key.id, t2v())
-    services.tasks.claim("slow")
+    services.work.claim("slow")
     import time
 
     time.sleep(0.3)
-    services.tasks.reap_expired_leases()
+    services.work.reap_expired_leases()
     services.settings.lease_seconds = 30
-    assert services.tasks.claim("fresh").id == task.id
+    assert services.work.claim("fresh").id == task.id
     # the first worker wakes up and reports: ignored, the second attempt goes on
-    services.tasks.fail(task.id, ErrorCode.ENGINE_ERROR, "late failure", owner="slow")
-    services.tasks.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="slow")
-    services.tasks.mark_cancelled(task.id, owner="slow")
+    services.work.fail(task.id, ErrorCode.ENGINE_ERROR, "late failure", owner="slow")
+    services.work.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="slow")
+    services.work.mark_cancelled(task.id, owner="slow")
     assert services.tasks.get(task.id).status == TaskStatus.RUNNING
-    assert services.tasks.heartbeat(task.id, "slow") is False
-    assert services.tasks.heartbeat(task.id, "fresh") is True
-    done = services.tasks.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="fresh")
+    assert services.work.heartbeat(task.id, "slow") is False
+    assert services.work.heartbeat(task.id, "fresh") is True
+    done = services.work.complete(task.id, TaskOutput("k", "t", 5, 160, 96, 12), owner="fresh")
     assert done.status == TaskStatus.SUCCEEDED and done.attempts == 2
 
 
@@ -241,8 +241,8 @@ def test_a_released_task_does_not_use_up_an_attempt(services: Services) -> None:
     key = services.keys.create(credits=20).key
     task = services.tasks.submit(key.id, t2v())
     for _ in range(services.settings.max_attempts + 2):  # restarts of a worker are not failures
-        assert services.tasks.claim("w").id == task.id
-        services.tasks.release(task.id, "w")
+        assert services.work.claim("w").id == task.id
+        services.work.release(task.id, "w")
     queued = services.tasks.get(task.id)
     assert queued.status == TaskStatus.QUEUED and queued.attempts == 0
-    assert services.tasks.claim("w").attempts == 1
+    assert services.work.claim("w").attempts == 1
