@@ -132,8 +132,9 @@ class TokenService:
                 .join(api_keys, api_keys.c.id == api_tokens.c.key_id)
                 .where(api_tokens.c.id == parts[1])
             ).first()
-        valid = row is not None and hmac.compare_digest(row.secret_hash, hash_secret(parts[2]))
-        if not valid or row.revoked_at is not None or row.key_revoked_at is not None:
+        if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(parts[2])):
+            raise ReelforgeError(ErrorCode.AUTH_FAILED, "Invalid or revoked token")
+        if row.revoked_at is not None or row.key_revoked_at is not None:
             raise ReelforgeError(ErrorCode.AUTH_FAILED, "Invalid or revoked token")
         if row.kind != kind:
             raise ReelforgeError(ErrorCode.FORBIDDEN, f"This token is a {row.kind} token; this API takes {kind} tokens")

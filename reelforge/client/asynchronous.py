@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import time
 from collections.abc import Callable
@@ -75,14 +77,14 @@ class AsyncClient:
     async def status(self, task_id: str) -> dict[str, Any]:
         return await self._read(f"/api/v1/tasks/{task_id}/status", task_id)
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> builtins.list[dict[str, Any]]:
         return (await self._read("/api/v1/tasks"))["tasks"]
 
-    async def models(self) -> list[dict[str, Any]]:
+    async def models(self) -> builtins.list[dict[str, Any]]:
         """The server's model catalog (`GET /api/v1/models`)."""
         return (await self._read("/api/v1/models"))["models"]
 
-    async def actions(self) -> list[dict[str, Any]]:
+    async def actions(self) -> builtins.list[dict[str, Any]]:
         """The actions API's actions (`GET /api/actions`)."""
         return (await self._read("/api/actions"))["actions"]
 

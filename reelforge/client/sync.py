@@ -6,6 +6,8 @@ task = client.generate("t2v", {"prompt": "...", "aspectRatio": "16:9", "duration
 
 from __future__ import annotations
 
+import builtins
+
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,14 +85,14 @@ class Client:
     def status(self, task_id: str) -> dict[str, Any]:
         return self._read(f"/api/v1/tasks/{task_id}/status", task_id)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return self._read("/api/v1/tasks")["tasks"]
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> builtins.list[dict[str, Any]]:
         """The server's model catalog (`GET /api/v1/models`)."""
         return self._read("/api/v1/models")["models"]
 
-    def actions(self) -> list[dict[str, Any]]:
+    def actions(self) -> builtins.list[dict[str, Any]]:
         """The actions API's actions (`GET /api/actions`)."""
         return self._read("/api/actions")["actions"]
 

@@ -51,7 +51,7 @@ def load_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
                     f"the limit is {max_pixels / 1e6:.0f} megapixels, so downscale it first",
                 )
             image.load()
-            image = ImageOps.exif_transpose(image)
+            image = ImageOps.exif_transpose(image)  # type: ignore[assignment]
     except ReelforgeError:
         raise
     except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as exc:

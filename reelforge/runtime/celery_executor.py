@@ -46,7 +46,7 @@ class CeleryExecutor:
         self.app = app or create_celery_app(self.settings)
         self.announce_on_start = announce_on_start
         self.reap = reap
-        self._outbox: queue.Queue[object] = queue.Queue()
+        self._outbox: queue.Queue[tuple[str, str] | object] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sent = 0
@@ -92,7 +92,7 @@ class CeleryExecutor:
 
     def announce_queued(self) -> int:
         """Announce every queued task again (extra messages are harmless, a missing one strands a task)."""
-        waiting = self.services.tasks.queued_tasks()
+        waiting = self.services.work.queued_tasks()
         for task_id, model in waiting:
             self.announce(task_id, model)
         if waiting:
@@ -106,7 +106,7 @@ class CeleryExecutor:
         A queue whose messages are all held by workers (waiting for keys at their limit) also looks empty;
         it then gets some extra messages, which are harmless. Returns how many tasks were announced.
         """
-        stale = self.services.tasks.queued_tasks(waiting_longer_than=self.settings.celery_reannounce_interval)
+        stale = self.services.work.queued_tasks(waiting_longer_than=self.settings.celery_reannounce_interval)
         by_queue: dict[str, list[tuple[str, str]]] = {}
         for task_id, model in stale:
             by_queue.setdefault(queue_name(self.settings, model), []).append((task_id, model))
@@ -147,7 +147,8 @@ class CeleryExecutor:
                         return
                     self._outbox.put(_STOP)  # send the rest first
                     continue
-                task_id, model = item  # type: ignore[misc]
+                assert isinstance(item, tuple)
+                task_id, model = item
                 while True:
                     try:
                         self._send(task_id, model)
@@ -170,7 +171,7 @@ class CeleryExecutor:
         last_sweep = time.monotonic()
         while not self._stopping.wait(interval):
             try:
-                self.services.tasks.reap_expired_leases(requeued=self.dispatch)
+                self.services.work.reap_expired_leases(requeued=self.dispatch)
                 if sweep_every > 0 and time.monotonic() - last_sweep >= sweep_every:
                     last_sweep = time.monotonic()
                     self.announce_stranded()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from reelforge.config import Settings
 from reelforge.domain.request import STORED_PREFIX
@@ -12,6 +13,12 @@ from reelforge.engines.base import TaskCancelled
 from reelforge.media.fetch import fetch
 from reelforge.storage.base import Storage
 from reelforge.tasks.work import WorkQueue
+
+
+class StopSignal(Protocol):
+    """What tells a running engine to stop: a `threading.Event`, or several seen as one."""
+
+    def is_set(self) -> bool: ...
 
 
 class WorkerContext:
@@ -27,7 +34,7 @@ class WorkerContext:
         service: WorkQueue,
         storage: Storage,
         settings: Settings,
-        stop: threading.Event,
+        stop: StopSignal,
     ) -> None:
         self.task_id = task_id
         self.workdir = workdir

@@ -180,11 +180,12 @@ class WorkQueue:
                     log.warning("task %s lost its worker (attempt %d); re-queued", task_id, attempts)
                     jobs.requeue(conn, task_id)
                     back.append(self.lifecycle.transition(conn, task, TaskStatus.QUEUED))
-        for task in back if requeued else ():
-            try:
-                requeued(task)
-            except Exception:  # the job is queued in the table; a restart or the next sweep announces it
-                log.exception("task %s: announcing the re-queued task failed", task.id)
+        if requeued is not None:
+            for task in back:
+                try:
+                    requeued(task)
+                except Exception:  # the job is queued in the table; a restart or the next sweep announces it
+                    log.exception("task %s: announcing the re-queued task failed", task.id)
         return handled
 
     def queued_tasks(self, waiting_longer_than: float | None = None) -> list[tuple[str, str]]:
