@@ -7,7 +7,6 @@ task = client.generate("t2v", {"prompt": "...", "aspectRatio": "16:9", "duration
 from __future__ import annotations
 
 import builtins
-
 import time
 from collections.abc import Callable
 from pathlib import Path
