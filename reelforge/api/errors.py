@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +32,7 @@ _HTTP_CODES = {
 def validation_error(exc: RequestValidationError) -> ReelforgeError:
     """A request-model failure as INVALID_PAYLOAD with a JSON pointer to the first bad field."""
     errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
     field = "/" + "/".join(loc) if loc else None
     message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")

@@ -88,7 +88,10 @@ async def download(key: str, expires: int, signature: str, request: Request) -> 
     path = storage.local_path(key)
     if path is None:
         remaining = max(1, min(REDIRECT_SECONDS, expires - int(time.time())))
-        return RedirectResponse(await asyncio.to_thread(storage.direct_url, key, remaining), status_code=307)
+        direct = await asyncio.to_thread(storage.direct_url, key, remaining)
+        if direct is None:  # a store with no local files serves by URL; anything else is a broken backend
+            raise ReelforgeError(ErrorCode.INTERNAL_ERROR, "the storage backend gave no URL for this file")
+        return RedirectResponse(direct, status_code=307)
     if not path.is_file():
         raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, "this file no longer exists")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

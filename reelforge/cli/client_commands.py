@@ -14,7 +14,7 @@ import json
 import mimetypes
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import platformdirs
@@ -58,7 +58,7 @@ def client_for(host: str | None, api_key: str | None) -> Client:
     )
 
 
-def fail(envelope: Envelope, as_json: bool, code: str | None = None) -> None:
+def fail(envelope: Envelope, as_json: bool, code: str | None = None) -> NoReturn:
     if as_json:
         typer.echo(json.dumps(envelope.to_dict()))
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -58,7 +58,7 @@ def list_keys(
 ) -> None:
     """List keys with their balances (secrets are never shown)."""
     services = build_services(settings_for(data_dir))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": k.id,
             "name": k.name,
@@ -190,7 +190,7 @@ def token_list(
 ) -> None:
     """List tokens (never their secrets)."""
     services = build_services(settings_for(data_dir))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "tokenId": t.id,
             "keyId": t.key_id,
