@@ -1,0 +1,324 @@
+"""The AVS contract's bodies as pydantic models: what `/openapi.json` shows and what a request is checked against.
+
+The models carry the contract's field names (camelCase) and today's rules and messages; the template itself
+is `reelforge.domain.template.Template`, checked by `parse_template` so every error points at the exact value
+(`/template/blocks/2/fadeIn`). Unknown top-level and `output` fields are ignored, as the contract implies.
+Rules that need the server's settings (which URLs are allowed) or the uploads (which `uploadName`s exist)
+are in `translate`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from reelforge.api.errors import validation_error
+from reelforge.domain.errors import InvalidValue, invalid
+from reelforge.domain.formats import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
+from reelforge.domain.template import Template, parse_template
+
+MAX_PROMPT_CHARS = 4000
+MAX_ASSET_URLS = 20
+MAX_FILES = 50
+"""The most `files` parts one multipart create may carry."""
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+# ---------------------------------------------------------------- requests
+
+
+class Output(_Body):
+    """What to render: the frame's aspect ratio and a quality preset (the table in docs/compose.md)."""
+
+    aspect_ratio: str = Field(
+        DEFAULT_ASPECT_RATIO, alias="aspectRatio", json_schema_extra={"enum": list(ASPECT_RATIOS)}
+    )
+    quality: str = Field(DEFAULT_QUALITY, json_schema_extra={"enum": list(QUALITIES)})
+    format: Literal["mp4"] = Field("mp4", description="V1 output is MP4 only")
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _aspect(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value not in ASPECT_RATIOS:
+            raise InvalidValue(f"output.aspectRatio must be one of {', '.join(ASPECT_RATIOS)}")
+        return value
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _quality(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value not in QUALITIES:
+            raise InvalidValue(f"output.quality must be one of {', '.join(QUALITIES)}")
+        return value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        if value != "mp4":
+            raise InvalidValue("output.format: V1 output is MP4 only")
+        return value
+
+    def echoed(self) -> dict[str, str]:
+        return {"aspectRatio": self.aspect_ratio, "quality": self.quality}
+
+
+class Webhook(_Body):
+    """Where to POST the job when it ends, and the secret to sign it with (else the account key's secret)."""
+
+    url: str = Field(description="https URL that receives the terminal event")
+    secret: str | None = Field(None, description="HMAC-SHA256 key for X-AVS-Signature")
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidValue("webhook.secret must be a non-empty string")
+        return value
+
+
+def _output_object(value: Any) -> Any:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValue("output must be an object with aspectRatio and quality")
+    return value
+
+
+def _webhook_object(value: Any) -> Any:
+    if value is not None and (not isinstance(value, dict) or not isinstance(value.get("url"), str)):
+        raise InvalidValue("webhook must be an object with a url (and a secret to sign with)")
+    return value
+
+
+class _Create(_Body):
+    output: Annotated[Output, BeforeValidator(_output_object)] = Field(default_factory=Output)
+    webhook: Annotated[Webhook | None, BeforeValidator(_webhook_object)] = None
+
+
+class FromJsonRequest(_Create):
+    """`POST /api/v1/videos/from-json`: render an AVS Template JSON v1."""
+
+    template: Template = Field(description="AVS Template JSON v1 (docs/compose.md); media by url or uploadName")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_template(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data.get("template"), dict):
+            raise invalid("template is required: an AVS Template JSON v1 object", "/template")
+        return data
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _template(cls, value: Any) -> Any:
+        return parse_template(value, prefix="/template")  # its errors name the exact pointer
+
+
+def _url_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise InvalidValue("must be an https URL")
+    return value
+
+
+class FromPromptRequest(_Create):
+    """`POST /api/v1/videos/from-prompt`: let the creator step plan a video from a prompt and assets."""
+
+    prompt: str = Field(
+        max_length=MAX_PROMPT_CHARS, description='what to make; a length such as "a 20 second teaser" is honoured'
+    )
+    asset_urls: list[Annotated[str, BeforeValidator(_url_string)]] = Field(
+        default_factory=list, alias="assetUrls", max_length=MAX_ASSET_URLS, description="https URLs of media"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_prompt(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            prompt = data.get("prompt")
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise invalid("prompt is required: describe the video to create", "/prompt")
+        return data
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _prompt(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_PROMPT_CHARS:
+            raise InvalidValue(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
+        return value
+
+    @field_validator("asset_urls", mode="before")
+    @classmethod
+    def _asset_urls(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list) or len(value) > MAX_ASSET_URLS:
+            raise InvalidValue(f"assetUrls must be a list of at most {MAX_ASSET_URLS} URLs")
+        return value
+
+
+Create = TypeVar("Create", FromJsonRequest, FromPromptRequest)
+
+
+def parse_body(model: type[Create], payload: Any) -> Create:
+    """`payload` (the JSON body or the multipart `request` field) as `model`; INVALID_PAYLOAD with a pointer."""
+    if not isinstance(payload, dict):
+        raise invalid("the request body must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_error(RequestValidationError(exc.errors())) from None
+
+
+class CreateTokenRequest(_Body):
+    """`POST /api/v1/tokens`; an empty body makes a `public_api` token named `default`."""
+
+    name: str = Field("default", max_length=200)
+    kind: Literal["public_api", "cli"] = "public_api"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise InvalidValue("name must be a non-empty string of at most 200 characters")
+        return value.strip()
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        if value not in ("public_api", "cli"):
+            raise InvalidValue("kind must be one of public_api, cli")
+        return value
+
+
+# ---------------------------------------------------------------- responses
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="a stable reelforge error code, e.g. INVALID_PAYLOAD, INSUFFICIENT_CREDITS")
+    message: str
+    field: str | None = Field(None, description="JSON pointer into the request (/template/blocks/0), or files/N")
+
+
+class ErrorBody(BaseModel):
+    """Every AVS error: `{"error": {"code", "message", "field"?}}` with the HTTP status of the code."""
+
+    error: ErrorDetail
+
+
+class JobError(BaseModel):
+    code: str
+    message: str | None
+
+
+class JobResult(BaseModel):
+    downloadUrl: str | None = Field(description="signed MP4 URL; poll the job again for a fresh one")
+    expiresAt: str | None = Field(description="when the video is deleted (or the URL stops working)")
+    thumbnailUrl: str | None
+    durationSeconds: float
+    width: int
+    height: int
+    expired: bool | None = Field(None, description="true once the files are deleted (the URLs are then null)")
+    message: str | None = None
+
+
+class Job(BaseModel):
+    """A job as `POST /api/v1/videos/*` (202), `GET /api/v1/jobs/{jobId}` and the webhook show it."""
+
+    jobId: str
+    mode: str = Field(description="json or prompt")
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    phase: str | None = Field(description="queued, preparing_assets, generating, rendering, completed, failed")
+    progress: int = Field(description="0-100")
+    createdAt: str | None
+    updatedAt: str | None
+    error: JobError | None
+    result: JobResult | None
+
+
+class Token(BaseModel):
+    tokenId: str
+    name: str
+    kind: Literal["public_api", "cli"]
+    active: bool
+    createdAt: str
+    rotatedAt: str | None
+    revokedAt: str | None
+
+
+class IssuedToken(Token):
+    token: str = Field(description="avs.<tokenId>.<secret>: shown once, never stored")
+
+
+class TokenList(BaseModel):
+    tokens: list[Token]
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the AVS error body."""
+    what = {
+        400: "Invalid request (field: JSON pointer)",
+        401: "Missing or wrong token",
+        402: "Not enough credits",
+        403: "Wrong kind of token",
+        404: "No such job or token",
+        409: "Idempotency-Key reused with a different request",
+        413: "Request body too large",
+        503: "Queue full; retry later",
+    }
+    return {status: {"model": ErrorBody, "description": what[status]} for status in statuses}
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with every `$ref` replaced by its definition: usable anywhere in `/openapi.json`
+    (an `openapi_extra` body is not a component, so `#/$defs/...` refs would not resolve there)."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return resolve({**copy.deepcopy(definitions[ref.removeprefix("#/$defs/")]), **rest})
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a create that takes `model` as JSON, or as multipart with a `request` field and files."""
+    schema = inline_schema(model)
+    multipart = {
+        "type": "object",
+        "required": ["request"],
+        "properties": {
+            "request": {
+                "type": "string",
+                "description": f"the {model.__name__} JSON payload, as a string",
+                "contentMediaType": "application/json",
+                "contentSchema": schema,
+            },
+            "files": {
+                "type": "array",
+                "maxItems": MAX_FILES,
+                "description": "job-scoped video, image or audio uploads, referred to by file name (uploadName)",
+                "items": {"type": "string", "format": "binary"},
+            },
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": multipart}},
+        }
+    }

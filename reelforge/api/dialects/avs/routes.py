@@ -1,0 +1,201 @@
+"""The AVS job routes: the two creates (JSON or multipart) and polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from reelforge.accounts.tokens import ApiToken
+from reelforge.api.auth import key_from_headers
+from reelforge.api.deps import get_create_path, get_services
+from reelforge.api.dialect import dialect_router, generic_body
+from reelforge.api.dialects.avs import translate
+from reelforge.api.dialects.avs.protocol import (
+    Create,
+    FromJsonRequest,
+    FromPromptRequest,
+    Job,
+    errors,
+    parse_body,
+    request_body,
+)
+from reelforge.api.dialects.avs.translate import DIALECT, JSON_MODEL, PROMPT_MODEL, Upload
+from reelforge.api.dialects.avs.uploads import CreateBody, read_body
+from reelforge.api.idempotency import idempotency_of
+from reelforge.api.links import links_for
+from reelforge.config import Settings
+from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.create import CreatePath
+from reelforge.edge.links import Links, expired_message
+from reelforge.edge.uploads import UploadSession
+from reelforge.services import Services
+from reelforge.tasks.service import Submission
+
+STATUS_NAMES = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.SUCCEEDED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+# Phases the contract names; "started" (claimed, engine not yet reporting) shows as preparing_assets.
+PHASE_NAMES = {"started": "preparing_assets"}
+
+
+def require_public_token(request: Request) -> ApiToken:
+    """FastAPI dependency: the caller's `public_api` token; a plain `def` (like `require_key`), so the lookup
+    runs on the thread pool, not on the event loop."""
+    tokens = request.app.state.services.tokens
+    token = tokens.authenticate(key_from_headers(request), kind="public_api")
+    request.state.api_token = token
+    return token
+
+
+# ------------------------------------------------------------- rendering
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def render_job(task: Task, links: Links) -> dict[str, Any]:
+    result = None
+    if task.output is not None:
+        # expiresAt: when the video is deleted (the contract's 7 days after completion by default); with
+        # outputs kept forever, when the download URL itself stops working.
+        expires = task.expires_at or datetime.fromtimestamp(links.expires_at(), UTC)
+        result = {
+            "downloadUrl": links.video_url(task),
+            "expiresAt": _iso(expires),
+            "thumbnailUrl": links.thumbnail_url(task),
+            "durationSeconds": task.output.duration,
+            "width": task.output.width,
+            "height": task.output.height,
+        }
+        if links.expired(task):  # addition: downloadUrl is null because the files were deleted
+            result.update(expired=True, message=expired_message(task))
+    error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
+    return {
+        "jobId": task.id,
+        "mode": task.request.extra.get("mode", task.model),
+        "status": STATUS_NAMES[task.status],
+        "phase": PHASE_NAMES.get(task.phase or "", task.phase),
+        "progress": task.progress,
+        "createdAt": _iso(task.created_at),
+        "updatedAt": _iso(task.updated_at),
+        "error": error,
+        "result": result,
+    }
+
+
+# ---------------------------------------------------------------- creates
+
+
+Translate = Callable[[Any, Any, dict[str, Upload], Settings], Submission]
+
+
+def _from_json(body: FromJsonRequest, payload: dict[str, Any], uploads: dict[str, Upload], s: Settings) -> Submission:
+    return translate.from_json(body, payload.get("template"), uploads, s)
+
+
+def _from_prompt(body: FromPromptRequest, payload: Any, uploads: dict[str, Upload], s: Settings) -> Submission:
+    return translate.from_prompt(body, uploads, s)
+
+
+def _create(
+    request: Request,
+    token: ApiToken,
+    create_path: CreatePath,
+    settings: Settings,
+    body: CreateBody,
+    model: str,
+    protocol: type[Create],
+    to_submission: Translate,
+) -> Task:
+    """Blocking (run off the loop): validate, read the files, then store, submit and dispatch in the create path."""
+    parsed = parse_body(protocol, body.payload)  # refused here, nothing is stored
+    files = body.files(settings.max_upload_bytes)
+    idempotency = idempotency_of(request, DIALECT, model, body.payload, {f.name: f.digest for f in files})
+
+    def build(session: UploadSession) -> Submission:
+        uploads = {f.name: Upload(f.name, f.type, session.put(f.data, f.name).source) for f in files}
+        return to_submission(parsed, body.payload, uploads, settings)
+
+    return create_path.create(token.key_id, build, idempotency)
+
+
+router = dialect_router(generic_body, tags=["AVS public video API"])
+CREATE_ERRORS = errors(400, 401, 402, 403, 409, 413, 503)
+
+
+async def _create_route(
+    request: Request,
+    token: ApiToken,
+    create_path: CreatePath,
+    services: Services,
+    model: str,
+    protocol: type[Create],
+    to_submission: Translate,
+) -> JSONResponse:
+    async with read_body(request) as body:
+        task = await asyncio.to_thread(
+            _create, request, token, create_path, services.settings, body, model, protocol, to_submission
+        )
+    return JSONResponse(render_job(task, links_for(request)), status_code=202)
+
+
+@router.post(
+    "/api/v1/videos/from-json",
+    summary="Render an AVS Template JSON v1 (JSON, or multipart with uploads)",
+    status_code=202,
+    response_model=Job,
+    responses=CREATE_ERRORS,
+    openapi_extra=request_body(FromJsonRequest),
+)
+async def from_json(
+    request: Request,
+    token: ApiToken = Depends(require_public_token),
+    create_path: CreatePath = Depends(get_create_path),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    return await _create_route(request, token, create_path, services, JSON_MODEL, FromJsonRequest, _from_json)
+
+
+@router.post(
+    "/api/v1/videos/from-prompt",
+    summary="Plan and render a video from a prompt and assets (JSON, or multipart with uploads)",
+    status_code=202,
+    response_model=Job,
+    responses=CREATE_ERRORS,
+    openapi_extra=request_body(FromPromptRequest),
+)
+async def from_prompt(
+    request: Request,
+    token: ApiToken = Depends(require_public_token),
+    create_path: CreatePath = Depends(get_create_path),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    return await _create_route(request, token, create_path, services, PROMPT_MODEL, FromPromptRequest, _from_prompt)
+
+
+# ---------------------------------------------------------------- polling
+
+
+@router.get(
+    "/api/v1/jobs/{job_id}", summary="Job status, phase and result", response_model=Job, responses=errors(401, 403, 404)
+)
+def get_job(
+    job_id: str,
+    request: Request,
+    token: ApiToken = Depends(require_public_token),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    task = services.tasks.get(job_id, token.key_id)  # a plain `def`: FastAPI runs it on its thread pool
+    return JSONResponse(render_job(task, links_for(request)))

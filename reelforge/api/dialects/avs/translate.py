@@ -1,0 +1,149 @@
+"""From an accepted AVS body to a `Submission`: inputs resolved to refs, assets priced, URLs checked.
+
+`uploads` are the job-scoped files already stored through the create's `UploadSession`, by file name;
+each distinct input (an upload or a URL) is one `Asset`, priced by the type of the block that uses it,
+and uploads no block uses are still inputs of the job, priced by their own type.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from reelforge.api.dialects.avs.protocol import FromJsonRequest, FromPromptRequest, Webhook
+from reelforge.config import Settings
+from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.domain.formats import output_format
+from reelforge.domain.request import Asset, GenerationRequest, Kind
+from reelforge.domain.template import media_sources, template_duration, with_refs
+from reelforge.media.fetch import check_url
+from reelforge.tasks.service import Submission
+
+DIALECT = "avs"
+JSON_MODEL = "avs-json"
+PROMPT_MODEL = "avs-prompt"
+DEFAULT_PROMPT_SECONDS = 15
+MIN_PROMPT_SECONDS, MAX_PROMPT_SECONDS = 5, 120
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One job-scoped file of a create, stored: its file name (the `uploadName`), media type and ref."""
+
+    name: str
+    type: str  # video | image | audio
+    source: str  # stored:<key>
+
+
+def media_type_of(name: str, content_type: str | None) -> str | None:
+    """`video`, `image` or `audio` from the declared content type, else from the file name."""
+    for candidate in (content_type or "", mimetypes.guess_type(name)[0] or ""):
+        major = candidate.split("/")[0].lower()
+        if major in ("video", "image", "audio"):
+            return major
+    return None
+
+
+def checked_url(url: str, pointer: str, settings: Settings) -> str:
+    try:
+        check_url(url, allow_private=settings.allow_private_urls, purpose=pointer)
+    except ReelforgeError as exc:
+        exc.field = pointer
+        raise
+    return url
+
+
+def _submission(
+    model: str, generation: GenerationRequest, echoed: dict[str, Any], webhook: Webhook | None, settings: Settings
+) -> Submission:
+    url = None if webhook is None else checked_url(webhook.url, "/webhook/url", settings)
+    return Submission(
+        model=model,
+        request=generation,
+        input=echoed,
+        dialect=DIALECT,
+        webhook_url=url,
+        webhook_scheme="avs",
+        webhook_secret=None if webhook is None else webhook.secret,
+    )
+
+
+def from_json(body: FromJsonRequest, raw_template: Any, uploads: dict[str, Upload], settings: Settings) -> Submission:
+    """`raw_template` is the template as the caller sent it, which `input` echoes back."""
+    assets: dict[str, Asset] = {}
+    refs: dict[str, str] = {}
+    for pointer, kind, source in media_sources(body.template):
+        if source.upload_name is not None:
+            upload = uploads.get(source.upload_name)
+            if upload is None:
+                known = ", ".join(sorted(uploads)) or "none"
+                raise invalid(
+                    f"no uploaded file is named {source.upload_name!r} (uploaded: {known})", f"{pointer}/uploadName"
+                )
+            ref = upload.source
+        elif source.url is not None:
+            ref = checked_url(source.url, f"{pointer}/url", settings)
+        else:  # only a `ref`: the API's own form, never accepted from a caller
+            raise invalid("must be an https URL", f"{pointer}/url")
+        refs[pointer] = ref
+        assets.setdefault(ref, Asset(source=ref, type=kind, name=source.upload_name or source.url))
+    for upload in uploads.values():
+        assets.setdefault(upload.source, Asset(source=upload.source, type=upload.type, name=upload.name))
+    output = body.output
+    fmt = output_format(output.aspect_ratio, output.quality)
+    generation = GenerationRequest(
+        kind=Kind.COMPOSE,
+        template=with_refs(body.template, refs),
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=template_duration(body.template),
+        assets=list(assets.values()),
+        extra={"quality": output.quality, "aspectRatio": output.aspect_ratio, "mode": "json"},
+    )
+    echoed = {"template": raw_template, "output": output.echoed()}
+    return _submission(JSON_MODEL, generation, echoed, body.webhook, settings)
+
+
+def requested_seconds(prompt: str) -> int:
+    """The length a prompt asks for ("a 20 second teaser", "30s"), clamped; the default otherwise."""
+    match = re.search(r"(\d{1,3})\s*-?\s*(?:seconds?|secs?|s)\b", prompt, re.IGNORECASE)
+    seconds = int(match.group(1)) if match else DEFAULT_PROMPT_SECONDS
+    return max(MIN_PROMPT_SECONDS, min(MAX_PROMPT_SECONDS, seconds))
+
+
+def from_prompt(body: FromPromptRequest, uploads: dict[str, Upload], settings: Settings) -> Submission:
+    assets = []
+    for index, url in enumerate(body.asset_urls):
+        pointer = f"/assetUrls/{index}"
+        checked = checked_url(url, pointer, settings)
+        kind = media_type_of(checked.split("?")[0], None)
+        if kind is None:
+            raise invalid(
+                "cannot tell the media type from the URL; use a .mp4/.mov/.webm, image or audio "
+                "file name, or upload the file instead",
+                pointer,
+            )
+        assets.append(Asset(source=checked, type=kind, name=checked))
+    assets += [Asset(source=u.source, type=u.type, name=u.name) for u in uploads.values()]
+    output = body.output
+    fmt = output_format(output.aspect_ratio, output.quality)
+    generation = GenerationRequest(
+        kind=Kind.COMPOSE,
+        prompt=body.prompt.strip(),
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=requested_seconds(body.prompt),
+        assets=assets,
+        extra={"quality": output.quality, "aspectRatio": output.aspect_ratio, "mode": "prompt"},
+    )
+    echoed = {
+        "prompt": body.prompt,
+        "assetUrls": body.asset_urls,
+        "uploads": sorted(uploads),
+        "output": output.echoed(),
+    }
+    return _submission(PROMPT_MODEL, generation, echoed, body.webhook, settings)
