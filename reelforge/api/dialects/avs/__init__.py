@@ -39,7 +39,7 @@ AVS_DIALECT = Dialect(
 def parse_from_json(parsed: ParsedRequest, services: Services) -> tuple[GenerationRequest, dict[str, Any]]:
     """TRANSITIONAL, for MCP's render_template until it stops importing the API: the request and `input`."""
     body = parse_body(FromJsonRequest, parsed.payload)
-    submission = from_json(body, parsed.payload.get("template"), parsed.uploads, services.settings)
+    submission = from_json(body, parsed.uploads, services.settings)
     return submission.request, submission.input
 
 

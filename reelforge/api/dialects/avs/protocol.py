@@ -13,7 +13,17 @@ import copy
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reelforge.api.errors import validation_error
 from reelforge.domain.errors import InvalidValue, invalid
@@ -37,10 +47,10 @@ class Output(_Body):
     """What to render: the frame's aspect ratio and a quality preset (the table in docs/compose.md)."""
 
     aspect_ratio: str = Field(
-        DEFAULT_ASPECT_RATIO, alias="aspectRatio", json_schema_extra={"enum": list(ASPECT_RATIOS)}
+        default=DEFAULT_ASPECT_RATIO, alias="aspectRatio", json_schema_extra={"enum": list(ASPECT_RATIOS)}
     )
-    quality: str = Field(DEFAULT_QUALITY, json_schema_extra={"enum": list(QUALITIES)})
-    format: Literal["mp4"] = Field("mp4", description="V1 output is MP4 only")
+    quality: str = Field(default=DEFAULT_QUALITY, json_schema_extra={"enum": list(QUALITIES)})
+    format: Literal["mp4"] = Field(default="mp4", description="V1 output is MP4 only")
 
     @field_validator("aspect_ratio", mode="before")
     @classmethod
@@ -71,7 +81,7 @@ class Webhook(_Body):
     """Where to POST the job when it ends, and the secret to sign it with (else the account key's secret)."""
 
     url: str = Field(description="https URL that receives the terminal event")
-    secret: str | None = Field(None, description="HMAC-SHA256 key for X-AVS-Signature")
+    secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-AVS-Signature")
 
     @field_validator("secret", mode="before")
     @classmethod
@@ -104,6 +114,20 @@ class FromJsonRequest(_Create):
     """`POST /api/v1/videos/from-json`: render an AVS Template JSON v1."""
 
     template: Template = Field(description="AVS Template JSON v1 (docs/compose.md); media by url or uploadName")
+    _sent_template: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def sent_template(self) -> dict[str, Any]:
+        """The template exactly as the caller sent it (what the task's `input` echoes)."""
+        return self._sent_template
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_sent(cls, data: Any, handler: ModelWrapValidatorHandler[FromJsonRequest]) -> FromJsonRequest:
+        body = handler(data)
+        if isinstance(data, dict):
+            body._sent_template = data["template"]
+        return body
 
     @model_validator(mode="before")
     @classmethod
@@ -176,7 +200,7 @@ def parse_body(model: type[Create], payload: Any) -> Create:
 class CreateTokenRequest(_Body):
     """`POST /api/v1/tokens`; an empty body makes a `public_api` token named `default`."""
 
-    name: str = Field("default", max_length=200)
+    name: str = Field(default="default", max_length=200)
     kind: Literal["public_api", "cli"] = "public_api"
 
     @field_validator("name", mode="before")

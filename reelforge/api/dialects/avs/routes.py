@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from reelforge.accounts.tokens import ApiToken
 from reelforge.api.auth import key_from_headers
-from reelforge.api.deps import get_create_path, get_services
+from reelforge.api.deps import get_services
 from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.api.dialects.avs import translate
 from reelforge.api.dialects.avs.protocol import (
@@ -98,57 +99,44 @@ def render_job(task: Task, links: Links) -> dict[str, Any]:
 # ---------------------------------------------------------------- creates
 
 
-Translate = Callable[[Any, Any, dict[str, Upload], Settings], Submission]
+@dataclass(frozen=True)
+class Mode(Generic[Create]):
+    """One create route: the model it submits to, its body model and the translation to a `Submission`."""
+
+    model: str
+    protocol: type[Create]
+    translate: Callable[[Create, dict[str, Upload], Settings], Submission]
 
 
-def _from_json(body: FromJsonRequest, payload: dict[str, Any], uploads: dict[str, Upload], s: Settings) -> Submission:
-    return translate.from_json(body, payload.get("template"), uploads, s)
+JSON_MODE = Mode(JSON_MODEL, FromJsonRequest, translate.from_json)
+PROMPT_MODE = Mode(PROMPT_MODEL, FromPromptRequest, translate.from_prompt)
 
 
-def _from_prompt(body: FromPromptRequest, payload: Any, uploads: dict[str, Upload], s: Settings) -> Submission:
-    return translate.from_prompt(body, uploads, s)
-
-
-def _create(
-    request: Request,
-    token: ApiToken,
-    create_path: CreatePath,
-    settings: Settings,
-    body: CreateBody,
-    model: str,
-    protocol: type[Create],
-    to_submission: Translate,
-) -> Task:
-    """Blocking (run off the loop): validate, read the files, then store, submit and dispatch in the create path."""
-    parsed = parse_body(protocol, body.payload)  # refused here, nothing is stored
+def create(request: Request, key_id: str, services: Services, body: CreateBody, mode: Mode[Create]) -> Task:
+    """Blocking (run it off the loop): validate the payload, read the files, then let the create path store
+    them through its upload session, submit and dispatch. A refusal here has stored nothing; one after
+    (402, 409, an engine's 400) has its uploads deleted by the create path."""
+    settings = services.settings
+    parsed = parse_body(mode.protocol, body.payload)
     files = body.files(settings.max_upload_bytes)
-    idempotency = idempotency_of(request, DIALECT, model, body.payload, {f.name: f.digest for f in files})
+    idempotency = idempotency_of(request, DIALECT, mode.model, body.payload, {f.name: f.digest for f in files})
 
     def build(session: UploadSession) -> Submission:
         uploads = {f.name: Upload(f.name, f.type, session.put(f.data, f.name).source) for f in files}
-        return to_submission(parsed, body.payload, uploads, settings)
+        return mode.translate(parsed, uploads, settings)
 
-    return create_path.create(token.key_id, build, idempotency)
+    create_path: CreatePath = request.app.state.create_path
+    return create_path.create(key_id, build, idempotency)
+
+
+async def _create_route(request: Request, token: ApiToken, services: Services, mode: Mode[Create]) -> JSONResponse:
+    async with read_body(request) as body:  # the multipart form (spooled files) stays open until the create ends
+        task = await asyncio.to_thread(create, request, token.key_id, services, body, mode)
+    return JSONResponse(render_job(task, links_for(request)), status_code=202)
 
 
 router = dialect_router(generic_body, tags=["AVS public video API"])
 CREATE_ERRORS = errors(400, 401, 402, 403, 409, 413, 503)
-
-
-async def _create_route(
-    request: Request,
-    token: ApiToken,
-    create_path: CreatePath,
-    services: Services,
-    model: str,
-    protocol: type[Create],
-    to_submission: Translate,
-) -> JSONResponse:
-    async with read_body(request) as body:
-        task = await asyncio.to_thread(
-            _create, request, token, create_path, services.settings, body, model, protocol, to_submission
-        )
-    return JSONResponse(render_job(task, links_for(request)), status_code=202)
 
 
 @router.post(
@@ -160,12 +148,9 @@ async def _create_route(
     openapi_extra=request_body(FromJsonRequest),
 )
 async def from_json(
-    request: Request,
-    token: ApiToken = Depends(require_public_token),
-    create_path: CreatePath = Depends(get_create_path),
-    services: Services = Depends(get_services),
+    request: Request, token: ApiToken = Depends(require_public_token), services: Services = Depends(get_services)
 ) -> JSONResponse:
-    return await _create_route(request, token, create_path, services, JSON_MODEL, FromJsonRequest, _from_json)
+    return await _create_route(request, token, services, JSON_MODE)
 
 
 @router.post(
@@ -177,12 +162,9 @@ async def from_json(
     openapi_extra=request_body(FromPromptRequest),
 )
 async def from_prompt(
-    request: Request,
-    token: ApiToken = Depends(require_public_token),
-    create_path: CreatePath = Depends(get_create_path),
-    services: Services = Depends(get_services),
+    request: Request, token: ApiToken = Depends(require_public_token), services: Services = Depends(get_services)
 ) -> JSONResponse:
-    return await _create_route(request, token, create_path, services, PROMPT_MODEL, FromPromptRequest, _from_prompt)
+    return await _create_route(request, token, services, PROMPT_MODE)
 
 
 # ---------------------------------------------------------------- polling

@@ -70,8 +70,7 @@ def _submission(
     )
 
 
-def from_json(body: FromJsonRequest, raw_template: Any, uploads: dict[str, Upload], settings: Settings) -> Submission:
-    """`raw_template` is the template as the caller sent it, which `input` echoes back."""
+def from_json(body: FromJsonRequest, uploads: dict[str, Upload], settings: Settings) -> Submission:
     assets: dict[str, Asset] = {}
     refs: dict[str, str] = {}
     for pointer, kind, source in media_sources(body.template):
@@ -103,7 +102,7 @@ def from_json(body: FromJsonRequest, raw_template: Any, uploads: dict[str, Uploa
         assets=list(assets.values()),
         extra={"quality": output.quality, "aspectRatio": output.aspect_ratio, "mode": "json"},
     )
-    echoed = {"template": raw_template, "output": output.echoed()}
+    echoed = {"template": body.sent_template, "output": output.echoed()}
     return _submission(JSON_MODEL, generation, echoed, body.webhook, settings)
 
 
