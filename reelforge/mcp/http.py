@@ -8,6 +8,7 @@ server's public host names are the operator's to choose.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,9 +18,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from reelforge.api.auth import key_from_headers
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.edge.create import CreatePath
+from reelforge.edge.credentials import key_from_headers
 from reelforge.mcp.server import build_server
 from reelforge.mcp.tools import Caller, VideoTools
 from reelforge.services import Services
@@ -56,7 +57,11 @@ class MCPEndpoint:
         request = Request(scope)
         try:
             # Kept in the scope's state, which the SDK's Request for this message shares: tools read it there.
-            request.state.api_key = self.services.keys.authenticate(key_from_headers(request))  # type: ignore[arg-type]
+            # The lookup is a database read: off the event loop (docs/design.md, "Database calls").
+            request.state.api_key = await asyncio.to_thread(
+                self.services.keys.authenticate,
+                key_from_headers(request),
+            )
         except ReelforgeError as exc:
             await _unauthorized(send, exc)
             return

@@ -1,9 +1,10 @@
-"""The MCP tools' arguments and results, built from the pydantic models the HTTP API parses with.
+"""The MCP tools' arguments and results, built from the domain models the HTTP API parses with.
 
-`generate_video` takes exactly what `POST /api/actions/ai.video.generate` takes (`GenerateInput`) plus the
-wait options; `render_template` takes the AVS from-json body, whose `template` schema is the compositor's
-own `Template` model. So an agent reading a tool's input schema reads the API's contract, and the two
-cannot drift apart.
+`generate_video` takes exactly what `POST /api/actions/ai.video.generate` takes (`SceneArgs`, from
+`reelforge.domain.scenes`) plus the wait options and an idempotency key; `render_template` takes the AVS
+from-json body (media by URL), whose `template` schema is the compositor's own `Template` model. So an agent
+reading a tool's input schema reads the API's contract, and the two cannot drift apart. Nothing here imports
+the HTTP API package: MCP sits beside the HTTP dialects, not on top of them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.api.dialects.actions import MAX_WAIT_MS, GenerateInput
+from reelforge.domain.scenes import MAX_WAIT_MS, SceneArgs
 from reelforge.domain.template import Template
+from reelforge.edge.idempotency import MAX_KEY_CHARS
 
 DEFAULT_WAIT_MS = 600_000
 
@@ -31,8 +33,18 @@ class WaitOptions(BaseModel):
     )
 
 
-class GenerateVideoArgs(GenerateInput, WaitOptions):
-    """`ai.video.generate`'s input: prompt, scene or model, image/video inputs, options; plus wait."""
+class CreateOptions(WaitOptions):
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        description="Retry-safe creates: a repeat with the same key and arguments returns the first task "
+        "(charged once); the same key with other arguments is refused with IDEMPOTENCY_CONFLICT",
+    )
+
+
+class GenerateVideoArgs(SceneArgs, CreateOptions):
+    """`ai.video.generate`'s input: prompt, scene or model, image/video inputs, options; plus wait and a key."""
 
 
 class GetVideoArgs(BaseModel):
@@ -64,14 +76,14 @@ class RenderOutput(BaseModel):
     format: Literal["mp4"] = "mp4"
 
 
-class RenderTemplateArgs(WaitOptions):
+class RenderTemplateArgs(CreateOptions):
     """The AVS from-json body (media by URL; uploads need the HTTP API) plus wait."""
 
     template: Template = Field(description='An AVS Template JSON v1: version "1" and video/image/text/audio blocks')
     output: RenderOutput = Field(default_factory=RenderOutput)
 
 
-class RenderOptions(WaitOptions):
+class RenderOptions(CreateOptions):
     """`RenderTemplateArgs` without the template, which `parse_template` checks with JSON pointers."""
 
     template: dict[str, Any]

@@ -1,8 +1,10 @@
-"""What the MCP tools do, in terms of the task service: submit, wait with progress, read, cancel.
+"""What the MCP tools do, in terms of the task service: create, wait with progress, read, cancel.
 
-The tools call the same functions the HTTP dialects call (`actions.build_request`, `avs.parse_from_json`,
-`TaskService.submit`), so a task made over MCP is priced, validated, queued and refunded exactly like one
-made over HTTP, and shows up in every dialect's history for the same key.
+The tools translate with the same domain functions the HTTP dialects use (`domain.scenes.scene_request`, as
+the actions API does, and `domain.scenes.template_request`, the AVS from-json rules) and create through the
+same `CreatePath`, so a task made over MCP is priced, validated, queued, refunded and cleaned up exactly
+like one made over HTTP (a refused create leaves no upload and takes no credit; `idempotency_key` makes a
+retry safe), and shows up in every dialect's history for the same key.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from reelforge.api.dialects.actions import build_request
-from reelforge.api.dialects.avs import JSON_MODEL, parse_from_json
-from reelforge.api.dialects.avs_uploads import ParsedRequest
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.scenes import TEMPLATE_MODEL, input_list, scene_request, template_request
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
+from reelforge.edge.idempotency import Idempotency
 from reelforge.edge.links import Links, expired_message
+from reelforge.edge.uploads import UploadSession, elide_data_uri
 from reelforge.engines.base import engine_class
 from reelforge.mcp.schemas import (
     CancelVideoArgs,
+    CreateOptions,
     GenerateVideoArgs,
     GetVideoArgs,
     ListModelsArgs,
@@ -33,6 +37,7 @@ from reelforge.mcp.schemas import (
     ToolErrorInfo,
     VideoSnapshot,
 )
+from reelforge.media.fetch import check_url
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
 
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DIALECT = "mcp"
 POLL_SECONDS = 0.25
+CREATE_OPTIONS = set(CreateOptions.model_fields)  # wait, wait_ms, idempotency_key: not part of the request
 CANCEL_SETTLE_SECONDS = 10.0
 
 Progress = Callable[[float, str], Awaitable[None]]
@@ -72,25 +78,39 @@ class VideoTools:
     # ------------------------------------------------------------------ tools
 
     async def generate_video(self, args: GenerateVideoArgs, caller: Caller, progress: Progress) -> Outcome:
-        model, request = await asyncio.to_thread(build_request, args, self.services)
-        submission = Submission(
-            model=model,
-            request=request,
-            dialect=DIALECT,
-            input=args.model_dump(exclude={"wait", "wait_ms"}, exclude_none=True),
-        )
-        return await self._submit_and_maybe_wait(submission, caller, progress, args.wait, args.wait_ms)
+        model = args.model_name
+        sent = args.model_dump(exclude=CREATE_OPTIONS, exclude_none=True)
+        echoed = dict(sent)
+        if "imageInput" in echoed:
+            echoed["imageInput"] = [elide_data_uri(value) for value in input_list(args.imageInput)]
+
+        def build(session: UploadSession) -> Submission:
+            request = scene_request(
+                args,
+                self.services.tasks.model(model),
+                accept_image=lambda value, field: session.accept_image(value, field).source,
+                check_url=self._check_url,
+            )
+            return Submission(model=model, request=request, dialect=DIALECT, input=echoed)
+
+        return await self._create(build, self._idempotency(args, model, sent), caller, progress, args)
 
     async def render_template(self, args: RenderOptions, caller: Caller, progress: Progress) -> Outcome:
         if not self.compositor_available():
             raise ReelforgeError(
                 ErrorCode.INVALID_MODEL,
-                f"this server has no compositor: no {JSON_MODEL!r} model with a working compose engine",
+                f"this server has no compositor: no {TEMPLATE_MODEL!r} model with a working compose engine",
             )
-        payload = {"template": args.template, "output": args.output.model_dump()}
-        request, echoed = await asyncio.to_thread(parse_from_json, ParsedRequest(payload=payload), self.services)
-        submission = Submission(model=JSON_MODEL, request=request, input=echoed, dialect=DIALECT)
-        return await self._submit_and_maybe_wait(submission, caller, progress, args.wait, args.wait_ms)
+        output = args.output
+
+        def build(session: UploadSession) -> Submission:
+            request, echoed = template_request(
+                args.template, output.aspectRatio, output.quality, check_url=self._check_url
+            )
+            return Submission(model=TEMPLATE_MODEL, request=request, input=echoed, dialect=DIALECT)
+
+        sent = {"template": args.template, "output": output.model_dump()}
+        return await self._create(build, self._idempotency(args, TEMPLATE_MODEL, sent), caller, progress, args)
 
     async def get_video(self, args: GetVideoArgs, caller: Caller, progress: Progress) -> Outcome:
         task = await asyncio.to_thread(self.services.tasks.get, args.task_id, caller.key_id)
@@ -123,7 +143,7 @@ class VideoTools:
         return Outcome(ModelList(models=models))
 
     def compositor_available(self) -> bool:
-        spec = self.services.tasks.catalog.get(JSON_MODEL)
+        spec = self.services.tasks.catalog.get(TEMPLATE_MODEL)
         if spec is None:
             return False
         try:
@@ -134,14 +154,31 @@ class VideoTools:
 
     # --------------------------------------------------------------- helpers
 
-    async def _submit_and_maybe_wait(
-        self, submission: Submission, caller: Caller, progress: Progress, wait: bool, wait_ms: int
+    def _check_url(self, url: str, field: str) -> None:
+        try:
+            check_url(url, allow_private=self.services.settings.allow_private_urls, purpose=field)
+        except ReelforgeError as exc:
+            exc.field = field
+            raise
+
+    @staticmethod
+    def _idempotency(args: CreateOptions, model: str, sent: dict[str, Any]) -> Idempotency:
+        """The caller's `idempotency_key` and a digest of what they sent (the tool, the model, the arguments)."""
+        return Idempotency.of(args.idempotency_key, DIALECT, model, sent, field="/idempotency_key")
+
+    async def _create(
+        self,
+        build: Callable[[UploadSession], Submission],
+        idempotency: Idempotency,
+        caller: Caller,
+        progress: Progress,
+        options: CreateOptions,
     ) -> Outcome:
-        task = await asyncio.to_thread(self.services.tasks.submit, caller.key_id, submission)
-        self.executor.dispatch(task)
-        log.info("mcp: task %s (%s) submitted", task.id, task.model)
-        if wait:
-            task = await self._wait(task, caller, wait_ms, progress)
+        """Create through the create path (off the event loop), then wait when asked to."""
+        task = await self.create_path.create_async(caller.key_id, build, idempotency)
+        log.info("mcp: task %s (%s) created", task.id, task.model)
+        if options.wait:
+            task = await self._wait(task, caller, options.wait_ms, progress)
         return await self._outcome(task, caller)
 
     async def _wait(self, task: Task, caller: Caller, wait_ms: int, progress: Progress) -> Task:

@@ -6,35 +6,39 @@ parse the input), `POST /api/actions/ai.video.generate`, `ai.video.query` and
 error). Scenes map to catalog models (text-to-video: t2v, image-to-video: i2v, video-to-video: v2v,
 ad-video: ad-video), overridable with `model`; the only `provider` here is `reelforge`.
 Answers: `{taskId, status, videoUrl, url, provider, model}` (+ `progress`, `error`).
+
+Each action is its own route with its body model, so `/openapi.json` shows every input and answer. The
+translation to a `GenerationRequest` is `reelforge.domain.scenes`, shared with MCP's `generate_video`;
+creates go through the create path (`Idempotency-Key` honoured, a refused create leaves no upload).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Any, Literal
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
+from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import Dialect, dialect_router, generic_body
+from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
-from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.formats import output_format, size_for_aspect
-from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
+from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.scenes import MAX_WAIT_MS, SCENE_MODELS, Options, SceneArgs, input_list, scene_request
 from reelforge.domain.task import Task, TaskStatus
+from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links, expired_message
-from reelforge.edge.uploads import accept_image
+from reelforge.edge.uploads import UploadSession, elide_data_uri
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
 from reelforge.tasks.service import Submission
 
 DIALECT = "actions"
 PROVIDER = "reelforge"
-SCENE_MODELS = {"text-to-video": "t2v", "image-to-video": "i2v", "video-to-video": "v2v", "ad-video": "ad-video"}
 STATUS_NAMES = {
     TaskStatus.QUEUED: "queued",
     TaskStatus.RUNNING: "running",
@@ -42,41 +46,45 @@ STATUS_NAMES = {
     TaskStatus.FAILED: "failed",
     TaskStatus.CANCELLED: "cancelled",
 }
-MAX_WAIT_MS = 3_600_000
+WAIT_POLL_SECONDS = 0.5
+
+__all__ = [
+    "ACTIONS",
+    "ACTIONS_DIALECT",
+    "MAX_WAIT_MS",
+    "SCENE_MODELS",
+    "GenerateAndWaitInput",
+    "GenerateInput",
+    "Options",
+    "QueryInput",
+    "TaskAnswer",
+    "render_answer",
+]
+
+# ---------------------------------------------------------------- protocol
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    aspectRatio: Literal["16:9", "9:16", "1:1"] = "16:9"
-    duration: int | None = Field(None, ge=1, le=60, description="Seconds (the model's allowed values apply)")
-    seed: int | None = Field(None, ge=0)
-
-
-class GenerateInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(min_length=1, max_length=4000)
-    scene: Literal["text-to-video", "image-to-video", "video-to-video", "ad-video"] = "text-to-video"
-    provider: Literal["reelforge"] | None = None
-    model: str | None = Field(None, description="A catalog model instead of the scene's default")
-    imageInput: str | list[str] | None = None
-    videoInput: str | list[str] | None = None
-    options: Options = Field(default_factory=Options)
-    workspaceId: str | None = None
+class GenerateInput(SceneArgs):
+    """`ai.video.generate`: prompt, scene or model, image/video inputs, options (unknown fields refused)."""
 
 
 class GenerateAndWaitInput(GenerateInput):
-    timeoutMs: int = Field(600_000, ge=0, le=MAX_WAIT_MS)
+    """`ai.video.generate_and_wait`: `ai.video.generate`'s input plus how long to wait."""
+
+    timeoutMs: int = Field(600_000, ge=0, le=MAX_WAIT_MS, description="Answer with the task as it is after this long")
 
 
 class QueryInput(BaseModel):
+    """`ai.video.query`: the task to report on."""
+
     model_config = ConfigDict(extra="forbid")
 
     taskId: str
 
 
 class TaskAnswer(BaseModel):
+    """Every action's answer: the task as it stands (`videoUrl` and `url` once it succeeded)."""
+
     taskId: str
     status: Literal["queued", "running", "success", "failed", "cancelled"]
     videoUrl: str | None = None
@@ -87,6 +95,32 @@ class TaskAnswer(BaseModel):
     error: dict[str, Any] | None = None
 
 
+class ActionsErrorDetail(BaseModel):
+    code: ErrorCode
+    message: str
+    field: str | None = Field(None, description="JSON pointer of the bad field (`/options/duration`)")
+
+
+class ActionsError(BaseModel):
+    """Every error: `{"error": {"code", "message", "field"?}}`."""
+
+    error: ActionsErrorDetail
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the actions error body."""
+    what = {
+        400: "Invalid input (field: JSON pointer), or a model's rule refused it",
+        401: "Missing or wrong API key",
+        402: "Not enough credits",
+        404: "No such action or task",
+        409: "Idempotency-Key reused with a different request",
+        413: "Request body too large",
+        503: "Queue full; retry later",
+    }
+    return {status: {"model": ActionsError, "description": what[status]} for status in statuses}
+
+
 ACTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "ai.video.generate": (GenerateInput, "Create a video task; answers at once with its taskId"),
     "ai.video.query": (QueryInput, "A task's status and, once done, its video URL"),
@@ -95,72 +129,35 @@ ACTIONS: dict[str, tuple[type[BaseModel], str]] = {
         "Create and wait up to timeoutMs; answers with the task as it then is",
     ),
 }
+CREATE_ERRORS = errors(400, 401, 402, 409, 413, 503)
+
+# ---------------------------------------------------------------- translation
 
 
-def _parse(model: type[BaseModel], body: Any) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        pointer = "/" + "/".join(str(p) for p in first["loc"])
-        raise invalid(f"{pointer}: {first['msg']}", pointer) from None
+def echoed_input(data: GenerateInput) -> dict[str, Any]:
+    """What the task's `input` keeps: the fields as sent, data URIs shortened to their header and size."""
+    fields = data.scene_fields()
+    if "imageInput" in fields:
+        fields["imageInput"] = [elide_data_uri(value) for value in input_list(data.imageInput)]
+    return fields
 
 
-def _list(value: str | list[str] | None) -> list[str]:
-    """A list as given, or a comma-separated string (the CLI's form) — except one data URI, which has a comma."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    return [value] if value.startswith("data:") else [v.strip() for v in value.split(",") if v.strip()]
+def create(request: Request, key_id: str, services: Services, create_path: CreatePath, data: GenerateInput) -> Task:
+    """Blocking: create the task for `data` through the create path (the caller's Idempotency-Key honoured)."""
+    model = data.model_name
+    idempotency = idempotency_of(request, DIALECT, model, data.scene_fields())
+    allow_private = services.settings.allow_private_urls
 
-
-def build_request(data: GenerateInput, services: Services) -> tuple[str, GenerationRequest]:
-    model = data.model or SCENE_MODELS[data.scene]
-    spec = services.tasks.model(model)
-    images, videos = _list(data.imageInput), _list(data.videoInput)
-    seed = data.options.seed if data.options.seed is not None else secrets.randbelow(2**31)
-    aspect = data.options.aspectRatio
-    if spec.kind == Kind.COMPOSE:  # ad-video: the images in motion under the prompt's copy
-        if not images:
-            raise invalid("ad-video needs at least one product image in imageInput", "/imageInput")
-        for index, url in enumerate(images):
-            check_url(url, allow_private=services.settings.allow_private_urls, purpose=f"/imageInput/{index}")
-        fmt = output_format(aspect, "draft")
-        return model, GenerationRequest(
-            kind=Kind.COMPOSE,
-            prompt=data.prompt,
-            width=fmt.width,
-            height=fmt.height,
-            fps=fmt.fps,
-            duration=data.options.duration or 10,
-            seed=seed,
-            assets=[Asset(source=url, type="image", name=f"image-{i}") for i, url in enumerate(images)],
-            extra={"aspectRatio": aspect, "quality": "draft", "mode": "ad-video"},
+    def build(session: UploadSession) -> Submission:
+        generation = scene_request(
+            data,
+            services.tasks.model(model),
+            accept_image=lambda value, field: session.accept_image(value, field).source,
+            check_url=lambda url, field: check_url(url, allow_private=allow_private, purpose=field),
         )
-    duration = data.options.duration or (spec.durations[0] if spec.durations else 5)
-    if spec.durations and duration not in spec.durations:
-        raise invalid(f"options.duration must be one of {spec.durations} for {model}", "/options/duration")
-    width, height = size_for_aspect(aspect, spec.height)
-    common = {
-        "prompt": data.prompt,
-        "width": width,
-        "height": height,
-        "fps": spec.fps,
-        "duration": duration,
-        "seed": seed,
-    }
-    if spec.kind == Kind.VIDEO_TO_VIDEO:
-        if not videos:
-            raise invalid("video-to-video needs a videoInput URL", "/videoInput")
-        check_url(videos[0], allow_private=services.settings.allow_private_urls, purpose="/videoInput/0")
-        return model, GenerationRequest(kind=spec.kind, video=videos[0], **common)
-    if spec.kind == Kind.IMAGE_TO_VIDEO:
-        if not images:
-            raise invalid("image-to-video needs an imageInput (URL or data URI)", "/imageInput")
-        image = accept_image(images[0], "/imageInput/0", services.settings, services.storage)
-        return model, GenerationRequest(kind=spec.kind, images=[ImageInput(source=image.source)], **common)
-    return model, GenerationRequest(kind=Kind.TEXT_TO_VIDEO, **common)
+        return Submission(model=model, request=generation, input=echoed_input(data), dialect=DIALECT)
+
+    return create_path.create(key_id, build, idempotency)
 
 
 def render_answer(task: Task, links: Links) -> dict[str, Any]:
@@ -180,11 +177,17 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
     ).model_dump()
 
 
+# ---------------------------------------------------------------- routes
+
 router = dialect_router(generic_body, prefix="/api/actions", tags=["actions API"])
 
 
+def _no_action(name: str) -> ReelforgeError:
+    return ReelforgeError(ErrorCode.NOT_FOUND, f"no action {name!r}; see GET /api/actions")
+
+
 @router.get("", summary="The actions this server offers")
-async def list_actions(request: Request) -> dict[str, Any]:
+async def list_actions() -> dict[str, Any]:
     return {
         "actions": [
             {"name": name, "description": text, "schemaUrl": f"/api/actions/{name}/schema"}
@@ -193,10 +196,10 @@ async def list_actions(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/{name}/schema", summary="An action's input and output JSON Schema")
+@router.get("/{name}/schema", summary="An action's input and output JSON Schema", responses=errors(404))
 async def action_schema(name: str) -> dict[str, Any]:
     if name not in ACTIONS:
-        raise ReelforgeError(ErrorCode.NOT_FOUND, f"no action {name!r}; see GET /api/actions")
+        raise _no_action(name)
     model, text = ACTIONS[name]
     return {
         "name": name,
@@ -206,37 +209,61 @@ async def action_schema(name: str) -> dict[str, Any]:
     }
 
 
-async def _submit(request: Request, key: ApiKey, data: GenerateInput) -> Task:
-    services: Services = request.app.state.services
-    model, generation = await asyncio.to_thread(build_request, data, services)
-    task = await asyncio.to_thread(
-        services.tasks.submit,
-        key.id,
-        Submission(model=model, request=generation, input=data.model_dump(exclude_none=True), dialect=DIALECT),
-    )
-    request.app.state.executor.dispatch(task)
-    return task
+@router.post(
+    "/ai.video.generate",
+    summary="Create a video task (answers at once)",
+    response_model=TaskAnswer,
+    responses=CREATE_ERRORS,
+)
+def generate(
+    data: GenerateInput,
+    request: Request,
+    key: ApiKey = Depends(require_key),
+    services: Services = Depends(get_services),
+    create_path: CreatePath = Depends(get_create_path),
+) -> dict[str, Any]:
+    return render_answer(create(request, key.id, services, create_path, data), links_for(request))
 
 
-@router.post("/{name}", summary="Run an action")
-async def run_action(name: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-    if name not in ACTIONS:
-        raise ReelforgeError(ErrorCode.NOT_FOUND, f"no action {name!r}; see GET /api/actions")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise invalid("the request body must be JSON") from None
-    services: Services = request.app.state.services
-    data = _parse(ACTIONS[name][0], body)
-    if name == "ai.video.query":
-        return render_answer(services.tasks.get(data.taskId, key.id), links_for(request))
-    task = await _submit(request, key, data)
-    if name == "ai.video.generate_and_wait":
-        deadline = time.monotonic() + data.timeoutMs / 1000
-        while not task.status.is_terminal and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-            task = await asyncio.to_thread(services.tasks.get, task.id, key.id)
+@router.post(
+    "/ai.video.generate_and_wait",
+    summary="Create a video task and wait up to timeoutMs for it",
+    response_model=TaskAnswer,
+    responses=CREATE_ERRORS,
+)
+async def generate_and_wait(
+    data: GenerateAndWaitInput,
+    request: Request,
+    key: ApiKey = Depends(require_key),
+    services: Services = Depends(get_services),
+    create_path: CreatePath = Depends(get_create_path),
+) -> dict[str, Any]:
+    task = await asyncio.to_thread(create, request, key.id, services, create_path, data)
+    deadline = time.monotonic() + data.timeoutMs / 1000
+    while not task.status.is_terminal and time.monotonic() < deadline:
+        await asyncio.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        task = await asyncio.to_thread(services.tasks.get, task.id, key.id)
     return render_answer(task, links_for(request))
+
+
+@router.post(
+    "/ai.video.query",
+    summary="A task's status and, once done, its video URL",
+    response_model=TaskAnswer,
+    responses=errors(400, 401, 404),
+)
+def query(
+    data: QueryInput,
+    request: Request,
+    key: ApiKey = Depends(require_key),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    return render_answer(services.tasks.get(data.taskId, key.id), links_for(request))
+
+
+@router.post("/{name}", summary="An action this server does not offer", responses=errors(401, 404))
+def unknown_action(name: str, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
+    raise _no_action(name)
 
 
 ACTIONS_DIALECT = Dialect(DIALECT, (router,), generic_body, render_answer, prefixes=("/api/actions",))

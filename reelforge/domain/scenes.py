@@ -1,0 +1,182 @@
+"""Scenes and templates as `GenerationRequest`s: the translation the actions API and MCP share.
+
+Two surfaces take the same arguments: `POST /api/actions/ai.video.generate` and MCP's `generate_video` take
+`SceneArgs` (prompt, scene or model, image/video inputs, options); MCP's `render_template` takes an AVS
+Template JSON v1 and an output (aspect ratio, quality). Both translate here, so the two cannot drift apart.
+
+Pure: nothing here stores or fetches. What needs the outside world is passed in by the caller, which runs
+inside the create path's upload session: `accept_image(value, pointer) -> source` (an https URL checked, a
+data URI decoded and stored, answering its `stored:` source) and `check_url(value, pointer)` (raises unless
+the URL may be fetched). They are called only after every rule that needs neither has passed, so a request
+refused by a rule here has stored nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.domain.catalog import ModelSpec
+from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.domain.formats import output_format, size_for_aspect
+from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
+from reelforge.domain.template import media_sources, parse_template, template_duration, with_refs
+
+SCENE_MODELS = {"text-to-video": "t2v", "image-to-video": "i2v", "video-to-video": "v2v", "ad-video": "ad-video"}
+"""Each scene's catalog model, used when the caller names no `model`."""
+TEMPLATE_MODEL = "avs-json"
+"""The catalog model that renders an AVS Template JSON v1 with the compositor."""
+MAX_WAIT_MS = 3_600_000
+AD_VIDEO_SECONDS = 10
+
+AcceptImage = Callable[[str, str], str]
+"""`(value, pointer) -> source`: an image URL checked, or a data URI stored (its `stored:` source)."""
+CheckUrl = Callable[[str, str], None]
+"""`(url, pointer)`: raises INVALID_PAYLOAD (naming `pointer`) unless the URL may be fetched."""
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    aspectRatio: Literal["16:9", "9:16", "1:1"] = "16:9"
+    duration: int | None = Field(None, ge=1, le=60, description="Seconds (the model's allowed values apply)")
+    seed: int | None = Field(None, ge=0)
+
+
+class SceneArgs(BaseModel):
+    """What a scene generation takes (the Modkie CLI contract's API fields); unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    scene: Literal["text-to-video", "image-to-video", "video-to-video", "ad-video"] = "text-to-video"
+    provider: Literal["reelforge"] | None = None
+    model: str | None = Field(None, description="A catalog model instead of the scene's default")
+    imageInput: str | list[str] | None = Field(
+        None, description="Image URLs or data URIs: a list, or one comma-separated string"
+    )
+    videoInput: str | list[str] | None = Field(None, description="Video URLs: a list, or one comma-separated string")
+    options: Options = Field(default_factory=Options)
+    workspaceId: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        """The catalog model this request runs on: `model`, else the scene's."""
+        return self.model or SCENE_MODELS[self.scene]
+
+    def scene_fields(self) -> dict[str, Any]:
+        """The generation's own fields as sent (without a subclass's extras such as wait options)."""
+        return self.model_dump(include=set(SceneArgs.model_fields), exclude_none=True)
+
+
+def input_list(value: str | list[str] | None) -> list[str]:
+    """A list as given, or a comma-separated string (the CLI's form) — except one data URI, which has a comma."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value] if value.startswith("data:") else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def scene_request(
+    args: SceneArgs,
+    spec: ModelSpec,
+    *,
+    accept_image: AcceptImage,
+    check_url: CheckUrl,
+    seed: int | None = None,
+) -> GenerationRequest:
+    """The request for `args` on `spec` (the catalog entry of `args.model_name`); `invalid` naming the field."""
+    images, videos = input_list(args.imageInput), input_list(args.videoInput)
+    if seed is None:
+        seed = args.options.seed if args.options.seed is not None else secrets.randbelow(2**31)
+    aspect = args.options.aspectRatio
+    if spec.kind == Kind.COMPOSE:  # ad-video: the images in motion under the prompt's copy
+        if not images:
+            raise invalid("ad-video needs at least one product image in imageInput", "/imageInput")
+        for index, url in enumerate(images):
+            _checked(check_url, url, f"/imageInput/{index}")
+        fmt = output_format(aspect, "draft")
+        return GenerationRequest(
+            kind=Kind.COMPOSE,
+            prompt=args.prompt,
+            width=fmt.width,
+            height=fmt.height,
+            fps=fmt.fps,
+            duration=args.options.duration or AD_VIDEO_SECONDS,
+            seed=seed,
+            assets=[Asset(source=url, type="image", name=f"image-{i}") for i, url in enumerate(images)],
+            extra={"aspectRatio": aspect, "quality": "draft", "mode": "ad-video"},
+        )
+    duration = args.options.duration or (spec.durations[0] if spec.durations else 5)
+    if spec.durations and duration not in spec.durations:
+        raise invalid(f"options.duration must be one of {spec.durations} for {spec.name}", "/options/duration")
+    width, height = size_for_aspect(aspect, spec.height)
+    common: dict[str, Any] = {
+        "prompt": args.prompt,
+        "width": width,
+        "height": height,
+        "fps": spec.fps,
+        "duration": duration,
+        "seed": seed,
+    }
+    if spec.kind == Kind.VIDEO_TO_VIDEO:
+        if not videos:
+            raise invalid("video-to-video needs a videoInput URL", "/videoInput")
+        _checked(check_url, videos[0], "/videoInput/0")
+        return GenerationRequest(kind=spec.kind, video=videos[0], **common)
+    if spec.kind == Kind.IMAGE_TO_VIDEO:
+        if not images:
+            raise invalid("image-to-video needs an imageInput (URL or data URI)", "/imageInput")
+        source = accept_image(images[0], "/imageInput/0")
+        return GenerationRequest(kind=spec.kind, images=[ImageInput(source=source)], **common)
+    return GenerationRequest(kind=Kind.TEXT_TO_VIDEO, **common)
+
+
+def _checked(check_url: CheckUrl, url: str, pointer: str) -> None:
+    """`check_url`, its refusal naming `pointer` as the field."""
+    try:
+        check_url(url, pointer)
+    except ReelforgeError as exc:
+        exc.field = pointer
+        raise
+
+
+def template_request(
+    template: Any, aspect_ratio: str, quality: str, *, check_url: CheckUrl
+) -> tuple[GenerationRequest, dict[str, Any]]:
+    """An AVS Template JSON v1 (media by URL) and its output as a compose request, and the `input` to echo.
+
+    The template is checked by `parse_template` (errors name the exact pointer under `/template`); media by
+    `uploadName` needs uploads, which only the AVS HTTP API takes.
+    """
+    parsed = parse_template(template, prefix="/template")
+    fmt = output_format(aspect_ratio, quality)
+    assets: dict[str, Asset] = {}
+    refs: dict[str, str] = {}
+    for pointer, kind, source in media_sources(parsed):
+        if source.upload_name is not None:
+            raise invalid(
+                f"no uploaded file is named {source.upload_name!r} (uploaded: none; uploads need the HTTP API)",
+                f"{pointer}/uploadName",
+            )
+        if source.url is None:  # only a `ref`: the API's own form, never accepted from a caller
+            raise invalid("must be an https URL", f"{pointer}/url")
+        _checked(check_url, source.url, f"{pointer}/url")
+        refs[pointer] = source.url
+        assets.setdefault(source.url, Asset(source=source.url, type=kind, name=source.url))
+    request = GenerationRequest(
+        kind=Kind.COMPOSE,
+        template=with_refs(parsed, refs),
+        width=fmt.width,
+        height=fmt.height,
+        fps=fmt.fps,
+        duration=template_duration(parsed),
+        assets=list(assets.values()),
+        extra={"quality": quality, "aspectRatio": aspect_ratio, "mode": "json"},
+    )
+    echoed = {"template": template, "output": {"aspectRatio": aspect_ratio, "quality": quality}}
+    return request, echoed

@@ -1,0 +1,225 @@
+"""The actions API in-process (the `api` fixture, no workers): validation and its pointers, refused creates
+that keep no upload and take no credit, `Idempotency-Key`, and what `/openapi.json` declares.
+
+Real MP4s for each scene, and generate_and_wait against running workers, are in `test_actions.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from reelforge.domain.request import STORED_PREFIX
+from tests.asgi import InProcessApp, in_process_app
+from tests.helpers import data_uri, png_bytes
+
+IMAGE = data_uri(png_bytes(64, 48))
+
+
+class Account:
+    """One API key talking to the in-process actions API."""
+
+    def __init__(self, api: InProcessApp, credits: int = 100) -> None:
+        self.api = api
+        self.key = api.new_key(credits)
+
+    def act(self, name: str, body: Any, **headers: str):  # type: ignore[no-untyped-def]
+        return self.api.client.post(
+            f"/api/actions/{name}", json=body, headers={"Authorization": f"Bearer {self.key}", **headers}
+        )
+
+    def balance(self) -> int:
+        return self.api.balance(self.key)
+
+
+@pytest.fixture
+def account(api: InProcessApp) -> Account:
+    return Account(api)
+
+
+def refused(account: Account, response, status: int, code: str, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """`response` is the refusal expected, and left nothing: no upload, no credit, no dispatch."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    if field is not None:
+        assert error.get("field") == field, error
+    assert account.api.uploads() == []
+    assert account.api.executor.dispatched == []
+    return error
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("name", ["ai.video.generate", "ai.video.generate_and_wait"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"scene": "text-to-video"}, "/prompt"),
+        ({"prompt": ""}, "/prompt"),
+        ({"prompt": "x", "scene": "hologram"}, "/scene"),
+        ({"prompt": "x", "provider": "kie"}, "/provider"),
+        ({"prompt": "x", "colour": "red", "imageInput": IMAGE}, "/colour"),
+        ({"prompt": "x", "options": {"aspectRatio": "2:1"}}, "/options/aspectRatio"),
+        ({"prompt": "x", "options": {"duration": 0}}, "/options/duration"),
+        ({"prompt": "x", "scene": "image-to-video"}, "/imageInput"),
+        ({"prompt": "x", "scene": "video-to-video"}, "/videoInput"),
+        ({"prompt": "x", "scene": "video-to-video", "videoInput": "ftp://example.com/a.mp4"}, "/videoInput/0"),
+        ({"prompt": "x", "scene": "ad-video"}, "/imageInput"),
+        ({"prompt": "x", "scene": "ad-video", "imageInput": IMAGE}, "/imageInput/0"),
+        ({"prompt": "x", "options": {"duration": 7}}, "/options/duration"),
+        ({"prompt": "x", "scene": "image-to-video", "imageInput": IMAGE, "options": {"duration": 7}}, None),
+        ({"prompt": "x", "scene": "image-to-video", "imageInput": "data:image/png;base64,bm90IGFuIGltYWdl"}, None),
+    ],
+)
+def test_invalid_inputs_are_400_naming_the_field_and_keep_nothing(
+    account: Account, name: str, body: dict, field: str | None
+) -> None:
+    error = refused(account, account.act(name, body), 400, "INVALID_PAYLOAD", field)
+    assert error.get("field") and error["message"]
+    assert account.balance() == 100
+
+
+def test_the_model_rules_keep_their_wording(account: Account) -> None:
+    error = refused(
+        account, account.act("ai.video.generate", {"prompt": "x", "options": {"duration": 7}}), 400, "INVALID_PAYLOAD"
+    )
+    assert error["message"] == "options.duration must be one of [5, 8] for t2v"
+    unknown = refused(account, account.act("ai.video.generate", {"prompt": "x", "model": "nope"}), 400, "INVALID_MODEL")
+    assert "Unknown model 'nope'" in unknown["message"]
+
+
+def test_a_body_that_is_not_json_is_400(account: Account) -> None:
+    response = account.api.client.post(
+        "/api/actions/ai.video.generate",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {account.key}", "content-type": "application/json"},
+    )
+    refused(account, response, 400, "INVALID_PAYLOAD")
+
+
+def test_unknown_action_and_auth(account: Account) -> None:
+    refused(account, account.act("ai.nope", {"prompt": "x"}), 404, "NOT_FOUND")
+    assert account.api.client.get("/api/actions/ai.nope/schema").status_code == 404
+    anonymous = account.api.client.post("/api/actions/ai.video.generate", json={"prompt": "x", "imageInput": IMAGE})
+    refused(account, anonymous, 401, "AUTH_FAILED")
+
+
+# ---------------------------------------------------------------- refused creates
+
+
+def test_no_credits_is_402_keeping_no_upload(api: InProcessApp) -> None:
+    poor = Account(api, credits=1)
+    body = {"prompt": "x", "scene": "image-to-video", "imageInput": IMAGE}
+    for name in ("ai.video.generate", "ai.video.generate_and_wait"):
+        refused(poor, poor.act(name, body), 402, "INSUFFICIENT_CREDITS")
+    assert poor.balance() == 1
+
+
+@pytest.fixture
+def short_engine(tmp_path: Path) -> Iterator[InProcessApp]:
+    """i2v on a draft engine that renders at most 3 s, while the model allows any duration."""
+    models = tmp_path / "models.toml"
+    models.write_text(
+        '[models.i2v]\nengine = "draft"\nkind = "image_to_video"\ncredits_per_second = 1\n\n'
+        "[models.i2v.settings]\nmax_duration = 3\n"
+    )
+    yield from in_process_app(tmp_path / "data", models_file=models)
+
+
+def test_an_engine_refusal_keeps_no_upload(short_engine: InProcessApp) -> None:
+    account = Account(short_engine)
+    body = {"prompt": "x", "scene": "image-to-video", "imageInput": IMAGE, "options": {"duration": 5}}
+    error = refused(account, account.act("ai.video.generate", body), 400, "INVALID_PAYLOAD", "/duration")
+    assert "at most 3" in error["message"] and account.balance() == 100
+
+
+# ---------------------------------------------------------------- accepted creates and idempotency
+
+
+def test_image_to_video_stores_the_data_uri_and_echoes_it_elided(account: Account) -> None:
+    response = account.act("ai.video.generate", {"prompt": "x", "scene": "image-to-video", "imageInput": IMAGE})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["status"] == "queued" and answer["model"] == "i2v" and answer["provider"] == "reelforge"
+    assert len(account.api.uploads()) == 1 and account.balance() == 95
+    task = account.api.services.tasks.get(answer["taskId"])
+    assert task.request.images[0].source.startswith(STORED_PREFIX)
+    assert task.input["imageInput"][0].startswith("data:image/png;base64,<")
+    assert account.api.executor.dispatched == [answer["taskId"]]
+    query = account.act("ai.video.query", {"taskId": answer["taskId"]})
+    assert query.status_code == 200 and query.json()["taskId"] == answer["taskId"]
+
+
+def test_query_errors(account: Account) -> None:
+    refused(account, account.act("ai.video.query", {"taskId": "nope"}), 404, "TASK_NOT_FOUND")
+    refused(account, account.act("ai.video.query", {}), 400, "INVALID_PAYLOAD", "/taskId")
+
+
+def test_generate_and_wait_answers_the_queued_task_when_time_runs_out(account: Account) -> None:
+    response = account.act("ai.video.generate_and_wait", {"prompt": "x", "timeoutMs": 200})
+    assert response.status_code == 200 and response.json()["status"] == "queued"
+
+
+def test_idempotency_key_returns_the_first_task_and_refuses_a_reuse(account: Account) -> None:
+    body = {"prompt": "x", "scene": "image-to-video", "imageInput": IMAGE}
+    first = account.act("ai.video.generate", body, **{"Idempotency-Key": "k1"})
+    assert first.status_code == 200, first.text
+    stored, after_first = account.api.uploads(), account.balance()
+    assert len(stored) == 1 and after_first == 95
+    again = account.act("ai.video.generate", body, **{"Idempotency-Key": "k1"})
+    assert again.status_code == 200 and again.json()["taskId"] == first.json()["taskId"]
+    waited = account.act("ai.video.generate_and_wait", {**body, "timeoutMs": 0}, **{"Idempotency-Key": "k1"})
+    assert waited.status_code == 200 and waited.json()["taskId"] == first.json()["taskId"]
+    conflict = account.act("ai.video.generate", {**body, "prompt": "y"}, **{"Idempotency-Key": "k1"})
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert account.api.uploads() == stored and account.balance() == after_first  # repeats stored nothing
+    assert set(account.api.executor.dispatched) == {first.json()["taskId"]}
+
+
+def test_a_bad_idempotency_key_is_400(account: Account) -> None:
+    response = account.act("ai.video.generate", {"prompt": "x", "imageInput": IMAGE}, **{"Idempotency-Key": " "})
+    refused(account, response, 400, "INVALID_PAYLOAD", "Idempotency-Key")
+
+
+# ---------------------------------------------------------------- schemas and OpenAPI
+
+
+def test_list_and_schemas(api: InProcessApp) -> None:
+    names = [a["name"] for a in api.client.get("/api/actions").json()["actions"]]
+    assert names == ["ai.video.generate", "ai.video.query", "ai.video.generate_and_wait"]
+    schema = api.client.get("/api/actions/ai.video.generate_and_wait/schema").json()
+    assert schema["input"]["properties"]["scene"]["enum"] == [
+        "text-to-video",
+        "image-to-video",
+        "video-to-video",
+        "ad-video",
+    ]
+    assert "timeoutMs" in schema["input"]["properties"] and "videoUrl" in schema["output"]["properties"]
+
+
+def test_openapi_declares_the_action_bodies_and_errors(api: InProcessApp) -> None:
+    openapi = api.client.get("/openapi.json").json()
+    validate(openapi)
+    schemas = openapi["components"]["schemas"]
+    for name, body, required in (
+        ("ai.video.generate", "GenerateInput", "prompt"),
+        ("ai.video.generate_and_wait", "GenerateAndWaitInput", "prompt"),
+        ("ai.video.query", "QueryInput", "taskId"),
+    ):
+        operation = openapi["paths"][f"/api/actions/{name}"]["post"]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{body}" and required in schemas[body]["required"]
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert answer == "#/components/schemas/TaskAnswer"
+        statuses = ("400", "401", "402", "409") if name != "ai.video.query" else ("400", "401", "404")
+        for status in statuses:
+            error = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+            assert error == "#/components/schemas/ActionsError"
+    assert "timeoutMs" in schemas["GenerateAndWaitInput"]["properties"]
+    assert "/api/actions/{name}/schema" in openapi["paths"]
