@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from reelforge.accounts.tokens import ApiToken
 from reelforge.api.auth import key_from_headers
-from reelforge.api.deps import get_services
+from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.api.dialects.avs import translate
 from reelforge.api.dialects.avs.protocol import (
@@ -112,11 +112,12 @@ JSON_MODE = Mode(JSON_MODEL, FromJsonRequest, translate.from_json)
 PROMPT_MODE = Mode(PROMPT_MODEL, FromPromptRequest, translate.from_prompt)
 
 
-def create(request: Request, key_id: str, services: Services, body: CreateBody, mode: Mode[Create]) -> Task:
+def create(
+    request: Request, key_id: str, create_path: CreatePath, settings: Settings, body: CreateBody, mode: Mode[Create]
+) -> Task:
     """Blocking (run it off the loop): validate the payload, read the files, then let the create path store
     them through its upload session, submit and dispatch. A refusal here has stored nothing; one after
     (402, 409, an engine's 400) has its uploads deleted by the create path."""
-    settings = services.settings
     parsed = parse_body(mode.protocol, body.payload)
     files = body.files(settings.max_upload_bytes)
     idempotency = idempotency_of(request, DIALECT, mode.model, body.payload, {f.name: f.digest for f in files})
@@ -125,13 +126,14 @@ def create(request: Request, key_id: str, services: Services, body: CreateBody, 
         uploads = {f.name: Upload(f.name, f.type, session.put(f.data, f.name).source) for f in files}
         return mode.translate(parsed, uploads, settings)
 
-    create_path: CreatePath = request.app.state.create_path
     return create_path.create(key_id, build, idempotency)
 
 
-async def _create_route(request: Request, token: ApiToken, services: Services, mode: Mode[Create]) -> JSONResponse:
+async def _create_route(
+    request: Request, token: ApiToken, create_path: CreatePath, services: Services, mode: Mode[Create]
+) -> JSONResponse:
     async with read_body(request) as body:  # the multipart form (spooled files) stays open until the create ends
-        task = await asyncio.to_thread(create, request, token.key_id, services, body, mode)
+        task = await asyncio.to_thread(create, request, token.key_id, create_path, services.settings, body, mode)
     return JSONResponse(render_job(task, links_for(request)), status_code=202)
 
 
@@ -148,9 +150,12 @@ CREATE_ERRORS = errors(400, 401, 402, 403, 409, 413, 503)
     openapi_extra=request_body(FromJsonRequest),
 )
 async def from_json(
-    request: Request, token: ApiToken = Depends(require_public_token), services: Services = Depends(get_services)
+    request: Request,
+    token: ApiToken = Depends(require_public_token),
+    create_path: CreatePath = Depends(get_create_path),
+    services: Services = Depends(get_services),
 ) -> JSONResponse:
-    return await _create_route(request, token, services, JSON_MODE)
+    return await _create_route(request, token, create_path, services, JSON_MODE)
 
 
 @router.post(
@@ -162,9 +167,12 @@ async def from_json(
     openapi_extra=request_body(FromPromptRequest),
 )
 async def from_prompt(
-    request: Request, token: ApiToken = Depends(require_public_token), services: Services = Depends(get_services)
+    request: Request,
+    token: ApiToken = Depends(require_public_token),
+    create_path: CreatePath = Depends(get_create_path),
+    services: Services = Depends(get_services),
 ) -> JSONResponse:
-    return await _create_route(request, token, services, PROMPT_MODE)
+    return await _create_route(request, token, create_path, services, PROMPT_MODE)
 
 
 # ---------------------------------------------------------------- polling
