@@ -1,297 +1,218 @@
-"""The AIVideoMaker API v1 (`shared/specs/000_*.txt`): `/api/v1/generate/{model}` and `/api/v1/tasks/...`.
+"""The AIVideoMaker v1 routes: `/api/v1/generate/{model}` and `/api/v1/tasks/...`.
 
-Contract points kept exactly: the `key` header; per-model fields and allowed values; credit costs; the
-create answer `{status: "SUBMITTED", taskId, responseUrl, statusUrl, cancelUrl}`; errors as
-`{status: "FAILED", message}` (plus a stable `code`, and `field` for payload errors); statuses SUBMITTED,
-PROGRESS, COMPLETED, FAILED, CANCEL; cancel only while SUBMITTED (409 otherwise); 60 queries per minute per
-IP with 429 + Retry-After. Additions that leave the contract intact: an optional `seed` (reproducible
-output), an optional `aspectRatio` for i2v/lv, and `progress` and `error` in task bodies.
+Every handler that reads or writes the database is a plain `def`, which FastAPI runs on its thread pool;
+the async dependencies only authenticate (one indexed read), look the model up in the in-memory catalog and
+read the request body. A create goes through the one create path (`CreatePath`): the body is validated
+completely before the image is stored, and the path deletes the stored image when anything refuses the
+create (402, 409, the engine's check) or a repeat with the same `Idempotency-Key` is answered.
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
+import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Request
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
-from reelforge.api.deps import query_limit
+from reelforge.api.deps import get_create_path, get_services, query_limit
 from reelforge.api.dialect import Dialect, dialect_router
-from reelforge.api.idempotency import idempotency_of
+from reelforge.api.dialects.aivideomaker.protocol import (
+    AIVideoMakerCancelled,
+    AIVideoMakerCreated,
+    AIVideoMakerError,
+    AIVideoMakerStatus,
+    AIVideoMakerTask,
+    AIVideoMakerTaskList,
+    ImageToVideoBody,
+    LongVideoBody,
+    TextToVideoBody,
+)
+from reelforge.api.dialects.aivideomaker.translate import (
+    DIALECT,
+    STATUS_NAMES,
+    build_submission,
+    render_error,
+    render_task,
+)
 from reelforge.api.links import links_for
 from reelforge.domain.catalog import ModelSpec
-from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.formats import nearest_aspect, size_for_aspect
-from reelforge.domain.request import STORED_PREFIX, GenerationRequest, ImageInput, Kind
-from reelforge.domain.task import Task, TaskStatus
-from reelforge.edge.links import Links, expired_message
-from reelforge.edge.uploads import StoredImage, accept_image, elide_data_uri
+from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.edge.create import CreatePath
+from reelforge.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
+from reelforge.edge.idempotency import Idempotency
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
-from reelforge.tasks.service import Submission
 
-DIALECT = "aivideomaker"
 PREFIX = "/api/v1"
-DEFAULT_ASPECT = "16:9"
-MAX_PROMPT_CHARS = 2000
 MAX_LIST = 1000
-ECHOED_FIELDS = ("prompt", "aspectRatio", "duration", "image", "seed")
-"""What `input` echoes back: the contract's fields (and `seed`), never arbitrary extra payload."""
 
-STATUS_NAMES = {
-    TaskStatus.QUEUED: "SUBMITTED",
-    TaskStatus.RUNNING: "PROGRESS",
-    TaskStatus.SUCCEEDED: "COMPLETED",
-    TaskStatus.FAILED: "FAILED",
-    TaskStatus.CANCELLED: "CANCEL",
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": AIVideoMakerError, "description": description}
+
+
+AUTH_ERROR: dict[int | str, dict[str, Any]] = {
+    401: _error("Missing, unknown or revoked key (AUTH_FAILED)"),
+    "default": _error("Any other failure in the same shape (INTERNAL_ERROR: details go to the server log)"),
+}
+"""Every route's. `default` also stands in for FastAPI's generic 422: a bad request here is a 400."""
+QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERROR,
+    404: _error("Unknown task, or another key's (TASK_NOT_FOUND)"),
+    429: _error("Over the query rate limit (RATE_LIMITED); `Retry-After` says when to retry"),
+}
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Unknown model (INVALID_MODEL) or a missing or invalid field (INVALID_PAYLOAD, `field` names it)"),
+    **AUTH_ERROR,
+    402: _error("Insufficient credits (INSUFFICIENT_CREDITS); nothing is written"),
+    409: _error("An `Idempotency-Key` reused with a different request (IDEMPOTENCY_CONFLICT)"),
+    413: _error("Body over the server's limit (PAYLOAD_TOO_LARGE)"),
+    503: _error("The queue is full (QUEUE_FULL); retry later"),
 }
 
-
-def render_error(exc: ReelforgeError) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "FAILED", "message": exc.message, "code": exc.code.value}
-    if exc.field:
-        body["field"] = exc.field
-    return body
-
-
-# ------------------------------------------------------------------ parsing
-
-
-def _prompt(payload: dict[str, Any], *, required: bool) -> str | None:
-    value = payload.get("prompt")
-    if not required and (value is None or (isinstance(value, str) and not value.strip())):
-        return None
-    if not isinstance(value, str) or not value.strip():
-        if required:
-            raise invalid("prompt is required: a text describing the video", "/prompt")
-        raise invalid("prompt must be a string or null", "/prompt")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise invalid(f"prompt is longer than {MAX_PROMPT_CHARS} characters", "/prompt")
-    return value.strip()
-
-
-def _duration(payload: dict[str, Any], spec: ModelSpec) -> int:
-    allowed = " / ".join(str(d) for d in spec.durations)
-    value = payload.get("duration")
-    if value is None:
-        raise invalid(f"duration is required: one of {allowed} (seconds, as a string)", "/duration")
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) not in spec.durations:
-        raise invalid(f"duration must be one of {allowed} for model {spec.name}, got {value!r}", "/duration")
-    return int(text)
-
-
-def _aspect(payload: dict[str, Any], spec: ModelSpec, *, required: bool, image: StoredImage | None) -> str:
-    choices = spec.aspect_ratios or ["16:9", "9:16", "1:1"]
-    value = payload.get("aspectRatio")
-    if value is None:
-        if required:
-            raise invalid(f"aspectRatio is required: one of {' / '.join(choices)}", "/aspectRatio")
-        return nearest_aspect(image.size, choices) if image and image.size else DEFAULT_ASPECT
-    if value not in choices:
-        raise invalid(f"aspectRatio must be one of {' / '.join(choices)}, got {value!r}", "/aspectRatio")
-    return value
-
-
-def _seed(payload: dict[str, Any]) -> int:
-    value = payload.get("seed")
-    if value is None:
-        return secrets.randbelow(2**31)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise invalid("seed must be a non-negative integer", "/seed")
-    return value
-
-
-def _prompts(payload: dict[str, Any], spec: ModelSpec) -> list[str]:
-    value = payload.get("prompt")
-    if not isinstance(value, list) or not value:
-        raise invalid(f"prompt must be an array of 1 to {spec.max_prompts} segment prompts", "/prompt")
-    if len(value) > spec.max_prompts:
-        raise invalid(f"prompt has {len(value)} items; at most {spec.max_prompts} are allowed", "/prompt")
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise invalid("each segment prompt must be a non-empty string", f"/prompt/{index}")
-        if len(item) > MAX_PROMPT_CHARS:
-            raise invalid(f"segment prompt is longer than {MAX_PROMPT_CHARS} characters", f"/prompt/{index}")
-    return [item.strip() for item in value]
-
-
-def parse_generation(payload: Any, spec: ModelSpec, services: Services) -> tuple[GenerationRequest, dict]:
-    """Validate one create payload for `spec` and map it to a `GenerationRequest` (plus the echoed input)."""
-    if not isinstance(payload, dict):
-        raise invalid("the request body must be a JSON object")
-    seed = _seed(payload)
-    echoed = {k: elide_data_uri(v) for k, v in payload.items() if k in ECHOED_FIELDS}
-    common = {"fps": spec.fps, "seed": seed}
-    if spec.kind == Kind.TEXT_TO_VIDEO:
-        prompt = _prompt(payload, required=True)
-        aspect = _aspect(payload, spec, required=True, image=None)
-        duration = _duration(payload, spec)
-        width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(
-            kind=spec.kind, prompt=prompt, width=width, height=height, duration=duration, **common
-        )
-        return request, echoed
-    if "image" not in payload or payload["image"] in (None, ""):
-        raise invalid("image is required: an https image URL or data:image/...;base64,...", "/image")
-    if spec.kind == Kind.IMAGE_TO_VIDEO:
-        prompt = _prompt(payload, required=False)
-        duration = _duration(payload, spec)
-        image = accept_image(payload["image"], "/image", services.settings, services.storage)
-        aspect = _aspect(payload, spec, required=False, image=image)
-        width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(
-            kind=spec.kind,
-            prompt=prompt,
-            images=[ImageInput(source=image.source)],
-            width=width,
-            height=height,
-            duration=duration,
-            **common,
-        )
-        return request, echoed
-    if spec.kind == Kind.LONG_VIDEO:
-        prompts = _prompts(payload, spec)
-        image = accept_image(payload["image"], "/image", services.settings, services.storage)
-        aspect = _aspect(payload, spec, required=False, image=image)
-        width, height = size_for_aspect(aspect, spec.height)
-        request = GenerationRequest(
-            kind=spec.kind,
-            prompts=prompts,
-            images=[ImageInput(source=image.source)],
-            width=width,
-            height=height,
-            duration=spec.segment_seconds * len(prompts),
-            **common,
-        )
-        return request, echoed
-    raise ReelforgeError(ErrorCode.INVALID_MODEL, f"model {spec.name} ({spec.kind}) is not served by this API")
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def render_task(task: Task, links: Links) -> dict[str, Any]:
-    output = None
-    if task.output is not None:
-        output = {
-            "videoUrl": links.video_url(task),
-            "thumbnailUrl": links.thumbnail_url(task),
-            "duration": task.output.duration,
-            "width": task.output.width,
-            "height": task.output.height,
-            "fps": task.output.fps,
-            "expiresAt": iso_ms(task.expires_at),  # addition: when the files are deleted (null: kept)
-        }
-        if links.expired(task):  # addition: the files are gone; the message says when and what to do
-            output.update(expired=True, message=expired_message(task))
-    body: dict[str, Any] = {
-        "id": task.id,
-        "createdAt": iso_ms(task.created_at),
-        "model": task.model,
-        "input": task.input,
-        "output": output,
-        "status": STATUS_NAMES[task.status],
-        "progress": task.progress,
-        "completedAt": iso_ms(task.completed_at),
+_BODIES = (TextToVideoBody, ImageToVideoBody, LongVideoBody)
+CREATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "The body of the model named in the path: text_to_video models (t2v, t2v_v3) take "
+            "AIVideoMakerTextToVideo, image_to_video models (i2v, i2v_v3) AIVideoMakerImageToVideo, "
+            "long_video models (lv) AIVideoMakerLongVideo. Unknown fields are ignored."
+        ),
+        "content": {"application/json": {"schema": {"anyOf": [body.model_json_schema() for body in _BODIES]}}},
     }
-    if task.error_code:
-        body["error"] = {"code": task.error_code, "message": task.error_message}
-    return body
+}
+"""Declared by hand because the body depends on the path's model: each alternative is a protocol model's
+schema (flat, so inline). The handler validates the one its model takes, with that model's rules."""
 
 
-def iso_ms(value: Any) -> str | None:
-    """`2026-03-19T08:00:00.000Z`, the contract's timestamp format."""
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+async def model_spec(model: str, services: Services = Depends(get_services)) -> ModelSpec:
+    """The model named in the path (INVALID_MODEL, listing what exists, before the body is looked at)."""
+    return services.tasks.model(model)
 
 
-# ------------------------------------------------------------------- routes
+async def raw_body(request: Request) -> bytes:
+    """The request body; parsed in the handler, off the event loop (a data URI can be megabytes)."""
+    return await request.body()
+
+
+def parse_json(raw: bytes) -> Any:
+    """Any content type is read as JSON, as it always was (clients often send `curl -d` without one)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise invalid("the request body must be valid JSON") from None
+
+
+def check_webhook(url: str, services: Services) -> None:
+    """The `webhookUrl` header: a public http(s) URL (resolves the host: call it off the event loop)."""
+    try:
+        check_url(url, allow_private=services.settings.allow_private_urls, purpose="webhookUrl header")
+    except ReelforgeError as exc:
+        exc.field = "webhookUrl"
+        raise
+
+
+def task_links(request: Request, task_id: str) -> dict[str, str]:
+    links = links_for(request)
+    return {
+        "responseUrl": links.url(f"{PREFIX}/tasks/{task_id}"),
+        "statusUrl": links.url(f"{PREFIX}/tasks/{task_id}/status"),
+        "cancelUrl": links.url(f"{PREFIX}/tasks/{task_id}/cancel"),
+    }
 
 
 def build_router() -> APIRouter:
     router = dialect_router(render_error, prefix=PREFIX, tags=["AIVideoMaker v1"])
 
-    @router.post("/generate/{model}", summary="Create a generation task")
-    async def create(model: str, request: Request, key: ApiKey = Depends(require_key)) -> JSONResponse:
-        services: Services = request.app.state.services
-        spec = services.tasks.model(model)
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise invalid("the request body must be valid JSON") from None
-        webhook_url = request.headers.get("webhookUrl")
+    @router.post(
+        "/generate/{model}",
+        summary="Create a generation task",
+        response_model=AIVideoMakerCreated,
+        responses=CREATE_ERRORS,
+        openapi_extra=CREATE_BODY,
+    )
+    def create(
+        request: Request,
+        key: ApiKey = Depends(require_key),
+        spec: ModelSpec = Depends(model_spec),
+        raw: bytes = Depends(raw_body),
+        services: Services = Depends(get_services),
+        path: CreatePath = Depends(get_create_path),
+        webhook_url: str | None = Header(None, alias="webhookUrl", description="Callback URL for task status"),
+        idempotency_key: str | None = Header(
+            None, alias=IDEMPOTENCY_HEADER, description="A repeat with the same key and body returns the same task"
+        ),
+    ) -> dict[str, Any]:
+        payload = parse_json(raw)
         if webhook_url:
-            try:  # resolves the host: off the event loop
-                await asyncio.to_thread(
-                    check_url,
-                    webhook_url,
-                    allow_private=services.settings.allow_private_urls,
-                    purpose="webhookUrl header",
-                )
-            except ReelforgeError as exc:
-                exc.field = "webhookUrl"
-                raise
-        idempotency = idempotency_of(request, DIALECT, spec.name, payload, webhook_url)
-        idempotency_key, request_hash = idempotency.key, idempotency.digest
-        generation, echoed = await asyncio.to_thread(parse_generation, payload, spec, services)
-        submission = Submission(
-            model=spec.name,
-            request=generation,
-            input=echoed,
-            dialect=DIALECT,
-            webhook_url=webhook_url or None,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-        )
-        task = None
-        try:
-            task = await asyncio.to_thread(services.tasks.submit, key.id, submission)
-        finally:
-            kept = set() if task is None else {image.source for image in task.request.images}
-            for image in generation.images:  # nothing half-written: drop uploads no task uses
-                if image.source.startswith(STORED_PREFIX) and image.source not in kept:
-                    services.storage.delete(image.source.removeprefix(STORED_PREFIX))
-        request.app.state.executor.dispatch(task)
-        links = links_for(request)
-        return JSONResponse(
-            {
-                "status": "SUBMITTED",
-                "taskId": task.id,
-                "responseUrl": links.url(f"{PREFIX}/tasks/{task.id}"),
-                "statusUrl": links.url(f"{PREFIX}/tasks/{task.id}/status"),
-                "cancelUrl": links.url(f"{PREFIX}/tasks/{task.id}/cancel"),
-            }
-        )
+            check_webhook(webhook_url, services)  # before anything is stored
+        idempotency = Idempotency.of(idempotency_key, DIALECT, spec.name, payload, webhook_url)
+        task = path.create(key.id, lambda session: build_submission(payload, spec, session, webhook_url), idempotency)
+        return {"status": "SUBMITTED", "taskId": task.id, **task_links(request, task.id)}
 
-    @router.get("/tasks", summary="List your tasks, newest first", dependencies=[Depends(query_limit)])
-    async def list_tasks(
-        request: Request, limit: int = MAX_LIST, offset: int = 0, key: ApiKey = Depends(require_key)
+    @router.get(
+        "/tasks",
+        summary="List your tasks, newest first",
+        dependencies=[Depends(query_limit)],
+        response_model=AIVideoMakerTaskList,
+        response_model_exclude_unset=True,
+        responses={400: _error("limit outside 1-1000 or a negative offset (INVALID_PAYLOAD)"), **QUERY_ERRORS},
+    )
+    def list_tasks(
+        request: Request,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+        key: ApiKey = Depends(require_key),
+        services: Services = Depends(get_services),
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_LIST or offset < 0:
             raise invalid(f"limit must be 1-{MAX_LIST} and offset >= 0", "/limit")
-        services: Services = request.app.state.services
         links = links_for(request)
         return {"tasks": [render_task(t, links) for t in services.tasks.recent(key.id, limit=limit, offset=offset)]}
 
-    @router.get("/tasks/{task_id}", summary="Task details", dependencies=[Depends(query_limit)])
-    async def details(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-        task = request.app.state.services.tasks.get(task_id, key.id)
-        return render_task(task, links_for(request))
+    @router.get(
+        "/tasks/{task_id}",
+        summary="Task details",
+        dependencies=[Depends(query_limit)],
+        response_model=AIVideoMakerTask,
+        response_model_exclude_unset=True,
+        responses=QUERY_ERRORS,
+    )
+    def details(
+        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
+    ) -> dict[str, Any]:
+        return render_task(services.tasks.get(task_id, key.id), links_for(request))
 
-    @router.get("/tasks/{task_id}/status", summary="Task status (for polling)", dependencies=[Depends(query_limit)])
-    async def status(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-        status, progress = request.app.state.services.tasks.status_of(task_id, key.id)
+    @router.get(
+        "/tasks/{task_id}/status",
+        summary="Task status (for polling)",
+        dependencies=[Depends(query_limit)],
+        response_model=AIVideoMakerStatus,
+        responses=QUERY_ERRORS,
+    )
+    def status(
+        task_id: str, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
+    ) -> dict[str, Any]:
+        status, progress = services.tasks.status_of(task_id, key.id)
         return {"status": STATUS_NAMES[status], "progress": progress}
 
-    @router.put("/tasks/{task_id}/cancel", summary="Cancel a task that is still SUBMITTED")
-    async def cancel(task_id: str, request: Request, key: ApiKey = Depends(require_key)) -> dict[str, Any]:
-        task = await asyncio.to_thread(request.app.state.services.tasks.cancel, task_id, key.id)
+    @router.put(
+        "/tasks/{task_id}/cancel",
+        summary="Cancel a task that is still SUBMITTED",
+        response_model=AIVideoMakerCancelled,
+        responses={
+            **AUTH_ERROR,
+            404: QUERY_ERRORS[404],
+            409: _error("The task is no longer SUBMITTED (INVALID_STATE)"),
+        },
+    )
+    def cancel(
+        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
+    ) -> dict[str, Any]:
+        task = services.tasks.cancel(task_id, key.id)
         request.app.state.executor.cancel(task_id)
         return {"status": STATUS_NAMES[task.status], "taskId": task.id}
 
