@@ -366,8 +366,8 @@ def test_openapi_declares_the_avs_bodies_and_errors(openapi: dict) -> None:
         assert multipart["files"]["items"] == {"type": "string", "format": "binary"}
         for status in ("400", "401", "402", "409"):
             ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
-            assert ref == "#/components/schemas/ErrorBody"
-        assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/Job")
+            assert ref == "#/components/schemas/AvsError"
+        assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/AvsJob")
     template = openapi["paths"]["/api/v1/videos/from-json"]["post"]["requestBody"]["content"]["application/json"]
     blocks = template["schema"]["properties"]["template"]["properties"]["blocks"]["items"]["anyOf"]
     assert {b["properties"]["type"]["const"] for b in blocks} == {"video", "image", "text", "audio"}
@@ -375,9 +375,10 @@ def test_openapi_declares_the_avs_bodies_and_errors(openapi: dict) -> None:
 
     tokens = openapi["paths"]["/api/v1/tokens"]["post"]
     assert tokens["requestBody"]["content"]["application/json"]["schema"]
-    assert tokens["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/IssuedToken")
+    assert tokens["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/AvsIssuedToken")
     assert openapi["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]["404"]
-    error = openapi["components"]["schemas"]["ErrorDetail"]
+    assert not [name for name in openapi["components"]["schemas"] if "dialects__avs" in name]  # no clashes
+    error = openapi["components"]["schemas"]["AvsErrorDetail"]
     assert set(error["properties"]) == {"code", "message", "field"}
 
 

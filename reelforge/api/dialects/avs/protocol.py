@@ -197,7 +197,7 @@ def parse_body(model: type[Create], payload: Any) -> Create:
         raise validation_error(RequestValidationError(exc.errors())) from None
 
 
-class CreateTokenRequest(_Body):
+class AvsTokenRequest(_Body):
     """`POST /api/v1/tokens`; an empty body makes a `public_api` token named `default`."""
 
     name: str = Field(default="default", max_length=200)
@@ -221,24 +221,24 @@ class CreateTokenRequest(_Body):
 # ---------------------------------------------------------------- responses
 
 
-class ErrorDetail(BaseModel):
+class AvsErrorDetail(BaseModel):
     code: str = Field(description="a stable reelforge error code, e.g. INVALID_PAYLOAD, INSUFFICIENT_CREDITS")
     message: str
     field: str | None = Field(None, description="JSON pointer into the request (/template/blocks/0), or files/N")
 
 
-class ErrorBody(BaseModel):
+class AvsError(BaseModel):
     """Every AVS error: `{"error": {"code", "message", "field"?}}` with the HTTP status of the code."""
 
-    error: ErrorDetail
+    error: AvsErrorDetail
 
 
-class JobError(BaseModel):
+class AvsJobError(BaseModel):
     code: str
     message: str | None
 
 
-class JobResult(BaseModel):
+class AvsJobResult(BaseModel):
     downloadUrl: str | None = Field(description="signed MP4 URL; poll the job again for a fresh one")
     expiresAt: str | None = Field(description="when the video is deleted (or the URL stops working)")
     thumbnailUrl: str | None
@@ -249,7 +249,7 @@ class JobResult(BaseModel):
     message: str | None = None
 
 
-class Job(BaseModel):
+class AvsJob(BaseModel):
     """A job as `POST /api/v1/videos/*` (202), `GET /api/v1/jobs/{jobId}` and the webhook show it."""
 
     jobId: str
@@ -259,11 +259,11 @@ class Job(BaseModel):
     progress: int = Field(description="0-100")
     createdAt: str | None
     updatedAt: str | None
-    error: JobError | None
-    result: JobResult | None
+    error: AvsJobError | None
+    result: AvsJobResult | None
 
 
-class Token(BaseModel):
+class AvsToken(BaseModel):
     tokenId: str
     name: str
     kind: Literal["public_api", "cli"]
@@ -273,12 +273,12 @@ class Token(BaseModel):
     revokedAt: str | None
 
 
-class IssuedToken(Token):
+class AvsIssuedToken(AvsToken):
     token: str = Field(description="avs.<tokenId>.<secret>: shown once, never stored")
 
 
-class TokenList(BaseModel):
-    tokens: list[Token]
+class AvsTokenList(BaseModel):
+    tokens: list[AvsToken]
 
 
 # ---------------------------------------------------------------- OpenAPI
@@ -296,7 +296,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         503: "Queue full; retry later",
     }
-    return {status: {"model": ErrorBody, "description": what[status]} for status in statuses}
+    return {status: {"model": AvsError, "description": what[status]} for status in statuses}
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.api.dialects.avs import translate
 from reelforge.api.dialects.avs.protocol import (
+    AvsJob,
     Create,
     FromJsonRequest,
     FromPromptRequest,
-    Job,
     errors,
     parse_body,
     request_body,
@@ -145,7 +145,7 @@ CREATE_ERRORS = errors(400, 401, 402, 403, 409, 413, 503)
     "/api/v1/videos/from-json",
     summary="Render an AVS Template JSON v1 (JSON, or multipart with uploads)",
     status_code=202,
-    response_model=Job,
+    response_model=AvsJob,
     responses=CREATE_ERRORS,
     openapi_extra=request_body(FromJsonRequest),
 )
@@ -162,7 +162,7 @@ async def from_json(
     "/api/v1/videos/from-prompt",
     summary="Plan and render a video from a prompt and assets (JSON, or multipart with uploads)",
     status_code=202,
-    response_model=Job,
+    response_model=AvsJob,
     responses=CREATE_ERRORS,
     openapi_extra=request_body(FromPromptRequest),
 )
@@ -179,7 +179,10 @@ async def from_prompt(
 
 
 @router.get(
-    "/api/v1/jobs/{job_id}", summary="Job status, phase and result", response_model=Job, responses=errors(401, 403, 404)
+    "/api/v1/jobs/{job_id}",
+    summary="AvsJob status, phase and result",
+    response_model=AvsJob,
+    responses=errors(401, 403, 404),
 )
 def get_job(
     job_id: str,

@@ -12,13 +12,11 @@ from typing import Any
 from fastapi import Depends
 
 from reelforge.accounts.keys import ApiKey
-from reelforge.accounts.tokens import ApiToken
-from reelforge.accounts.tokens import IssuedToken as Issued
+from reelforge.accounts.tokens import ApiToken, IssuedToken
 from reelforge.api.auth import require_key
 from reelforge.api.deps import get_services
 from reelforge.api.dialect import dialect_router, generic_body
-from reelforge.api.dialects.avs.protocol import CreateTokenRequest, IssuedToken, TokenList, errors
-from reelforge.api.dialects.avs.protocol import Token as TokenModel
+from reelforge.api.dialects.avs.protocol import AvsIssuedToken, AvsToken, AvsTokenList, AvsTokenRequest, errors
 from reelforge.services import Services
 
 
@@ -34,7 +32,7 @@ def render_token(token: ApiToken) -> dict[str, Any]:
     }
 
 
-def render_issued(issued: Issued) -> dict[str, Any]:
+def render_issued(issued: IssuedToken) -> dict[str, Any]:
     return {**render_token(issued.token), "token": issued.secret}
 
 
@@ -45,20 +43,20 @@ router = dialect_router(generic_body, prefix="/api/v1/tokens", tags=["AVS tokens
     "",
     status_code=201,
     summary="Create a token (the secret is shown once)",
-    response_model=IssuedToken,
+    response_model=AvsIssuedToken,
     responses=errors(400, 401),
 )
 def create_token(
-    body: CreateTokenRequest | None = None,
+    body: AvsTokenRequest | None = None,
     key: ApiKey = Depends(require_key),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    body = body or CreateTokenRequest()
+    body = body or AvsTokenRequest()
     return render_issued(services.tokens.create(key.id, body.name, body.kind))
 
 
 @router.get(
-    "", summary="List the account's tokens (never their secrets)", response_model=TokenList, responses=errors(401)
+    "", summary="List the account's tokens (never their secrets)", response_model=AvsTokenList, responses=errors(401)
 )
 def list_tokens(key: ApiKey = Depends(require_key), services: Services = Depends(get_services)) -> dict[str, Any]:
     return {"tokens": [render_token(t) for t in services.tokens.tokens_of(key.id)]}
@@ -67,7 +65,7 @@ def list_tokens(key: ApiKey = Depends(require_key), services: Services = Depends
 @router.post(
     "/{token_id}/rotate",
     summary="Replace a token's secret; the old one stops working",
-    response_model=IssuedToken,
+    response_model=AvsIssuedToken,
     responses=errors(401, 404),
 )
 def rotate_token(
@@ -76,7 +74,7 @@ def rotate_token(
     return render_issued(services.tokens.rotate(token_id, key.id))
 
 
-@router.delete("/{token_id}", summary="Revoke a token", response_model=TokenModel, responses=errors(401, 404))
+@router.delete("/{token_id}", summary="Revoke a token", response_model=AvsToken, responses=errors(401, 404))
 def revoke_token(
     token_id: str, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
 ) -> dict[str, Any]:
