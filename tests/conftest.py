@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from reelforge.config import Settings
+from reelforge.services import Services, build_services
+
 pytest_plugins = ["tests.asgi"]  # the `api` fixture: the app in-process over ASGI
 
 PG_URL_ENV = "REELFORGE_TEST_DATABASE_URL"
+
+# Markers by what a test needs (registered in pyproject.toml; `make test-fast` deselects them):
+E2E_FIXTURES = {"server", "start_server"}  # these spawn a real `reelforge serve`
+BROKER_MODULES = {"tests/runtime/test_celery_executor.py", "tests/webhooks/test_fleet_delivery.py"}
+
+
+def _starts_a_server(func: object) -> bool:
+    """True for a fixture or test whose own code starts a `ServerProcess` (module-scoped clusters and the like)."""
+    try:
+        return "ServerProcess(" in inspect.getsource(func)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark e2e, postgres and broker by fixture and module, so the modules themselves need not say so."""
+    rootdir = Path(str(config.rootpath))
+    spawning: dict[object, bool] = {}
+
+    def spawns(func: object) -> bool:
+        if func not in spawning:
+            spawning[func] = _starts_a_server(func)
+        return spawning[func]
+
+    for item in items:
+        funcs: list[object] = [getattr(item, "function", None)]
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        if fixtureinfo is not None:
+            funcs += [d.func for defs in fixtureinfo.name2fixturedefs.values() for d in defs]
+        if set(getattr(item, "fixturenames", ())) & E2E_FIXTURES or any(spawns(f) for f in funcs if f is not None):
+            item.add_marker(pytest.mark.e2e)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+        if Path(str(item.path)).relative_to(rootdir).as_posix() in BROKER_MODULES:
+            item.add_marker(pytest.mark.broker)
 
 
 def free_port() -> int:
@@ -66,6 +106,7 @@ class ServerProcess:
         self.env = server_env(data_dir, env, database_url)
         self.workers = workers
         self.proc: subprocess.Popen | None = None
+        self._services: Services | None = None
         self.log_path = data_dir / f"serve-{self.port}.log"  # logging (stderr)
         self.banner_path = data_dir / f"serve-{self.port}.out"  # the banner (stdout)
 
@@ -78,23 +119,45 @@ class ServerProcess:
                 stdout=out,
                 stderr=log,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
+        from tests.helpers import eventually  # tests.helpers imports this module
+
+        proc = self.proc
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")  # not retried
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+                return False
+
+        try:
+            eventually(healthy, timeout=60, what="GET /healthz answers 200")
+        except AssertionError:
+            raise RuntimeError(f"server did not become healthy:\n{self.log()}") from None
         dev_key = self.data_dir / "dev-key.json"  # absent when started with REELFORGE_DEV_KEY=false
         saved = json.loads(dev_key.read_text()) if dev_key.exists() else {}
         self.key = saved.get("secret")
         self.key_id = saved.get("id")
         return self
+
+    def services(self) -> Services:
+        """The server's database in-process (keys, balances, task rows), without spawning the CLI."""
+        if self._services is None:
+            settings = Settings(data_dir=self.data_dir, database_url=self.env.get("REELFORGE_DATABASE_URL") or None)
+            self._services = build_services(settings, migrate=False)  # the server migrated at start
+        return self._services
+
+    def new_key(self, credits: int = 100, name: str = "test") -> dict[str, Any]:
+        """A fresh key on this server, made in-process; the shape `reelforge keys create --json` prints."""
+        created = self.services().keys.create(name=name, credits=credits)
+        return {
+            "id": created.key.id,
+            "name": name,
+            "key": created.secret,
+            "webhookSecret": created.key.webhook_secret,
+            "credits": credits,
+        }
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -105,6 +168,9 @@ class ServerProcess:
         return [int(pid) for pid in children]
 
     def stop(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -12,7 +12,7 @@ from reelforge.client import AsyncClient, Client, ClientError
 from reelforge.client.core import WaitTimeout
 from reelforge.media.probe import probe
 from tests.conftest import ServerProcess, free_port
-from tests.helpers import LocalHTTPServer, new_key
+from tests.helpers import LocalHTTPServer
 
 T2V = {"prompt": "a lighthouse in fog", "aspectRatio": "1:1", "duration": "5"}
 
@@ -67,7 +67,7 @@ def test_failures_come_back_as_envelopes(server: ServerProcess, call, code: str)
 
 def test_auth_credits_rate_limit_and_network_envelopes(start_server) -> None:
     limited = start_server(workers=0, env={"REELFORGE_QUERY_RATE_LIMIT": "2/minute"})  # per IP: every list counts
-    poor = new_key(limited, credits=1)
+    poor = limited.new_key(credits=1)
     with Client(limited.url, "rf_wrong", max_retries=0) as client, pytest.raises(ClientError) as caught:
         client.list()
     assert caught.value.envelope.errorCode == "AUTH_FAILED"

@@ -21,13 +21,13 @@ from reelforge.tasks.expiry import ExpirySweeper
 from reelforge.tasks.records import snapshot_to_task, task_snapshot
 from reelforge.tasks.service import Submission
 from tests.conftest import ServerProcess
-from tests.helpers import create, wait_for
+from tests.helpers import create, eventually, wait_for
 from tests.storage.conftest import REGION, bucket_keys, s3_env
 
 # ------------------------------------------------------------------ the sweep, in process
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def services(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Services:
     """Services on both databases (PostgreSQL when configured) and both storage backends."""
     extra = {}
@@ -150,14 +150,10 @@ def stored(server: ServerProcess, kind: str, task_id: str, request: pytest.Fixtu
     return [key.rsplit("/", 1)[1] for key in keys if key.startswith(f"rf/tasks/{task_id}/")]
 
 
-def eventually(check, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
-
-
-@pytest.mark.parametrize("kind", ["local", "s3-redirect", "s3-presigned"])
+@pytest.mark.parametrize(
+    "kind",
+    ["local", pytest.param("s3-redirect", marks=pytest.mark.s3), pytest.param("s3-presigned", marks=pytest.mark.s3)],
+)
 def test_expired_outputs_are_deleted_and_answer_410(
     kind: str, start_server, small_models: str, request: pytest.FixtureRequest
 ) -> None:
@@ -181,7 +177,7 @@ def test_expired_outputs_are_deleted_and_answer_410(
     assert [hop.status_code for hop in first.history] == ([307] if kind == "s3-redirect" else [])
     assert stored(server, kind, task_id, request) == ["thumbnail.jpg", "video.mp4"]
 
-    eventually(lambda: not stored(server, kind, task_id, request))  # the sweep deleted the files
+    eventually(lambda: not stored(server, kind, task_id, request), interval=0.2, what="the sweep deleted the files")
 
     old = httpx.get(link, timeout=10)
     if kind == "s3-presigned":

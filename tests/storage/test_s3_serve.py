@@ -13,6 +13,8 @@ from reelforge.media.probe import probe
 from tests.helpers import create, data_uri, download, png_bytes, wait_for
 from tests.storage.conftest import bucket_keys, s3_env
 
+pytestmark = pytest.mark.s3  # a real `reelforge serve` (e2e, added by tests/conftest.py) storing in moto's S3
+
 
 def test_draft_tasks_store_in_the_bucket_and_download_presigned(
     start_server, s3_endpoint: str, bucket: str, s3_client, small_models: str, tmp_path: Path

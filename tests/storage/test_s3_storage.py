@@ -25,6 +25,8 @@ from reelforge.storage.s3 import S3Storage
 from reelforge.store.db import Database
 from tests.storage.conftest import REGION, bucket_keys
 
+pytestmark = pytest.mark.s3  # every case talks to moto's S3 server
+
 SECRET = b"s" * 32
 
 
@@ -63,6 +65,7 @@ def test_objects_round_trip_under_the_prefix(s3_endpoint: str, bucket: str, s3_c
             storage.put_bytes(bad, b"x")
 
 
+@pytest.mark.slow  # 9 MB up in multipart chunks and back through moto
 def test_large_files_go_up_in_multipart_chunks_and_stream_back(
     s3_endpoint: str, bucket: str, s3_client, tmp_path: Path
 ) -> None:

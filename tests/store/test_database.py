@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from reelforge.config import Settings
+from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.services import build_services
 from reelforge.store.db import Database
 
@@ -48,11 +49,10 @@ def test_keys_are_stored_hashed(database_url: str, tmp_path: Path) -> None:
     assert created.secret not in dump
     assert services.keys.authenticate(created.secret).id == created.key.id
     services.keys.revoke(created.key.id)
-    try:
+    with pytest.raises(ReelforgeError) as refused:  # a revoked key no longer authenticates
         services.keys.authenticate(created.secret)
-        raise AssertionError("a revoked key still authenticates")
-    except Exception as exc:
-        assert "revoked" in str(exc)
+    assert refused.value.code == ErrorCode.AUTH_FAILED
+    assert "revoked" in str(refused.value)
     services.close()
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from reelforge.services import build_services
 from reelforge.tasks.service import Submission
 from reelforge.webhooks.dispatcher import WebhookDispatcher
 from tests.conftest import PG_URL_ENV, _fresh_postgres_database
-from tests.helpers import LocalHTTPServer, create, new_key, wait_for
+from tests.helpers import LocalHTTPServer, create, eventually, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 T2V = {"prompt": "lanterns over a river", "aspectRatio": "1:1", "duration": "5"}
@@ -87,12 +86,13 @@ def test_three_dispatchers_deliver_each_event_once_in_order(database_url: str, t
         async def drain() -> None:
             stop = asyncio.Event()
             runs = [asyncio.create_task(d.run(stop, interval=0.05)) for d in dispatchers]
-            deadline = time.monotonic() + 60
-            while len(receiver.requests) < expected and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
-            stop.set()
-            await asyncio.gather(*runs)
+            try:
+                delivered = lambda: len(receiver.requests) >= expected  # noqa: E731
+                await asyncio.to_thread(eventually, delivered, timeout=60, what=f"{expected} deliveries")
+                await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+            finally:
+                stop.set()
+                await asyncio.gather(*runs)
 
         asyncio.run(drain())
         for member in fleet:
@@ -125,7 +125,7 @@ def test_a_server_killed_mid_delivery_leaves_the_event_to_another(start_server, 
     receiver = LocalHTTPServer(respond)
     doomed = start_server(workers=0, database_url=pg_url, env=env)
     try:
-        key = new_key(doomed, credits=50)
+        key = doomed.new_key(credits=50)
         response = create(doomed, "t2v", T2V, key=key["key"], headers={"webhookUrl": f"{receiver.url}/hook"})
         assert response.status_code == 200, response.text
         task_id = response.json()["taskId"]
@@ -135,11 +135,11 @@ def test_a_server_killed_mid_delivery_leaves_the_event_to_another(start_server, 
         release.set()
         survivor = start_server(workers=1, database_url=pg_url, env=env)
         wait_for(survivor, task_id, {"COMPLETED"}, key=key["key"])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any(json.loads(r["body"])["status"] == "COMPLETED" for r in receiver.requests):
-                break
-            time.sleep(0.1)
+        eventually(
+            lambda: any(json.loads(r["body"])["status"] == "COMPLETED" for r in receiver.requests),
+            timeout=30,
+            what="the COMPLETED event delivered",
+        )
     finally:
         release.set()
         receiver.close()
