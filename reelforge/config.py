@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from reelforge.domain.catalog import Catalog, ModelSpec
-from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.catalog import Catalog, CatalogError, ModelSpec, describe_errors
 
 
 def default_data_dir() -> Path:
@@ -163,17 +162,57 @@ class Settings(BaseSettings):
         return load_catalog(self.models_file)
 
 
+def catalog_origin(path: Path | None = None) -> str:
+    """How messages name the catalog: the file's path, or `built-in models.toml`."""
+    return "built-in models.toml" if path is None else str(path)
+
+
 def load_catalog(path: Path | None = None) -> Catalog:
-    """Parse `models.toml` (the built-in one when `path` is None) into a validated `Catalog`."""
-    if path is None:
-        text = resources.files("reelforge").joinpath("models.toml").read_text()
-        origin = "built-in models.toml"
-    else:
-        text = Path(path).read_text()
-        origin = str(path)
+    """Parse `models.toml` (the built-in one when `path` is None) into a validated `Catalog`.
+
+    Raises `CatalogError` naming the file, each bad model and key. The engines' own settings tables are
+    checked by `reelforge.engines.base.build_engines` (`reelforge.runtime.loader.check_models` runs both).
+    """
+    catalog, problems = parse_catalog(path)
+    if problems:
+        raise CatalogError(catalog_origin(path), problems)
+    return catalog
+
+
+def parse_catalog(path: Path | None = None) -> tuple[Catalog, list[str]]:
+    """The models of `models.toml` that are valid, and a problem line for each one that is not.
+
+    Raises `CatalogError` only when the file cannot be read or is not TOML (no model can be told apart).
+    """
+    origin = catalog_origin(path)
+    try:
+        if path is None:
+            text = resources.files("reelforge").joinpath("models.toml").read_text()
+        else:
+            text = Path(path).read_text()
+    except OSError as exc:
+        raise CatalogError(origin, [f"cannot be read ({exc.strerror or type(exc).__name__})"]) from None
     try:
         raw = tomllib.loads(text)
-        models = {name: ModelSpec(name=name, **table) for name, table in raw.get("models", {}).items()}
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ReelforgeError(ErrorCode.INTERNAL_ERROR, f"{origin} is invalid: {exc}") from exc
-    return Catalog(models=models)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(origin, [f"not valid TOML: {exc}"]) from None
+    tables = raw.get("models", {})
+    problems = [
+        f"{key}: unknown top-level table (the catalog is [models.<name>] tables)" for key in raw if key != "models"
+    ]
+    if not isinstance(tables, dict):
+        raise CatalogError(origin, ["models: must be a table of [models.<name>] tables"])
+    models = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            problems.append(f"model {name!r}: must be a table")
+            continue
+        try:
+            models[name] = ModelSpec(name=name, **{k: v for k, v in table.items() if k != "name"})
+        except ValidationError as exc:
+            problems += [
+                f"model {name!r}: {problem}" for problem in describe_errors(exc, ModelSpec, hidden=frozenset({"name"}))
+            ]
+        if "name" in table:
+            problems.append(f"model {name!r}: name: unknown key (the name is the table's)")
+    return Catalog(models=models), problems

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reelforge.config import Settings
+from reelforge.domain.catalog import CatalogError
+
+if TYPE_CHECKING:
+    from reelforge.services import Services
 
 DataDir = Annotated[
     Path | None,
@@ -26,6 +30,21 @@ def settings_for(data_dir: Path | None, **overrides: object) -> Settings:
     if data_dir is not None:
         values["data_dir"] = data_dir.expanduser().resolve()
     return Settings(**values)
+
+
+def start_services(settings: Settings, command: str) -> Services:
+    """The services of `reelforge <command>` after the start-up check of the catalog and every model's settings.
+
+    A bad `models.toml` ends the command here: the file, each bad model and key on stderr, exit status 2,
+    no traceback.
+    """
+    from reelforge.runtime.loader import load_services
+
+    try:
+        return load_services(settings)
+    except CatalogError as exc:
+        typer.echo(f"reelforge {command}: cannot start: {exc.report()}", err=True)
+        raise typer.Exit(2) from None
 
 
 class _RedactSignatures(logging.Filter):

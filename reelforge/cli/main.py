@@ -15,7 +15,7 @@ from rich.console import Console
 from reelforge import __version__
 from reelforge.cli.client_commands import register as register_client_commands
 from reelforge.cli.client_commands import register_contract_aliases
-from reelforge.cli.common import DataDir, configure_logging, settings_for
+from reelforge.cli.common import DataDir, configure_logging, settings_for, start_services
 from reelforge.cli.keys import credits_app, keys_app, tokens_app
 from reelforge.cli.mcp_command import register as register_mcp_command
 
@@ -58,27 +58,19 @@ def serve(
 ) -> None:
     """Run the API server with its embedded workers, printing a dev key and a first request."""
     import uvicorn
-    from sqlalchemy.engine import make_url
 
     from reelforge.cli.devkey import ensure_dev_key
-    from reelforge.runtime.embedded import EmbeddedExecutor
-    from reelforge.runtime.executor import Executor
+    from reelforge.runtime.loader import build_executor, describe_executor
     from reelforge.server import create_app
-    from reelforge.services import build_services
 
     configure_logging(log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     settings = settings_for(data_dir, public_url=public_url, executor=executor)
-    services = build_services(settings)
+    services = start_services(settings, "serve")
     dev = ensure_dev_key(services) if settings.dev_key else None
-    if settings.executor == "celery":  # no workers here: they run wherever `reelforge worker` runs
-        from reelforge.runtime.celery_executor import CeleryExecutor
-
-        runner: Executor = CeleryExecutor(services)
-        shown_workers = f"celery via {make_url(settings.broker_url).render_as_string(hide_password=True)}"
-    else:
-        runner = EmbeddedExecutor(settings, workers=workers, log_level=log_level)
-        shown_workers = str(workers)
+    # celery: no workers here; they run wherever `reelforge worker` runs
+    runner = build_executor(services, workers=workers, log_level=log_level)
+    shown_workers = describe_executor(settings, workers)
     base = settings.public_url or f"http://{shown_host}:{port}"
     application = create_app(services, runner, default_base_url=base)
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
@@ -136,11 +128,10 @@ def worker(
     One task at a time: run one worker per GPU. With `--executor celery` it serves only `--models`.
     """
     from reelforge.runtime.worker import Worker
-    from reelforge.services import build_services
 
     configure_logging(log_level)
     settings = settings_for(data_dir, executor=executor)
-    services = build_services(settings)
+    services = start_services(settings, "worker")
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     if settings.executor == "celery":  # Celery handles SIGTERM/SIGINT: the running task is given back
         from reelforge.runtime.celery_worker import run_celery_worker

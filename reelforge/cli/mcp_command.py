@@ -14,7 +14,7 @@ from typing import Annotated
 import anyio
 import typer
 
-from reelforge.cli.common import DataDir, configure_logging, settings_for
+from reelforge.cli.common import DataDir, configure_logging, settings_for, start_services
 
 
 def register(app: typer.Typer) -> None:
@@ -51,13 +51,11 @@ def register(app: typer.Typer) -> None:
         from reelforge.edge.create import CreatePath
         from reelforge.mcp.server import build_server
         from reelforge.mcp.tools import Caller, VideoTools
-        from reelforge.runtime.embedded import EmbeddedExecutor
-        from reelforge.runtime.executor import Executor
-        from reelforge.services import build_services
+        from reelforge.runtime.loader import build_executor
 
         configure_logging(log_level)  # basicConfig writes to stderr
         settings = settings_for(data_dir, public_url=public_url)
-        services = build_services(settings)
+        services = start_services(settings, "mcp")
         try:
             secret = api_key or ensure_dev_key(services).secret
             services.keys.authenticate(secret)
@@ -70,13 +68,10 @@ def register(app: typer.Typer) -> None:
             # Every call, as over HTTP: a key revoked while the agent host keeps this process running stops working.
             return Caller(key_id=services.keys.authenticate(secret).id, base_url=base_url)
 
-        executor: Executor
-        if settings.executor == "celery":  # tasks go to the fleet's Celery workers; none start here
-            from reelforge.runtime.celery_executor import CeleryExecutor
-
-            executor = CeleryExecutor(services, announce_on_start=False)
-        else:
-            executor = EmbeddedExecutor(settings, workers=workers, log_level=log_level, stdout=sys.stderr)
+        # celery: tasks go to the fleet's Celery workers, none start here; announcing the backlog is the API's job
+        executor = build_executor(
+            services, workers=workers, log_level=log_level, stdout=sys.stderr, announce_on_start=False
+        )
         create_path = CreatePath(services.tasks, services.storage, settings, executor)
         tools = VideoTools(services, create_path, embed_max_bytes=settings.mcp_embed_max_bytes)
         server = build_server(tools, resolve_caller)

@@ -1,12 +1,13 @@
-"""`ModelSpec`: one public model name, the engine behind it, its rules and its price."""
+"""`ModelSpec`: one public model name, the engine behind it, its rules and its price; `CatalogError`."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
 
 
@@ -56,3 +57,42 @@ class Catalog(BaseModel):
     @property
     def names(self) -> list[str]:
         return sorted(self.models)
+
+
+class CatalogError(ReelforgeError):
+    """A `models.toml` that cannot be served: each problem names the model and the key.
+
+    `reelforge serve`, `worker` and `mcp` print it and exit non-zero before starting anything.
+    """
+
+    def __init__(self, origin: str, problems: list[str]) -> None:
+        self.origin = origin
+        self.problems = problems
+        super().__init__(ErrorCode.INTERNAL_ERROR, f"{origin} is invalid: " + "; ".join(problems))
+
+    def report(self) -> str:
+        """The problems one per line, for a terminal."""
+        return f"{self.origin} is invalid:\n" + "\n".join(f"  {problem}" for problem in self.problems)
+
+
+def describe_errors(
+    exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = "", hidden: frozenset[str] = frozenset()
+) -> list[str]:
+    """`key: what is wrong` for each error of `exc`, never echoing a value (a table may hold a secret).
+
+    An unknown key lists the known ones when `model` is given and the key is at its top level.
+    """
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        key = ".".join(part for part in (prefix, path) if part) or "(table)"
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+            if model is not None and len(error["loc"]) == 1:
+                message += f" (known: {', '.join(sorted(set(model.model_fields) - hidden))})"
+        elif error["type"] == "missing":
+            message = "required"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{key}: {message}")
+    return problems

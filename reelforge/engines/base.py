@@ -1,19 +1,49 @@
-"""The engine protocol and the registry of engine implementations.
+"""The engine protocol, the registry of engine implementations and the start-up check of the catalog.
 
 An engine never knows which dialect asked or which executor runs it: it reads a `GenerationRequest`,
 reports through a `RunContext`, and returns an `Artifact` (files in the context's work directory). The
 runtime stores the files and completes the task.
+
+Every engine declares the same three things (docs/engines.md):
+
+- `Settings`: a pydantic model of its `[models.<name>.settings]` table (`EngineSettings`: unknown keys are
+  refused), parsed once by `create_engine` and handed to the engine's constructor;
+- `capabilities`: an `EngineCapabilities` (kinds, sizes, fps and duration rules), narrowed per model by the
+  instance, checked by the one shared `check_capabilities` at the start of `validate`;
+- `validate` / `run`.
+
+`build_engines(catalog, origin)` builds every model's engine and reports every bad setting at once, naming
+the file, the model and the key; `reelforge serve`, `worker` and `mcp` call it before they start.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reelforge.domain.catalog import Catalog, CatalogError, describe_errors
 from reelforge.domain.errors import ErrorCode, ReelforgeError
-from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.domain.request import GenerationRequest
+from reelforge.engines.capabilities import EngineCapabilities, check_capabilities
+
+__all__ = [
+    "Artifact",
+    "Engine",
+    "EngineCapabilities",
+    "EngineSettings",
+    "RunContext",
+    "TaskCancelled",
+    "build_engines",
+    "check_capabilities",
+    "create_engine",
+    "engine_class",
+    "parse_settings",
+]
 
 
 class TaskCancelled(Exception):
@@ -51,17 +81,39 @@ class RunContext(Protocol):
         """The bytes of an input (`ImageInput.source`): a stored upload or a URL through the safe fetcher."""
 
 
-@dataclass(frozen=True)
-class EngineCapabilities:
-    kinds: frozenset[Kind]
-    description: str = ""
+class EngineSettings(BaseModel):
+    """The base of every engine's `Settings`: a model's `settings` table, unknown keys refused.
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kinds": sorted(k.value for k in self.kinds), "description": self.description}
+    Inputs are never echoed in errors (`hide_input_in_errors`): a table may hold what looks like a secret.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    @classmethod
+    def from_table(cls: type[S], table: Mapping[str, Any] | None = None) -> S:
+        """Parse a `models.toml` table; raises `pydantic.ValidationError` (a `ValueError`) naming each bad key."""
+        return cls.model_validate(dict(table or {}))
+
+    def _derive(self, **values: Any) -> None:
+        """Fill derived values in an `after` validator (the model is frozen once built)."""
+        self.__dict__.update(values)
+
+
+S = TypeVar("S", bound=EngineSettings)
+
+
+def parse_settings(model: type[S], value: S | Mapping[str, Any] | None) -> S:
+    """`value` as `model`: already parsed (returned as is) or a raw table (parsed now)."""
+    if isinstance(value, model):
+        return value
+    if isinstance(value, EngineSettings):
+        value = value.model_dump()
+    return model.from_table(value)
 
 
 class Engine(Protocol):
     name: str
+    Settings: ClassVar[type[EngineSettings]]
     capabilities: EngineCapabilities
 
     def validate(self, request: GenerationRequest) -> None:
@@ -81,7 +133,7 @@ ENGINE_CLASSES: dict[str, str] = {
 }
 
 
-def engine_class(name: str) -> type:
+def engine_class(name: str) -> Any:
     try:
         target = ENGINE_CLASSES[name]
     except KeyError:
@@ -92,6 +144,41 @@ def engine_class(name: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def create_engine(name: str, settings: dict[str, Any] | None = None) -> Engine:
-    """An engine instance configured with a model's `settings` table from `models.toml`."""
-    return engine_class(name)(settings or {})
+def create_engine(name: str, settings: Mapping[str, Any] | EngineSettings | None = None) -> Engine:
+    """An engine instance configured with a model's `settings` table from `models.toml`, parsed once here."""
+    cls = engine_class(name)
+    return cls(parse_settings(cls.Settings, settings))
+
+
+def build_engines(catalog: Catalog, origin: str = "models.toml") -> dict[str, Engine]:
+    """Model name -> its engine, built from the catalog; every bad entry is reported at once.
+
+    Raises `CatalogError` listing each problem as `model 'x' (engine y): settings.key: what is wrong`: an
+    unknown engine, an unknown or bad setting, or a combination the engine refuses (e.g. an AIVideoMaker
+    model with other `kinds`). Building is cheap: no weights load and no network is touched.
+    The task service may keep the result as its validators, so the first request builds nothing.
+    """
+    engines: dict[str, Engine] = {}
+    problems: list[str] = []
+    for name in catalog.names:
+        spec = catalog.models[name]
+        if spec.engine not in ENGINE_CLASSES:
+            problems.append(
+                f"model {name!r}: engine: unknown engine {spec.engine!r} (known: {', '.join(ENGINE_CLASSES)})"
+            )
+            continue
+        cls = engine_class(spec.engine)
+        where = f"model {name!r} (engine {spec.engine})"
+        try:
+            parsed = cls.Settings.from_table(spec.settings)
+        except ValidationError as exc:
+            problems += [f"{where}: {problem}" for problem in describe_errors(exc, cls.Settings, prefix="settings")]
+            continue
+        try:
+            engines[name] = cls(parsed)
+        except (ValueError, ReelforgeError) as exc:
+            message = exc.message if isinstance(exc, ReelforgeError) else str(exc)
+            problems.append(f"{where}: settings: {message}")
+    if problems:
+        raise CatalogError(origin, problems)
+    return engines

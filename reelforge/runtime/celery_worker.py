@@ -17,7 +17,7 @@ import time
 
 from reelforge.domain.task import TaskStatus
 from reelforge.runtime.celery_app import TASK_NAME, create_celery_app, queues_for
-from reelforge.runtime.celery_executor import CeleryExecutor
+from reelforge.runtime.loader import build_executor
 from reelforge.runtime.worker import Worker
 from reelforge.services import Services
 
@@ -98,7 +98,7 @@ def run_celery_worker(
 
     signals.worker_shutting_down.connect(shutting_down, weak=False)
     # Announces tasks this worker's reaper re-queues; announcing everything queued is the API's job.
-    executor = CeleryExecutor(services, app, announce_on_start=False)
+    executor = build_executor(services, kind="celery", celery_app=app, announce_on_start=False)
     executor.start()
     log.info("celery worker %s: queues %s (models: %s)", name, ", ".join(queues), ", ".join(served))
     try:

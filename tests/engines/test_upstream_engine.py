@@ -73,7 +73,7 @@ def test_settings_refuse_a_key_in_the_table_and_never_echo_a_pasted_key() -> Non
     assert "sk-live-abc123" not in str(caught.value)
     with pytest.raises(ValueError, match="provider"):
         UpstreamSettings.from_table(table(provider="replicate"))
-    with pytest.raises(ValueError, match="unknown upstream engine settings: colour"):
+    with pytest.raises(ValueError, match=r"colour\n  Extra inputs are not permitted"):
         UpstreamSettings.from_table(table(colour="red"))
 
 

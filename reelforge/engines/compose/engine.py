@@ -10,7 +10,7 @@ silent when the template has no sound) in MP4 with `+faststart`, exactly round(d
 Size and fps come from the request (the API fills them from `quality.output_format`); `extra.quality`
 picks the x264 preset, CRF and audio bitrate. Input metadata (GPS tags, titles) is not copied.
 
-Settings (the model's table in `models.toml`), all optional:
+Settings (the model's table in `models.toml`, `ComposeEngine.Settings`), all optional:
 `max_duration` (600 s), `max_blocks` (100), `max_input_bytes` (512 MiB, one input), `timeout`
 (3600 s for one ffmpeg run), `threads` (0 = x264 decides), `fonts` ({} - family -> font file, to add
 e.g. a CJK font; see `fonts.py`).
@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+from pydantic import Field
 
 from reelforge.domain.errors import invalid
 from reelforge.domain.formats import DEFAULT_QUALITY, QUALITIES, QualityPreset
@@ -39,7 +41,14 @@ from reelforge.domain.template import (
     parse_template,
     template_duration,
 )
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
+from reelforge.engines.base import (
+    Artifact,
+    EngineCapabilities,
+    EngineSettings,
+    RunContext,
+    check_capabilities,
+    parse_settings,
+)
 from reelforge.engines.compose.fonts import font_path
 from reelforge.engines.compose.graph import CompiledGraph, compile_graph
 from reelforge.engines.compose.inputs import prepare_inputs
@@ -53,10 +62,23 @@ _PREPARE_SHARE = 5.0  # progress while fetching and probing inputs
 _RENDER_SHARE = 97.0  # progress when ffmpeg has finished; the thumbnail takes the rest
 
 
+class ComposeSettings(EngineSettings):
+    """`[models.<name>.settings]` of a compose model (and the creator's `compose` table)."""
+
+    max_duration: float = Field(MAX_DURATION, gt=0)
+    max_blocks: int = Field(MAX_BLOCKS, ge=1)
+    max_input_bytes: int = Field(MAX_INPUT_BYTES, ge=1)
+    timeout: float = Field(3600.0, gt=0)
+    threads: int = Field(0, ge=0)
+    fonts: dict[str, str] = Field(default_factory=dict)
+    """Family -> font file, to add e.g. a CJK font (see `fonts.py`)."""
+
+
 class ComposeEngine:
     """Templates of video, image, text and audio blocks on one timeline, rendered by one ffmpeg graph."""
 
     name = "compose"
+    Settings = ComposeSettings
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.COMPOSE}),
         description=(
@@ -64,15 +86,22 @@ class ComposeEngine:
             "opacity, fades, transitions, Ken Burns, text style, volume) rendered to H.264 + AAC MP4 by "
             "one ffmpeg filter graph."
         ),
+        who="the compose engine",
+        min_side=MIN_SIDE,
+        max_side=MAX_SIDE,
+        even_sides=True,
+        min_fps=MIN_FPS,
+        max_fps=MAX_FPS,
     )
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.max_duration = float(settings.get("max_duration", MAX_DURATION))
-        self.max_blocks = int(settings.get("max_blocks", MAX_BLOCKS))
-        self.max_input_bytes = int(settings.get("max_input_bytes", MAX_INPUT_BYTES))
-        self.timeout = float(settings.get("timeout", 3600.0))
-        self.threads = int(settings.get("threads", 0))
-        self.fonts = {str(k): str(v) for k, v in dict(settings.get("fonts", {})).items()}
+    def __init__(self, settings: ComposeSettings | Mapping[str, Any] | None = None) -> None:
+        self.settings = parse_settings(ComposeSettings, settings)
+        self.max_duration = self.settings.max_duration
+        self.max_blocks = self.settings.max_blocks
+        self.max_input_bytes = self.settings.max_input_bytes
+        self.timeout = self.settings.timeout
+        self.threads = self.settings.threads
+        self.fonts = dict(self.settings.fonts)
 
     # ------------------------------------------------------------ validation
 
@@ -81,8 +110,7 @@ class ComposeEngine:
         self._checked(request)
 
     def _checked(self, request: GenerationRequest) -> Template:
-        if request.kind != Kind.COMPOSE:
-            raise invalid(f"the compose engine renders templates (kind compose), not {request.kind.value}", "/kind")
+        check_capabilities(request, self.capabilities)
         if request.template is None:
             raise invalid("template is required: an AVS Template JSON v1 object", "/template")
         template = parse_template(request.template, prefix="/template")
@@ -92,13 +120,6 @@ class ComposeEngine:
                 "/template/blocks",
             )
         check_timeline(template, "/template", max_duration=self.max_duration)
-        for field, value in (("width", request.width), ("height", request.height)):
-            if not MIN_SIDE <= value <= MAX_SIDE or value % 2:
-                raise invalid(
-                    f"{field} must be even and between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}", f"/{field}"
-                )
-        if not MIN_FPS <= request.fps <= MAX_FPS:
-            raise invalid(f"fps must be between {MIN_FPS} and {MAX_FPS}, got {request.fps:g}", "/fps")
         expected = template_duration(template)
         if abs(request.duration - expected) > 1 / request.fps:
             raise invalid(

@@ -4,22 +4,38 @@ Phases, each reported when it really starts: `preparing_assets` (fetch and probe
 `generating` (plan the template; generate clips with the text-to-video engine when no visual asset was
 given), `rendering` (the `compose` engine on one ffmpeg graph).
 
-Settings (`[models.avs-prompt.settings]`): `clip_engine` ("draft"), `clip_settings` ({}), the text-to-video
-engine behind generated clips, normally the catalog's `t2v`; `planner_url`, `planner_model`,
-`planner_api_key_env` for the optional OpenAI-compatible planner; `compose` ({}), settings for the renderer.
+Settings (`[models.avs-prompt.settings]`, `CreatorEngine.Settings`): `clip_engine` ("draft"), `clip_settings`
+({}, checked against the clip engine's own settings), the text-to-video engine behind generated clips,
+normally the catalog's `t2v`; `planner_url`, `planner_model`, `planner_api_key_env` for the optional
+OpenAI-compatible planner; `compose` ({}), settings for the renderer (`ComposeEngine.Settings`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, ValidationError, model_validator
+
+from reelforge.domain.catalog import describe_errors
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.domain.template import parse_template, template_duration
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, create_engine
-from reelforge.engines.compose.engine import ComposeEngine
+from reelforge.engines.base import (
+    ENGINE_CLASSES,
+    Artifact,
+    EngineCapabilities,
+    EngineSettings,
+    RunContext,
+    check_capabilities,
+    create_engine,
+    engine_class,
+    parse_settings,
+)
+from reelforge.engines.compose.engine import ComposeEngine, ComposeSettings
 from reelforge.engines.compose.inputs import probe_media
 from reelforge.engines.creator.llm import ChatPlanner, PlannerError
 from reelforge.engines.creator.plan import ClipRequest, PlannedAsset, clips_for, plan
@@ -68,30 +84,68 @@ class StageContext:
         return held.read_bytes() if isinstance(held, Path) else held
 
 
+class CreatorSettings(EngineSettings):
+    """`[models.<name>.settings]` of a creator model."""
+
+    clip_engine: str = "draft"
+    clip_settings: dict[str, Any] = Field(default_factory=dict)
+    """The clip engine's own settings table, checked against its `Settings` (parsed into `clip`)."""
+    planner_url: str | None = None
+    planner_model: str = "gpt-4o-mini"
+    planner_api_key_env: str | None = None
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+
+    @model_validator(mode="after")
+    def _clip_engine_settings(self) -> CreatorSettings:
+        if self.clip_engine not in ENGINE_CLASSES or self.clip_engine == "creator":
+            known = ", ".join(name for name in ENGINE_CLASSES if name != "creator")
+            raise ValueError(f"clip_engine must be one of {known}, got {self.clip_engine!r}")
+        model = engine_class(self.clip_engine).Settings
+        try:
+            self._derive(clip=model.from_table(self.clip_settings))
+        except ValidationError as exc:
+            raise ValueError("; ".join(describe_errors(exc, model, prefix="clip_settings"))) from None
+        return self
+
+    @property
+    def clip(self) -> EngineSettings:
+        """`clip_settings` parsed by the clip engine's `Settings`."""
+        return self.__dict__["clip"]
+
+
 class CreatorEngine:
     name = "creator"
+    Settings = CreatorSettings
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.COMPOSE}),
         description="Prompt and assets to a planned template (deterministic, or an OpenAI-compatible chat "
         "model), generated clips where nothing is given, rendered by the compose engine.",
+        who="the creator engine",
     )
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = settings
-        self.renderer = ComposeEngine(settings.get("compose", {}))
-        self.clip_engine_name = settings.get("clip_engine", "draft")
-        self.clip_settings = settings.get("clip_settings", {})
+    def __init__(self, settings: CreatorSettings | Mapping[str, Any] | None = None) -> None:
+        self.settings = parse_settings(CreatorSettings, settings)
+        self.renderer = ComposeEngine(self.settings.compose)
+        self.clip_engine_name = self.settings.clip_engine
+        self.clip_settings = self.settings.clip
         self.planner = (
-            ChatPlanner(
-                settings["planner_url"],
-                settings.get("planner_model", "gpt-4o-mini"),
-                settings.get("planner_api_key_env"),
-            )
-            if settings.get("planner_url")
+            ChatPlanner(self.settings.planner_url, self.settings.planner_model, self.settings.planner_api_key_env)
+            if self.settings.planner_url
             else None
+        )
+        # The renderer's frame rules (size, fps); durations follow the plan.
+        renderer = self.renderer.capabilities
+        self.capabilities = replace(
+            CreatorEngine.capabilities,
+            min_side=renderer.min_side,
+            max_side=renderer.max_side,
+            even_sides=renderer.even_sides,
+            min_fps=renderer.min_fps,
+            max_fps=renderer.max_fps,
         )
 
     def validate(self, request: GenerationRequest) -> None:
+        check_capabilities(request, self.capabilities)
         if not request.prompt:
             raise invalid("prompt is required", "/prompt")
         for index, asset in enumerate(request.assets):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from reelforge.domain.errors import invalid
 from reelforge.domain.request import GenerationRequest, Kind
+from reelforge.engines.capabilities import EngineCapabilities, check_capabilities
 from reelforge.engines.diffusion.settings import DiffusionSettings
 
 MIN_FPS, MAX_FPS = 1.0, 60.0
@@ -66,22 +67,31 @@ def _snap_frames(count: int, multiple: int) -> int:
     return math.ceil(max(count - 1, 0) / multiple) * multiple + 1
 
 
-def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
-    """The generation plan, or `ReelforgeError(INVALID_PAYLOAD)` naming the field to change."""
+def capabilities_for(settings: DiffusionSettings, description: str = "") -> EngineCapabilities:
+    """The shared rules of one diffusion model: its kinds, sides from one latent block to `max_side`, fps."""
+    return EngineCapabilities(
+        kinds=settings.kinds,
+        description=description,
+        who=f"this {settings.family} model",
+        min_side=RULES[settings.family].size_multiple,
+        max_side=settings.max_side,
+        even_sides=True,
+        min_fps=MIN_FPS,
+        max_fps=MAX_FPS,
+        min_frames=1,
+    )
+
+
+def plan(request: GenerationRequest, settings: DiffusionSettings, caps: EngineCapabilities | None = None) -> Plan:
+    """The generation plan, or `ReelforgeError(INVALID_PAYLOAD)` naming the field to change.
+
+    The shared rules (`caps`, default `capabilities_for(settings)`) first, then the family's block and frame grid.
+    """
     rules = RULES[settings.family]
-    kind = request.kind
-    if kind not in settings.kinds:
-        kinds = ", ".join(sorted(k.value for k in settings.kinds))
-        raise invalid(f"this {settings.family} model does not do {kind.value}; it does {kinds}", "/kind")
+    check_capabilities(request, caps or capabilities_for(settings))
 
     sizes = {}
     for name, value in (("width", request.width), ("height", request.height)):
-        if not rules.size_multiple <= value <= settings.max_side:
-            raise invalid(
-                f"{name} must be between {rules.size_multiple} and {settings.max_side} pixels, got {value}", f"/{name}"
-            )
-        if value % 2:
-            raise invalid(f"{name} must be even (H.264 halves the colour resolution), got {value}", f"/{name}")
         snapped = _snap_up(value, rules.size_multiple)
         if snapped != value and settings.strict_sizes:
             lower = max(rules.size_multiple, snapped - rules.size_multiple)
@@ -92,11 +102,7 @@ def plan(request: GenerationRequest, settings: DiffusionSettings) -> Plan:
             )
         sizes[name] = snapped
 
-    if not MIN_FPS <= request.fps <= MAX_FPS:
-        raise invalid(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {request.fps:g}", "/fps")
     frames = request.num_frames
-    if frames < 1:
-        raise invalid(f"duration {request.duration:g} s at {request.fps:g} fps is less than one frame", "/duration")
     generated = _snap_frames(frames, rules.frame_multiple)
     if generated > settings.max_frames:
         raise invalid(

@@ -23,14 +23,15 @@ a lighter setting left it fails with ENGINE_ERROR (the runtime refunds the task)
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled
-from reelforge.engines.diffusion.constraints import RULES, Plan, latent_index, plan
+from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled, parse_settings
+from reelforge.engines.diffusion.constraints import RULES, Plan, capabilities_for, latent_index, plan
 from reelforge.engines.diffusion.output import fit_to_plan, to_uint8, write_video
 from reelforge.engines.diffusion.pipelines import shared_pipelines
 from reelforge.engines.diffusion.settings import DiffusionSettings
@@ -67,6 +68,7 @@ class DiffusionEngine:
     """Diffusion video models through diffusers; one instance per model, pipelines resident."""
 
     name = "diffusion"
+    Settings = DiffusionSettings
     # What the family can do, for listings that look at the class (`GET /api/v1/models`); an instance
     # narrows it to its model's weights.
     capabilities = EngineCapabilities(
@@ -74,11 +76,9 @@ class DiffusionEngine:
         description="Diffusion video models (LTX-Video, LTX-2, Wan) through diffusers; GPU hosts",
     )
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = DiffusionSettings.from_table(settings)
-        self.capabilities = EngineCapabilities(
-            kinds=self.settings.kinds, description=_DESCRIPTIONS[self.settings.family]
-        )
+    def __init__(self, settings: DiffusionSettings | Mapping[str, Any]) -> None:
+        self.settings = parse_settings(DiffusionSettings, settings)
+        self.capabilities = capabilities_for(self.settings, _DESCRIPTIONS[self.settings.family])
         self.pipelines = shared_pipelines(self.settings)  # engines on the same weights share one copy
         # One generation at a time per loaded model: a second would only fight the first for GPU memory.
         self._run_lock = self.pipelines.run_lock
@@ -90,11 +90,11 @@ class DiffusionEngine:
 
     def validate(self, request: GenerationRequest) -> None:
         """Reject what the model cannot make, naming the field; cheap, no torch."""
-        plan(request, self.settings)
+        plan(request, self.settings, self.capabilities)
 
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
         """Generate `video.mp4` and `thumbnail.jpg` into `ctx.workdir`."""
-        the_plan = plan(request, self.settings)
+        the_plan = plan(request, self.settings, self.capabilities)
         ctx.raise_if_cancelled()
         progress = _Progress(ctx)
         ctx.phase("preparing_assets")

@@ -1,18 +1,20 @@
 """`DiffusionSettings`: a model's `models.toml` table for the diffusion engine, checked once at start-up.
 
 Pure Python on purpose: the API process builds engines to validate requests and must not need torch.
-A wrong setting is an operator's mistake, so it raises `ValueError` naming the key when the engine is
-created, not a user-facing error on the first task.
+A wrong setting is an operator's mistake: parsing raises `pydantic.ValidationError` (a `ValueError`) naming
+the key, and `reelforge serve` / `worker` / `mcp` refuse to start with it (`engines.base.build_engines`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field, field_validator, model_validator
+
 from reelforge.domain.request import Kind
+from reelforge.engines.base import EngineSettings
 
 Family = Literal["ltx", "ltx2", "wan"]
 FAMILIES: tuple[str, ...] = ("ltx", "ltx2", "wan")
@@ -27,99 +29,55 @@ _WAN_T2V = frozenset({Kind.TEXT_TO_VIDEO})
 _WAN_TI2V = frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO})
 _WAN_I2V = frozenset({Kind.IMAGE_TO_VIDEO, Kind.KEYFRAMES})
 
-_KNOWN_KEYS = {
-    "family",
-    "weights",
-    "device",
-    "dtype",
-    "cpu_offload",
-    "vae_tiling",
-    "layerwise_fp8",
-    "max_frames",
-    "default_steps",
-    "oom_retry",
-    "guidance_scale",
-    "kinds",
-    "pipeline_kwargs",
-    "strict_sizes",
-    "max_side",
-    "crf",
-    "preset",
-    "threads",
-}
 
+class DiffusionSettings(EngineSettings):
+    """What one diffusion model entry configures; see docs/gpu.md for examples.
 
-@dataclass(frozen=True)
-class DiffusionSettings:
-    """What one diffusion model entry configures; see docs/gpu.md for examples."""
+    After parsing, `kinds`, `max_frames` and `default_steps` hold the effective values (the family's and
+    the weights' defaults filled in).
+    """
 
     family: Family
     weights: str  # a local diffusers directory or a Hugging Face hub id
     device: str = "auto"  # auto -> cuda when available, else cpu
-    dtype: str = "auto"  # auto -> bfloat16 on a GPU, float32 on the CPU
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto -> bfloat16 on a GPU, float32 on CPU
     cpu_offload: bool = False  # keep only the running sub-model on the GPU (needs accelerate)
     vae_tiling: bool = False  # decode in tiles: large frames in a fraction of the memory
     layerwise_fp8: bool = False  # store transformer weights in fp8, compute in dtype: about half the memory
-    max_frames: int = 0  # 0 -> the family's default
-    default_steps: int = 0  # 0 -> the family's default; a request's `steps` wins
+    max_frames: int = Field(0, ge=0)  # 0 -> the family's default
+    default_steps: int = Field(0, ge=0)  # 0 -> the family's default; a request's `steps` wins
     oom_retry: bool = True  # after CUDA OOM, retry once with VAE tiling and CPU offload switched on
     guidance_scale: float | None = None  # None -> the pipeline's default (distilled models want 1.0)
-    kinds: frozenset[Kind] = field(default_factory=frozenset)  # empty -> what the family and weights do
-    pipeline_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to every pipeline call
+    kinds: frozenset[Kind] = frozenset()  # empty -> what the family and weights do
+    pipeline_kwargs: dict[str, Any] = Field(default_factory=dict)  # passed to every pipeline call
     strict_sizes: bool = False  # True: 400 for sizes/frame counts the model cannot make, instead of snapping
-    max_side: int = 2048
-    crf: int = 18
+    max_side: int = Field(2048, ge=16)
+    crf: int = Field(18, ge=0, le=51)
     preset: str = "medium"
-    threads: int = 4
+    threads: int = Field(4, ge=0)
 
+    @field_validator("family", mode="before")
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> DiffusionSettings:
-        unknown = set(table) - _KNOWN_KEYS
-        if unknown:
+    def _lower_family(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_given(cls, value: str) -> str:
+        if not value.strip():
             raise ValueError(
-                f"unknown diffusion engine settings: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(_KNOWN_KEYS))}"
+                "required: a local diffusers directory or a Hugging Face hub id such as 'Lightricks/LTX-Video'"
             )
-        family = str(table.get("family", "")).lower()
-        if family not in FAMILIES:
-            raise ValueError(
-                f"diffusion engine setting 'family' must be one of {', '.join(FAMILIES)}, got {table.get('family')!r}"
-            )
-        weights = str(table.get("weights") or "")
-        if not weights:
-            raise ValueError(
-                "diffusion engine setting 'weights' is required: a local diffusers directory "
-                "or a Hugging Face hub id such as 'Lightricks/LTX-Video'"
-            )
-        dtype = str(table.get("dtype", "auto"))
-        if dtype not in DTYPES:
-            raise ValueError(f"diffusion engine setting 'dtype' must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        kinds = frozenset(Kind(k) for k in table.get("kinds", ())) or default_kinds(family, weights)
-        max_frames = int(table.get("max_frames", 0)) or DEFAULT_MAX_FRAMES[family]
-        steps = int(table.get("default_steps", 0)) or DEFAULT_STEPS[family]
-        if max_frames < 1 or steps < 1:
-            raise ValueError("diffusion engine settings 'max_frames' and 'default_steps' must be positive")
-        guidance = table.get("guidance_scale")
-        return cls(
-            family=family,  # type: ignore[arg-type]
-            weights=weights,
-            device=str(table.get("device", "auto")),
-            dtype=dtype,
-            cpu_offload=bool(table.get("cpu_offload", False)),
-            vae_tiling=bool(table.get("vae_tiling", False)),
-            layerwise_fp8=bool(table.get("layerwise_fp8", False)),
-            max_frames=max_frames,
-            default_steps=steps,
-            oom_retry=bool(table.get("oom_retry", True)),
-            guidance_scale=None if guidance is None else float(guidance),
-            kinds=kinds,
-            pipeline_kwargs=dict(table.get("pipeline_kwargs", {})),
-            strict_sizes=bool(table.get("strict_sizes", False)),
-            max_side=int(table.get("max_side", 2048)),
-            crf=int(table.get("crf", 18)),
-            preset=str(table.get("preset", "medium")),
-            threads=int(table.get("threads", 4)),
+        return value
+
+    @model_validator(mode="after")
+    def _effective(self) -> DiffusionSettings:
+        self._derive(
+            kinds=self.kinds or default_kinds(self.family, self.weights),
+            max_frames=self.max_frames or DEFAULT_MAX_FRAMES[self.family],
+            default_steps=self.default_steps or DEFAULT_STEPS[self.family],
         )
+        return self
 
 
 def local_weights(weights: str) -> Path | None:

@@ -11,7 +11,7 @@ or the input video cover-fitted, retimed and colour graded in a look picked from
 (video to video; see `restyle.py`), captioned with the prompt -- a placeholder that is honest about being one.
 Frames are rendered straight into I420 (`reelforge.media.yuv`) and encoded on a second thread.
 
-Settings (the model's table in `models.toml`), all optional:
+Settings (the model's table in `models.toml`, `DraftEngine.Settings`), all optional:
 `crf` (23), `preset` ("veryfast"), `threads` (4, fixed so output bytes do not depend on the host),
 `captions` (true), `crossfade` (0.5 seconds, between long-video segments),
 `transition` (0.75 seconds: the multi-image dissolve, and the shortest keyframe dissolve),
@@ -26,14 +26,23 @@ multi_image gives the images equal shares in the order sent and ignores `frame` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from PIL import Image
+from pydantic import Field
 
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import GenerationRequest, Kind
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext
+from reelforge.engines.base import (
+    Artifact,
+    EngineCapabilities,
+    EngineSettings,
+    RunContext,
+    check_capabilities,
+    parse_settings,
+)
 from reelforge.engines.draft.camera import CameraMove
 from reelforge.engines.draft.keyframes import KeyframeTrack, Slideshow, Still, spread_positions
 from reelforge.engines.draft.restyle import VideoRestyle
@@ -55,11 +64,24 @@ _INPUT_VIDEO = "input-video"  # video_to_video's input, in the work directory wh
 _LOAD_SHARE = 5.0  # of that, progress while fetching and preparing the images of multi_image and keyframes
 
 
+class DraftSettings(EngineSettings):
+    """`[models.<name>.settings]` of a draft model."""
+
+    crf: int = Field(23, ge=0, le=51)
+    preset: str = "veryfast"
+    threads: int = Field(4, ge=0)
+    captions: bool = True
+    crossfade: float = Field(0.5, ge=0)
+    transition: float = Field(0.75, ge=0)
+    max_duration: float = Field(120.0, gt=0)
+
+
 class DraftEngine:
     """Procedural preview videos on the CPU: text_to_video, image_to_video, long_video, multi_image,
     keyframes, video_to_video."""
 
     name = "draft"
+    Settings = DraftSettings
     capabilities = EngineCapabilities(
         kinds=frozenset(
             {
@@ -78,44 +100,30 @@ class DraftEngine:
             "(cover-fitted, retimed, colour graded from the prompt). Exact size, frame rate and "
             "duration; same seed, same pixels. Renders faster than realtime without a GPU."
         ),
+        who="the draft engine",
+        min_side=MIN_SIDE,
+        max_side=MAX_SIDE,
+        even_sides=True,
+        min_fps=MIN_FPS,
+        max_fps=MAX_FPS,
+        max_duration=DraftSettings().max_duration,
+        min_frames=1,
     )
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.crf = int(settings.get("crf", 23))
-        self.preset = str(settings.get("preset", "veryfast"))
-        self.threads = int(settings.get("threads", 4))
-        self.captions = bool(settings.get("captions", True))
-        self.crossfade = float(settings.get("crossfade", 0.5))
-        self.transition = float(settings.get("transition", 0.75))
-        self.max_duration = float(settings.get("max_duration", 120.0))
+    def __init__(self, settings: DraftSettings | Mapping[str, Any] | None = None) -> None:
+        self.settings = parse_settings(DraftSettings, settings)
+        self.crf = self.settings.crf
+        self.preset = self.settings.preset
+        self.threads = self.settings.threads
+        self.captions = self.settings.captions
+        self.crossfade = self.settings.crossfade
+        self.transition = self.settings.transition
+        self.max_duration = self.settings.max_duration
+        self.capabilities = replace(DraftEngine.capabilities, max_duration=self.max_duration)
 
     def validate(self, request: GenerationRequest) -> None:
         """Reject what this engine cannot render, naming the field and what to change."""
-        if request.kind not in self.capabilities.kinds:
-            kinds = ", ".join(sorted(k.value for k in self.capabilities.kinds))
-            raise invalid(f"the draft engine does not do {request.kind.value}; it does {kinds}", "/kind")
-        for field, value in (("width", request.width), ("height", request.height)):
-            if not MIN_SIDE <= value <= MAX_SIDE:
-                raise invalid(f"{field} must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}", f"/{field}")
-            if value % 2:
-                raise invalid(
-                    f"{field} must be even (H.264 halves the colour resolution), got {value}; "
-                    f"use {value + 1} or {value - 1}",
-                    f"/{field}",
-                )
-        if not MIN_FPS <= request.fps <= MAX_FPS:
-            raise invalid(f"fps must be between {MIN_FPS} and {MAX_FPS}, got {request.fps:g}", "/fps")
-        if not 0 < request.duration <= self.max_duration:
-            raise invalid(
-                f"duration must be more than 0 and at most {self.max_duration:g} seconds, got {request.duration:g}",
-                "/duration",
-            )
-        if request.num_frames < 1:
-            raise invalid(
-                f"duration {request.duration:g} s at {request.fps:g} fps is less than one frame; "
-                f"ask for at least {1 / request.fps:.3g} seconds",
-                "/duration",
-            )
+        check_capabilities(request, self.capabilities)
 
         if request.kind == Kind.TEXT_TO_VIDEO and not (request.prompt or "").strip():
             raise invalid("text_to_video needs a prompt describing the video", "/prompt")

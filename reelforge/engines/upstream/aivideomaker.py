@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
@@ -24,8 +25,6 @@ from reelforge.engines.upstream.client import UpstreamClient
 from reelforge.engines.upstream.provider import (
     Downloaded,
     UpstreamStatus,
-    check_duration,
-    check_kind,
     image_reference,
     nearest_aspect,
     state_and_progress,
@@ -79,6 +78,10 @@ class AIVideoMakerProvider:
         self.kind = kind
         self.kinds = frozenset({kind})
         self.durations = settings.durations or durations
+        # A long video is priced per segment and takes no duration; the others take whole seconds from a list.
+        self.rules: dict[str, Any] = (
+            {} if kind == Kind.LONG_VIDEO else {"durations": self.durations, "whole_seconds": True}
+        )
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"key": key}
@@ -86,7 +89,6 @@ class AIVideoMakerProvider:
     # ------------------------------------------------------------ validate + create
 
     def validate(self, request: GenerationRequest) -> None:
-        check_kind(request, self.kinds)
         if self.kind == Kind.LONG_VIDEO:
             if not 1 <= len(request.prompts) <= MAX_SEGMENTS:
                 raise invalid(f"a long video takes 1 to {MAX_SEGMENTS} segment prompts", "/prompt")
@@ -96,9 +98,6 @@ class AIVideoMakerProvider:
         else:
             if request.prompt and len(request.prompt) > MAX_PROMPT_CHARS:
                 raise invalid(f"prompt is longer than {MAX_PROMPT_CHARS} characters", "/prompt")
-            if request.duration != round(request.duration):
-                raise invalid("the hosted provider takes whole seconds", "/duration")
-            check_duration(request, self.durations)
         if self.kind == Kind.TEXT_TO_VIDEO:
             if not request.prompt:
                 raise invalid("prompt is required", "/prompt")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,14 @@ from PIL import Image, UnidentifiedImageError
 from reelforge.client.core import next_poll
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
-from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled
+from reelforge.engines.base import (
+    Artifact,
+    EngineCapabilities,
+    RunContext,
+    TaskCancelled,
+    check_capabilities,
+    parse_settings,
+)
 from reelforge.engines.upstream.aivideomaker import AIVideoMakerProvider
 from reelforge.engines.upstream.client import UpstreamClient
 from reelforge.engines.upstream.errors import from_task
@@ -89,6 +97,7 @@ class UpstreamEngine:
     """A hosted provider (AIVideoMaker API or an OpenAI-style /v1/videos service) behind a model name."""
 
     name = "upstream"
+    Settings = UpstreamSettings
     # What the engine can do with some provider; an instance narrows it to its provider and model.
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO, Kind.LONG_VIDEO, Kind.MULTI_IMAGE, Kind.KEYFRAMES}),
@@ -96,23 +105,29 @@ class UpstreamEngine:
         "service (Agnes, vLLM-Omni, SGLang); the key stays on the server.",
     )
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = UpstreamSettings.from_table(settings)
+    def __init__(self, settings: UpstreamSettings | Mapping[str, Any]) -> None:
+        self.settings = parse_settings(UpstreamSettings, settings)
         self.provider = make_provider(self.settings)
         self.capabilities = EngineCapabilities(
             kinds=self.provider.kinds,
             description=f"{self.settings.provider} model {self.settings.model} (hosted provider)",
+            who="the hosted provider behind this model",
+            **self.provider.rules,
         )
 
     def validate(self, request: GenerationRequest) -> None:
         """Before any credit: the key's variable must be set, and the provider must be able to do the request."""
         self.settings.api_key()
+        self._check(request)
+
+    def _check(self, request: GenerationRequest) -> None:
+        check_capabilities(request, self.capabilities)
         self.provider.validate(request)
 
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
         """Create, poll, download; `video.mp4` and `thumbnail.jpg` end up in `ctx.workdir`."""
         key = self.settings.api_key()
-        self.provider.validate(request)
+        self._check(request)
         ctx.raise_if_cancelled()
         wait = _Waiter(ctx, self.settings.timeout)
         client = UpstreamClient(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
@@ -28,9 +29,6 @@ from reelforge.engines.upstream.client import UpstreamClient
 from reelforge.engines.upstream.provider import (
     Downloaded,
     UpstreamStatus,
-    check_duration,
-    check_kind,
-    check_size,
     image_reference,
     seconds_text,
     state_and_progress,
@@ -74,6 +72,7 @@ class OpenAIVideosProvider:
         self.kinds = settings.kinds or possible
         self.durations = settings.durations
         self.sizes = settings.sizes
+        self.rules: dict[str, Any] = {"durations": self.durations, "sizes": self.sizes}
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -81,11 +80,8 @@ class OpenAIVideosProvider:
     # ------------------------------------------------------------ validate + create
 
     def validate(self, request: GenerationRequest) -> None:
-        check_kind(request, self.kinds)
         if not request.prompt:
             raise invalid("prompt is required", "/prompt")
-        check_duration(request, self.durations)
-        check_size(request, self.sizes)
         if len(request.images) > MAX_IMAGES:
             raise invalid(f"the hosted provider takes at most {MAX_IMAGES} images", "/image")
         if request.kind == Kind.KEYFRAMES:

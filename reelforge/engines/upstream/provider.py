@@ -46,12 +46,15 @@ class Downloaded:
 
 class Provider(Protocol):
     kinds: frozenset[Kind]
+    rules: dict[str, Any]
+    """Its duration and size rules as `EngineCapabilities` fields (`durations`, `sizes`, `whole_seconds`);
+    the engine checks them, and the kind, with the shared checker before `validate`."""
 
     def auth_headers(self, key: str) -> dict[str, str]:
         """The headers that carry `key` (only ever sent to the provider's own origin)."""
 
     def validate(self, request: GenerationRequest) -> None:
-        """INVALID_PAYLOAD for what this provider and model cannot do, before any credit is taken."""
+        """INVALID_PAYLOAD for what this provider and model cannot do beyond `kinds` and `rules`."""
 
     def create(self, client: UpstreamClient, request: GenerationRequest, ctx: RunContext) -> str:
         """Create the provider's task (with `Idempotency-Key: <ctx.task_id>`); its id."""
@@ -109,32 +112,6 @@ def nearest_aspect(width: int, height: int, choices: tuple[str, ...], tolerance:
             "/aspectRatio",
         )
     return best
-
-
-def check_kind(request: GenerationRequest, kinds: frozenset[Kind]) -> None:
-    if request.kind not in kinds:
-        raise invalid(
-            f"the hosted provider behind this model does not do {request.kind.value}; it does "
-            f"{', '.join(sorted(k.value for k in kinds))}"
-        )
-
-
-def check_duration(request: GenerationRequest, durations: tuple[float, ...]) -> None:
-    if durations and not any(abs(request.duration - d) < 1e-3 for d in durations):
-        allowed = ", ".join(f"{d:g}" for d in durations)
-        raise invalid(
-            f"the hosted provider behind this model makes videos of {allowed} seconds; "
-            f"{request.duration:g} s is not one of them",
-            "/duration",
-        )
-
-
-def check_size(request: GenerationRequest, sizes: tuple[str, ...]) -> None:
-    size = f"{request.width}x{request.height}"
-    if sizes and size not in sizes:
-        raise invalid(
-            f"the hosted provider behind this model makes only these sizes: {', '.join(sizes)}; got {size}", "/size"
-        )
 
 
 def seconds_text(duration: float) -> str:

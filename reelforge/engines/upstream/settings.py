@@ -1,7 +1,8 @@
 """`UpstreamSettings`: a model's `[models.<name>.settings]` table for the upstream engine.
 
-Checked once, when the engine is created, like the diffusion engine's: a wrong setting is an operator's
-mistake, so it raises `ValueError` naming the key (never a value that could be a secret). The API key
+Parsed once, like every engine's settings: a wrong setting is an operator's mistake, so parsing raises
+`pydantic.ValidationError` (a `ValueError`) naming the key, never echoing a value that could be a secret,
+and `reelforge serve` / `worker` / `mcp` refuse to start with it. The API key
 itself is never in the table: the table names the environment variable that holds it, and the key is
 read from the environment only when a request is validated or run.
 """
@@ -10,40 +11,24 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import Kind
+from reelforge.engines.base import EngineSettings
 
 PROVIDERS: tuple[str, ...] = ("aivideomaker", "openai-videos")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 """Upper case on purpose: provider keys are mixed or lower case, so a key pasted here by mistake is refused."""
 
-_KNOWN_KEYS = {
-    "provider",
-    "base_url",
-    "api_key_env",
-    "model",
-    "kinds",
-    "durations",
-    "sizes",
-    "extensions",
-    "poll_interval",
-    "max_poll_interval",
-    "timeout",
-    "request_timeout",
-    "max_retries",
-    "max_download_bytes",
-}
 
-
-@dataclass(frozen=True)
-class UpstreamSettings:
+class UpstreamSettings(EngineSettings):
     """What one upstream model entry configures; docs/providers.md explains every key."""
 
-    provider: str  # aivideomaker | openai-videos
+    provider: Literal["aivideomaker", "openai-videos"]
     base_url: str  # the provider's root URL, without a trailing slash (and without /v1)
     api_key_env: str  # NAME of the environment variable holding the provider's API key
     model: str  # the provider's model name (AIVideoMaker path segment, OpenAI `model` field)
@@ -53,66 +38,57 @@ class UpstreamSettings:
     extensions: bool = True  # openai-videos: send Agnes/vLLM/SGLang fields (seed, frame_rate, images ...)
     poll_interval: float = 2.0  # seconds before the first status poll; grows by half each poll
     max_poll_interval: float = 15.0
-    timeout: float = 3600.0  # seconds from create to a finished upstream task before giving up
-    request_timeout: float = 30.0  # seconds per HTTP request (connect, read)
-    max_retries: int = 8  # retries of one request after 429, 5xx or a network error
-    max_download_bytes: int = 2 * 1024**3
+    timeout: float = Field(3600.0, gt=0)  # seconds from create to a finished upstream task before giving up
+    request_timeout: float = Field(30.0, gt=0)  # seconds per HTTP request (connect, read)
+    max_retries: int = Field(8, ge=0)  # retries of one request after 429, 5xx or a network error
+    max_download_bytes: int = Field(2 * 1024**3, ge=1)
 
+    @model_validator(mode="before")
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> UpstreamSettings:
-        unknown = set(table) - _KNOWN_KEYS
-        if "api_key" in unknown:
+    def _no_key_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
             raise ValueError(
-                "upstream engine: never put the provider's key in models.toml; put it in an "
-                "environment variable and name that variable in 'api_key_env'"
+                "never put the provider's key in models.toml; put it in an environment variable and name "
+                "that variable in 'api_key_env'"
             )
-        if unknown:
-            raise ValueError(
-                f"unknown upstream engine settings: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(_KNOWN_KEYS))}"
-            )
-        provider = str(table.get("provider", ""))
-        if provider not in PROVIDERS:
-            raise ValueError(
-                f"upstream engine setting 'provider' must be one of {', '.join(PROVIDERS)}, "
-                f"got {table.get('provider')!r}"
-            )
-        env_name = str(table.get("api_key_env", ""))
-        if not ENV_NAME.match(env_name):
+        return data
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not ENV_NAME.match(value):
             # The value is not echoed: an operator may have pasted the key itself here.
             raise ValueError(
-                "upstream engine setting 'api_key_env' must be the upper-case NAME of the environment "
-                "variable that holds the provider's key (e.g. AIVIDEO_API_KEY), not the key itself"
+                "must be the upper-case NAME of the environment variable that holds the provider's key "
+                "(e.g. AIVIDEO_API_KEY), not the key itself"
             )
-        model = str(table.get("model", "")).strip()
-        if not model:
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_given(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
             raise ValueError(
-                "upstream engine setting 'model' is required: the provider's model name "
-                "(e.g. t2v for AIVideoMaker, agnes-video-v2.0 for Agnes)"
+                "required: the provider's model name (e.g. t2v for AIVideoMaker, agnes-video-v2.0 for Agnes)"
             )
-        settings = cls(
-            provider=provider,
-            base_url=_base_url(table.get("base_url")),
-            api_key_env=env_name,
-            model=model,
-            kinds=frozenset(Kind(k) for k in table.get("kinds", ())),
-            durations=tuple(float(d) for d in table.get("durations", ())),
-            sizes=tuple(_size(s) for s in table.get("sizes", ())),
-            extensions=bool(table.get("extensions", True)),
-            poll_interval=float(table.get("poll_interval", 2.0)),
-            max_poll_interval=float(table.get("max_poll_interval", 15.0)),
-            timeout=float(table.get("timeout", 3600.0)),
-            request_timeout=float(table.get("request_timeout", 30.0)),
-            max_retries=int(table.get("max_retries", 8)),
-            max_download_bytes=int(table.get("max_download_bytes", 2 * 1024**3)),
-        )
-        if not 0 < settings.poll_interval <= settings.max_poll_interval:
-            raise ValueError("upstream engine settings need 0 < poll_interval <= max_poll_interval")
-        if settings.timeout <= 0 or settings.request_timeout <= 0 or settings.max_retries < 0:
-            raise ValueError(
-                "upstream engine settings 'timeout' and 'request_timeout' must be positive and 'max_retries' at least 0"
-            )
-        return settings
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return _base_url(value)
+
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any) -> Any:
+        return tuple(_size(item) for item in value) if isinstance(value, list | tuple) else value
+
+    @model_validator(mode="after")
+    def _intervals(self) -> UpstreamSettings:
+        if not 0 < self.poll_interval <= self.max_poll_interval:
+            raise ValueError("poll_interval and max_poll_interval need 0 < poll_interval <= max_poll_interval")
+        return self
 
     def api_key(self) -> str:
         """The provider's key from the environment, or UPSTREAM_NOT_CONFIGURED naming the variable (never a value).
@@ -136,12 +112,9 @@ def _base_url(value: Any) -> str:
     text = str(value or "").strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            "upstream engine setting 'base_url' must be an http(s) URL such as "
-            "https://aivideomaker.ai or https://apihub.agnes-ai.com"
-        )
+        raise ValueError("must be an http(s) URL such as https://aivideomaker.ai or https://apihub.agnes-ai.com")
     if parts.username or parts.password:
-        raise ValueError("upstream engine setting 'base_url' must not carry credentials; use api_key_env")
+        raise ValueError("must not carry credentials; use api_key_env")
     return text.removesuffix("/v1")
 
 
@@ -149,5 +122,5 @@ def _size(value: Any) -> str:
     text = str(value).lower().replace(" ", "")
     width, _, height = text.partition("x")
     if not (width.isdigit() and height.isdigit()):
-        raise ValueError(f"upstream engine setting 'sizes' holds WIDTHxHEIGHT strings such as 1280x720, got {value!r}")
+        raise ValueError(f"holds WIDTHxHEIGHT strings such as 1280x720, got {str(value)[:20]!r}")
     return f"{int(width)}x{int(height)}"
