@@ -141,8 +141,12 @@ class _Body(BaseModel):
         """A required field left out is checked like one sent as `null`, so it gets the contract's wording."""
         if not isinstance(data, dict):
             return data
-        required = [f.alias or name for name, f in cls.model_fields.items() if f.is_required()]
-        return {**dict.fromkeys(required), **data}
+        absent = [
+            f.alias or name
+            for name, f in cls.model_fields.items()
+            if f.is_required() and name not in data and (f.alias or name) not in data
+        ]
+        return {**dict.fromkeys(absent), **data}
 
 
 class TextToVideoBody(_Body):

@@ -1,10 +1,11 @@
 """The AIVideoMaker v1 routes: `/api/v1/generate/{model}` and `/api/v1/tasks/...`.
 
-Every handler that reads or writes the database is a plain `def`, which FastAPI runs on its thread pool;
-the async dependencies only authenticate (one indexed read), look the model up in the in-memory catalog and
-read the request body. A create goes through the one create path (`CreatePath`): the body is validated
-completely before the image is stored, and the path deletes the stored image when anything refuses the
-create (402, 409, the engine's check) or a repeat with the same `Idempotency-Key` is answered.
+Every handler that reads or writes the database is a plain `def`, which FastAPI runs on its thread pool
+(as is `require_key`); the async dependencies only look the model up in the in-memory catalog, read the
+request body and count queries for the rate limit. A create goes through the one create path
+(`CreatePath`): the body is validated completely before the image is stored, and the path deletes the
+stored image when anything refuses the create (402, 409, the engine's check) or a repeat with the same
+`Idempotency-Key` is answered.
 """
 
 from __future__ import annotations
