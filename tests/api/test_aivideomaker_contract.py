@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from reelforge.accounts import ledger
+from reelforge.api.dialects.aivideomaker.protocol import AIVideoMakerError, AIVideoMakerTask
 from tests.asgi import InProcessApp, in_process_app
 from tests.helpers import data_uri, png_bytes
 
@@ -456,8 +457,6 @@ def test_openapi_declares_the_bodies_answers_and_errors(api: InProcessApp) -> No
 
 def test_answers_match_their_declared_models(api: InProcessApp) -> None:
     """What the routes answer is what /openapi.json says (the response models validate every answer)."""
-    from reelforge.api.dialects.aivideomaker.protocol import AIVideoMakerError, AIVideoMakerTask
-
     key = api.new_key()
     task_id = create(api, "lv", {"image": image(), "prompt": ["a"]}, key).json()["taskId"]
     details = api.client.get(f"/api/v1/tasks/{task_id}", headers={"key": key}).json()
