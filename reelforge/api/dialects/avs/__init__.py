@@ -15,17 +15,11 @@ Modules: `protocol` (the bodies as pydantic models), `uploads` (reading JSON or 
 
 from __future__ import annotations
 
-from typing import Any
-
 from reelforge.api.dialect import Dialect, generic_body
-from reelforge.api.dialects.avs.protocol import FromJsonRequest, parse_body
 from reelforge.api.dialects.avs.routes import render_job
 from reelforge.api.dialects.avs.routes import router as jobs_router
 from reelforge.api.dialects.avs.tokens import router as tokens_router
-from reelforge.api.dialects.avs.translate import DIALECT, JSON_MODEL, PROMPT_MODEL, from_json, requested_seconds
-from reelforge.api.dialects.avs.uploads import ParsedRequest
-from reelforge.domain.request import GenerationRequest
-from reelforge.services import Services
+from reelforge.api.dialects.avs.translate import DIALECT, JSON_MODEL, PROMPT_MODEL, requested_seconds
 
 AVS_DIALECT = Dialect(
     DIALECT,
@@ -36,11 +30,4 @@ AVS_DIALECT = Dialect(
 )
 
 
-def parse_from_json(parsed: ParsedRequest, services: Services) -> tuple[GenerationRequest, dict[str, Any]]:
-    """TRANSITIONAL, for MCP's render_template until it stops importing the API: the request and `input`."""
-    body = parse_body(FromJsonRequest, parsed.payload)
-    submission = from_json(body, parsed.uploads, services.settings)
-    return submission.request, submission.input
-
-
-__all__ = ["AVS_DIALECT", "JSON_MODEL", "PROMPT_MODEL", "parse_from_json", "render_job", "requested_seconds"]
+__all__ = ["AVS_DIALECT", "JSON_MODEL", "PROMPT_MODEL", "render_job", "requested_seconds"]

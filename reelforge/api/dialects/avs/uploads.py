@@ -20,7 +20,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from reelforge.api.dialects.avs.protocol import MAX_FILES
-from reelforge.api.dialects.avs.translate import Upload, media_type_of
+from reelforge.api.dialects.avs.translate import media_type_of
 from reelforge.domain.errors import invalid
 
 MAX_REQUEST_FIELD_BYTES = 4 * 1024 * 1024
@@ -98,12 +98,3 @@ async def read_body(request: Request) -> AsyncIterator[CreateBody]:
         yield body
     finally:
         await form.close()
-
-
-@dataclass
-class ParsedRequest:
-    """TRANSITIONAL: the payload (and stored uploads) `parse_from_json` takes, for MCP until it stops importing
-    the API. The HTTP routes use `read_body` and the create path instead."""
-
-    payload: dict[str, Any]
-    uploads: dict[str, Upload] = field(default_factory=dict)
