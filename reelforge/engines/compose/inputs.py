@@ -196,12 +196,18 @@ def _duration(container: av.container.InputContainer) -> float | None:
     return None
 
 
+def _alpha_floor(image: Image.Image) -> float:
+    """The lowest alpha value of `image` (255: fully opaque)."""
+    low, _high = image.getchannel("A").getextrema()
+    return float(low)  # type: ignore[arg-type]  # one band: a (min, max) pair of numbers
+
+
 def write_image(data: bytes, stem: Path, label: str, pointer: str) -> MediaInfo:
     """Decode an image with Pillow, upright it, and write a PNG or JPEG ffmpeg reads the same way."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise invalid(
@@ -231,11 +237,11 @@ def write_image(data: bytes, stem: Path, label: str, pointer: str) -> MediaInfo:
         path.write_bytes(data)
         demuxer = _IMAGE_DEMUXERS[image_format]
         if has_alpha:
-            has_alpha = image.getchannel("A").getextrema()[0] < 255
+            has_alpha = _alpha_floor(image) < 255
     else:
         image = ImageOps.exif_transpose(image)
         image = image.convert("RGBA" if has_alpha else "RGB")
-        if has_alpha and image.getchannel("A").getextrema()[0] == 255:
+        if has_alpha and _alpha_floor(image) == 255:
             image, has_alpha = image.convert("RGB"), False
         path = stem.with_suffix(".png")
         image.save(path, format="PNG", compress_level=1)

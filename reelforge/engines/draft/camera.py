@@ -70,7 +70,7 @@ class CameraMove:
         """Frame `i` as an I420 array (see `reelforge.media.yuv`)."""
         frame = np.empty(i420_shape(self.width, self.height), np.uint8)
         box = self.window(i)
-        half_box = tuple(edge / 2 for edge in box)
+        half_box = (box[0] / 2, box[1] / 2, box[2] / 2, box[3] / 2)
         for index, (plane, canvas) in enumerate(zip(planes(frame), self._canvas, strict=True)):
             size, window = ((self.width, self.height), box) if index == 0 else (plane.shape[::-1], half_box)
             plane[...] = np.asarray(canvas.resize(size, Image.Resampling.BILINEAR, box=window))

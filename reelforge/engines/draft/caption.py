@@ -72,6 +72,7 @@ class Caption:
         short_side = min(width, height)
         font_size = max(9, round(short_side * 0.05))
         font = ImageFont.load_default(size=font_size)
+        assert isinstance(font, ImageFont.FreeTypeFont)  # Pillow's bundled font at a size needs FreeType
         pad = max(3, round(font_size * 0.5))
         max_lines = 3 if short_side >= 240 else 2
         lines = _wrap(" ".join(text.split()), font, int(width * 0.88) - 2 * pad, max_lines)

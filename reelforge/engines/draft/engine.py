@@ -264,7 +264,12 @@ class DraftEngine:
                 request,
                 ctx,
                 lambda k, image: CameraMove(
-                    image, seed=request.seed, variant=k, n_frames=spans[k][1] - spans[k][0], **size
+                    image,
+                    seed=request.seed,
+                    variant=k,
+                    n_frames=spans[k][1] - spans[k][0],
+                    width=request.width,
+                    height=request.height,
                 ),
             )
             return Slideshow(moves, spans, caption=caption)

@@ -65,7 +65,7 @@ class Still:
         cx = self.width / 2 + (self.width - w) / 2 * shift_x
         cy = self.height / 2 + (self.height - h) / 2 * shift_y
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        half_box = tuple(edge / 2 for edge in box)
+        half_box = (box[0] / 2, box[1] / 2, box[2] / 2, box[3] / 2)
         frame = np.empty(i420_shape(self.width, self.height), np.uint8)
         for index, (plane, source) in enumerate(zip(planes(frame), self._planes, strict=True)):
             size, window = ((self.width, self.height), box) if index == 0 else (plane.shape[::-1], half_box)
@@ -114,6 +114,7 @@ class KeyframeTrack:
     def frame(self, g: int) -> np.ndarray:
         """Frame `g` as an I420 array (see `reelforge.media.yuv`)."""
         first, last = self.positions[0], self.positions[-1]
+        out: np.ndarray | None
         if g <= first:
             # Settle into the first keyframe: from a slight push-in to the exact framing.
             e = 1 - ease(g / first) if first else 0.0

@@ -26,7 +26,7 @@ two decoded frames are held, whatever the length of the input.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from fractions import Fraction
 
 import av
@@ -100,7 +100,9 @@ class Grade:
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """The graded copy of an H x W x 3 uint8 RGB frame."""
         if self._by_luma is not None:
-            luma = (rgb[..., 0] * np.uint16(54) + rgb[..., 1] * np.uint16(183) + rgb[..., 2] * np.uint16(19)) >> 8
+            luma = np.right_shift(
+                rgb[..., 0] * np.uint16(54) + rgb[..., 1] * np.uint16(183) + rgb[..., 2] * np.uint16(19), 8
+            )
             return self._by_luma[luma]
         assert self._curves is not None
         graded = np.stack([self._curves[c][rgb[..., c]] for c in range(3)], axis=-1).astype(np.float32)
@@ -166,7 +168,7 @@ class VideoRestyle:
         self._rendered_for: av.VideoFrame | None = None
         self._rendered: np.ndarray | None = None
 
-    def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[tuple[float, av.VideoFrame]]:
+    def _decode(self, stream: av.video.stream.VideoStream) -> Generator[tuple[float, av.VideoFrame], None, None]:
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         last = None
         for index, frame in enumerate(self._container.decode(stream)):

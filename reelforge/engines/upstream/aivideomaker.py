@@ -142,8 +142,10 @@ class AIVideoMakerProvider:
         if state != "failed":
             return UpstreamStatus(state, progress)
         details = self._details(client, upstream_id)  # the status answer carries no reason; the details may
-        error = details.get("error") if isinstance(details.get("error"), dict) else {}
-        return UpstreamStatus(state, progress, error.get("code"), error.get("message") or details.get("message"))
+        raw = details.get("error")
+        error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        message = error.get("message") or details.get("message")
+        return UpstreamStatus(state, progress, error.get("code"), None if message is None else str(message))
 
     def cancel(self, client: UpstreamClient, upstream_id: str) -> bool:
         response = client.request(

@@ -139,7 +139,8 @@ class OpenAIVideosProvider:
     def status(self, client: UpstreamClient, upstream_id: str) -> UpstreamStatus:
         answer = self._video(client, upstream_id)
         state, progress = state_and_progress(answer, STATES, str.lower)
-        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        raw = answer.get("error")
+        error: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if state == "failed" and str(error.get("code", "")).lower() in ("cancelled", "canceled"):
             state = "cancelled"  # reelforge (and OpenAI) have no cancelled status: a failed one says so
         return UpstreamStatus(state, progress, error.get("code"), error.get("message"))

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -71,7 +71,7 @@ class Provider(Protocol):
 
 def state_and_progress(
     answer: dict[str, Any], states: Mapping[str, str], normalise: Callable[[str], str]
-) -> tuple[str, float | None]:
+) -> tuple[State, float | None]:
     """The provider's status mapped to ours (UPSTREAM_ERROR for one we don't know) and its progress, if a number."""
     state = states.get(normalise(str(answer.get("status", ""))))
     if state is None:
@@ -80,7 +80,7 @@ def state_and_progress(
             f"the hosted provider reported an unknown status {str(answer.get('status'))[:40]!r}",
         )
     progress = answer.get("progress")
-    return state, float(progress) if isinstance(progress, int | float) else None
+    return cast(State, state), float(progress) if isinstance(progress, int | float) else None
 
 
 def image_reference(source: str, ctx: RunContext) -> str:
