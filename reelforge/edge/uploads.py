@@ -122,8 +122,3 @@ def elide_data_uri(value: object) -> object:
         header, _, payload = value.partition(",")
         return f"{header},<{len(payload) * 3 // 4} bytes>"
     return value
-
-
-def accept_image(value: object, field: str, settings: Settings, storage: Storage) -> StoredImage:
-    """TRANSITIONAL: a sessionless `UploadSession.accept_image` for dialects not yet on the create path."""
-    return UploadSession(storage, settings).accept_image(value, field)
