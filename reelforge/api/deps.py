@@ -12,11 +12,12 @@ from reelforge.edge.create import CreatePath
 from reelforge.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: an attribute read, not worth a thread-pool hop (FastAPI runs sync dependencies there)."""
     return request.app.state.services
 
 
-def get_create_path(request: Request) -> CreatePath:
+async def get_create_path(request: Request) -> CreatePath:
     return request.app.state.create_path
 
 

@@ -39,6 +39,8 @@ def validation_error(exc: RequestValidationError) -> ReelforgeError:
     error = (first.get("ctx") or {}).get("error")
     if isinstance(error, InvalidValue):  # the contract's own wording, as the validator wrote it
         return ReelforgeError(ErrorCode.INVALID_PAYLOAD, str(error), field=field)
+    if first.get("type") == "json_invalid":  # a declared JSON body that does not parse
+        return ReelforgeError(ErrorCode.INVALID_PAYLOAD, "the request body must be valid JSON")
     if first.get("type") == "missing":
         message = "is required"
     return ReelforgeError(ErrorCode.INVALID_PAYLOAD, f"{field or 'request'}: {message}", field=field)

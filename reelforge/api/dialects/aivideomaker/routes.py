@@ -89,12 +89,7 @@ CREATE_BODY: dict[str, Any] = {
 schema (flat, so inline). The handler validates the one its model takes, with that model's rules."""
 
 
-async def services_of(request: Request) -> Services:
-    """`get_services` as an async dependency: FastAPI runs a sync one on its thread pool, a hop per request."""
-    return get_services(request)
-
-
-async def model_spec(model: str, services: Services = Depends(services_of)) -> ModelSpec:
+async def model_spec(model: str, services: Services = Depends(get_services)) -> ModelSpec:
     """The model named in the path (INVALID_MODEL, listing what exists, before the body is looked at)."""
     return services.tasks.model(model)
 
@@ -145,7 +140,7 @@ def build_router() -> APIRouter:
         key: ApiKey = Depends(require_key),
         spec: ModelSpec = Depends(model_spec),
         raw: bytes = Depends(raw_body),
-        services: Services = Depends(services_of),
+        services: Services = Depends(get_services),
         path: CreatePath = Depends(get_create_path),
         webhook_url: str | None = Header(None, alias="webhookUrl", description="Callback URL for task status"),
         idempotency_key: str | None = Header(
@@ -172,7 +167,7 @@ def build_router() -> APIRouter:
         limit: int = MAX_LIST,
         offset: int = 0,
         key: ApiKey = Depends(require_key),
-        services: Services = Depends(services_of),
+        services: Services = Depends(get_services),
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_LIST or offset < 0:
             raise invalid(f"limit must be 1-{MAX_LIST} and offset >= 0", "/limit")
@@ -188,7 +183,7 @@ def build_router() -> APIRouter:
         responses=QUERY_ERRORS,
     )
     def details(
-        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(services_of)
+        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
     ) -> dict[str, Any]:
         return render_task(services.tasks.get(task_id, key.id), links_for(request))
 
@@ -199,7 +194,7 @@ def build_router() -> APIRouter:
         response_model=AIVideoMakerStatus,
         responses=QUERY_ERRORS,
     )
-    def status(task_id: str, request: Request, services: Services = Depends(services_of)) -> dict[str, Any]:
+    def status(task_id: str, request: Request, services: Services = Depends(get_services)) -> dict[str, Any]:
         key = require_key(request)  # called here, not as a dependency: one thread-pool hop on the polling path
         status, progress = services.tasks.status_of(task_id, key.id)
         return {"status": STATUS_NAMES[status], "progress": progress}
@@ -215,7 +210,7 @@ def build_router() -> APIRouter:
         },
     )
     def cancel(
-        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(services_of)
+        task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
     ) -> dict[str, Any]:
         task = services.tasks.cancel(task_id, key.id)
         request.app.state.executor.cancel(task_id)
