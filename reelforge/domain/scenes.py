@@ -39,7 +39,9 @@ CheckUrl = Callable[[str, str], None]
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A scene's frame, length and seed."""
+
+    model_config = ConfigDict(extra="forbid", title="SceneOptions")
 
     aspectRatio: Literal["16:9", "9:16", "1:1"] = "16:9"
     duration: int | None = Field(None, ge=1, le=60, description="Seconds (the model's allowed values apply)")

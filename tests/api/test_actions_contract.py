@@ -207,19 +207,27 @@ def test_openapi_declares_the_action_bodies_and_errors(api: InProcessApp) -> Non
     openapi = api.client.get("/openapi.json").json()
     validate(openapi)
     schemas = openapi["components"]["schemas"]
-    for name, body, required in (
-        ("ai.video.generate", "GenerateInput", "prompt"),
-        ("ai.video.generate_and_wait", "GenerateAndWaitInput", "prompt"),
-        ("ai.video.query", "QueryInput", "taskId"),
+
+    def schema_of(content: dict) -> dict:
+        ref = content["application/json"]["schema"]["$ref"]
+        assert ref.startswith("#/components/schemas/")
+        return schemas[ref.removeprefix("#/components/schemas/")]
+
+    for name, required, extra in (
+        ("ai.video.generate", "prompt", "imageInput"),
+        ("ai.video.generate_and_wait", "prompt", "timeoutMs"),
+        ("ai.video.query", "taskId", "taskId"),
     ):
         operation = openapi["paths"][f"/api/actions/{name}"]["post"]
-        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-        assert ref == f"#/components/schemas/{body}" and required in schemas[body]["required"]
-        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-        assert answer == "#/components/schemas/TaskAnswer"
+        body = schema_of(operation["requestBody"]["content"])
+        assert required in body["required"] and extra in body["properties"]
+        assert operation["requestBody"]["required"] is True
+        answer = schema_of(operation["responses"]["200"]["content"])
+        assert {"taskId", "status", "videoUrl", "url", "provider", "model"} <= set(answer["properties"])
         statuses = ("400", "401", "402", "409") if name != "ai.video.query" else ("400", "401", "404")
         for status in statuses:
-            error = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
-            assert error == "#/components/schemas/ActionsError"
-    assert "timeoutMs" in schemas["GenerateAndWaitInput"]["properties"]
+            error = schema_of(operation["responses"][status]["content"])
+            assert error["properties"]["error"]["$ref"].endswith("ActionsErrorDetail")
+    generate = schema_of(openapi["paths"]["/api/actions/ai.video.generate"]["post"]["requestBody"]["content"])
+    assert "timeoutMs" not in generate["properties"]
     assert "/api/actions/{name}/schema" in openapi["paths"]
