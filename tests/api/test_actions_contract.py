@@ -228,6 +228,7 @@ def test_openapi_declares_the_action_bodies_and_errors(api: InProcessApp) -> Non
         for status in statuses:
             error = schema_of(operation["responses"][status]["content"])
             assert error["properties"]["error"]["$ref"].endswith("ActionsErrorDetail")
+        assert "422" not in operation["responses"]  # a body that fails validation is a 400
     generate = schema_of(openapi["paths"]["/api/actions/ai.video.generate"]["post"]["requestBody"]["content"])
     assert "timeoutMs" not in generate["properties"]
     assert "/api/actions/{name}/schema" in openapi["paths"]

@@ -108,7 +108,7 @@ class ActionsError(BaseModel):
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status with the actions error body."""
+    """`responses=` for a route: each status with the actions error body, and `default` for the rest."""
     what = {
         400: "Invalid input (field: JSON pointer), or a model's rule refused it",
         401: "Missing or wrong API key",
@@ -118,7 +118,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         503: "Queue full; retry later",
     }
-    return {status: {"model": ActionsError, "description": what[status]} for status in statuses}
+    declared: dict[int | str, dict[str, Any]] = {
+        status: {"model": ActionsError, "description": what[status]} for status in statuses
+    }
+    # `default` also stands in for FastAPI's generic 422: a body that fails validation is a 400 here.
+    declared["default"] = {"model": ActionsError, "description": "Any other failure, in the same shape"}
+    return declared
 
 
 ACTIONS: dict[str, tuple[type[BaseModel], str]] = {
