@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.conftest import ServerProcess, server_env
-from tests.helpers import balance
+from tests.helpers import balance, eventually
 
 TEXT_TEMPLATE = {
     "version": "1",
@@ -310,13 +310,22 @@ def test_stdio_refuses_a_bad_key(tmp_path: Path) -> None:
 def test_http_expired_output_says_so(start_server) -> None:  # type: ignore[no-untyped-def]
     short_lived = start_server(workers=1, env={"REELFORGE_OUTPUT_TTL": "3", "REELFORGE_EXPIRY_SWEEP_INTERVAL": "1"})
 
-    async def scenario() -> tuple[Any, Any]:
+    async def generate() -> Any:
         async with http_session(short_lived) as session:
-            made = await session.call_tool("generate_video", {"prompt": "a snowman", "wait": True, "wait_ms": 120_000})
-            await anyio.sleep(4)
-            return made, await session.call_tool("get_video", {"task_id": made.structured_content["task_id"]})
+            return await session.call_tool("generate_video", {"prompt": "a snowman", "wait": True, "wait_ms": 120_000})
 
-    made, later = run(scenario)
+    async def get(task_id: str) -> Any:
+        async with http_session(short_lived) as session:
+            return await session.call_tool("get_video", {"task_id": task_id})
+
+    made = run(generate)
+
+    def expired() -> Any:
+        later = run(get, made.structured_content["task_id"])
+        error = later.structured_content.get("error") or {}
+        return later if error.get("code") == "OUTPUT_EXPIRED" else None
+
+    later = eventually(expired, timeout=30, interval=0.5, what="the output to expire")
     assert made.structured_content["video_url"] and made.structured_content["expires_at"]
     snapshot = later.structured_content
     assert not later.is_error and snapshot["status"] == "succeeded"
