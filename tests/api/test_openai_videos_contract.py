@@ -324,12 +324,12 @@ def test_openapi_declares_both_create_bodies_the_remix_body_errors_and_answers(a
     assert {"type": "string", "format": "binary"}.items() <= reference["anyOf"][0].items()
     assert {"400", "401", "402", "409", "503"} <= set(create["responses"])
     error_schema = create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    detail = spec["components"]["schemas"]["ErrorDetail"]
-    assert error_schema == "ErrorBody" and set(detail["properties"]) == {"message", "type", "param", "code"}
-    assert create["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Video")
+    detail = spec["components"]["schemas"]["OpenAIErrorDetail"]
+    assert error_schema == "OpenAIError" and set(detail["properties"]) == {"message", "type", "param", "code"}
+    assert create["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/OpenAIVideo")
     remix = spec["paths"]["/v1/videos/{video_id}/remix"]["post"]
     assert remix["requestBody"]["content"]["application/json"]["schema"]["required"] == ["prompt"]
     listing = spec["paths"]["/v1/videos"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert listing["$ref"].endswith("/VideoList")
+    assert listing["$ref"].endswith("/OpenAIVideoList")
     deleted = spec["paths"]["/v1/videos/{video_id}"]["delete"]["responses"]["200"]["content"]["application/json"]
-    assert deleted["schema"]["$ref"].endswith("/VideoDeleted")
+    assert deleted["schema"]["$ref"].endswith("/OpenAIVideoDeleted")

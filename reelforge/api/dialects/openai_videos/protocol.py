@@ -292,12 +292,12 @@ class RemixVideo(BaseModel):
 # ------------------------------------------------------------------ responses
 
 
-class VideoError(BaseModel):
+class OpenAIVideoError(BaseModel):
     code: str
     message: str | None = None
 
 
-class Video(BaseModel):
+class OpenAIVideo(BaseModel):
     """OpenAI's video object, plus Agnes' `task_id`, `video_id` and `video_url`."""
 
     id: str
@@ -314,34 +314,34 @@ class Video(BaseModel):
     remixed_from_video_id: str | None = Field(
         None, description="The source video's id for a remix; otherwise (Agnes) the finished video's URL"
     )
-    error: VideoError | None = None
+    error: OpenAIVideoError | None = None
     task_id: str
     video_id: str
     video_url: str | None = Field(None, description="A signed link to the MP4, once completed")
 
 
-class VideoList(BaseModel):
+class OpenAIVideoList(BaseModel):
     object: Literal["list"] = "list"
-    data: list[Video]
+    data: list[OpenAIVideo]
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool
 
 
-class VideoDeleted(BaseModel):
+class OpenAIVideoDeleted(BaseModel):
     id: str
     deleted: bool = True
     object: Literal["video.deleted"] = "video.deleted"
 
 
-class ErrorDetail(BaseModel):
+class OpenAIErrorDetail(BaseModel):
     message: str
     type: str = Field(description="invalid_request_error, authentication_error, not_found_error, ...")
     param: str | None = Field(None, description="The JSON pointer of the offending field, when there is one")
     code: str = Field(description="reelforge's stable error code, e.g. INVALID_PAYLOAD")
 
 
-class ErrorBody(BaseModel):
+class OpenAIError(BaseModel):
     """OpenAI's error shape: `{"error": {message, type, param, code}}`."""
 
-    error: ErrorDetail
+    error: OpenAIErrorDetail

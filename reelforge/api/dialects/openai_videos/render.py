@@ -31,7 +31,7 @@ ERROR_TYPES = {
 
 
 def render_error(exc: ReelforgeError) -> dict[str, Any]:
-    """`{"error": {message, type, param, code}}` (`protocol.ErrorBody`)."""
+    """`{"error": {message, type, param, code}}` (`protocol.OpenAIError`)."""
     return {
         "error": {
             "message": exc.message,
@@ -48,10 +48,10 @@ def seconds_text(task: Task) -> str:
 
 
 def render_video(task: Task, links: Links) -> dict[str, Any]:
-    """The video object (`protocol.Video`); also the webhook body of this dialect's tasks."""
+    """The video object (`protocol.OpenAIVideo`); also the webhook body of this dialect's tasks."""
     video_url = links.video_url(task)
     remixed_from = task.extra.get("remixed_from")
-    error = None
+    error: dict[str, Any] | None = None
     if task.status == TaskStatus.CANCELLED:
         error = {"code": "cancelled", "message": "the video was cancelled"}
     elif task.error_code:

@@ -24,11 +24,11 @@ from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import dialect_router
 from reelforge.api.dialects.openai_videos.protocol import (
     CreateVideo,
-    ErrorBody,
+    OpenAIError,
+    OpenAIVideo,
+    OpenAIVideoDeleted,
+    OpenAIVideoList,
     RemixVideo,
-    Video,
-    VideoDeleted,
-    VideoList,
 )
 from reelforge.api.dialects.openai_videos.render import STATUS_NAMES, render_error, render_video
 from reelforge.api.dialects.openai_videos.translate import (
@@ -41,7 +41,7 @@ from reelforge.api.dialects.openai_videos.translate import (
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.task import Task
+from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
 from reelforge.edge.idempotency import digest
 from reelforge.edge.links import expired_error
@@ -65,7 +65,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         503: "The queue is full (Retry-After) or a provider is unavailable",
     }
-    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses}
+    return {status: {"model": OpenAIError, "description": descriptions[status]} for status in statuses}
 
 
 def _inline(schema: Any, defs: dict[str, Any]) -> Any:
@@ -158,7 +158,7 @@ def poll_hint(task: Task) -> dict[str, str]:
     """`openai-poll-after-ms`: how soon a poll could see something new."""
     if task.status.is_terminal:
         return {}
-    return {"openai-poll-after-ms": "2000" if task.status.value == "queued" else "1000"}
+    return {"openai-poll-after-ms": "2000" if task.status == TaskStatus.QUEUED else "1000"}
 
 
 def _video_response(task: Task, request: Request) -> JSONResponse:
@@ -168,7 +168,7 @@ def _video_response(task: Task, request: Request) -> JSONResponse:
 @router.post(
     "/v1/videos",
     summary="Create a video (JSON, or multipart with an input_reference image)",
-    response_model=Video,
+    response_model=OpenAIVideo,
     responses=_errors(400, 401, 402, 409, 413, 503),
     openapi_extra=_request_body(CreateVideo, multipart=True),
 )
@@ -197,7 +197,10 @@ async def create_video(
 
 
 @router.get(
-    "/v1/videos", summary="List your videos (cursor pages)", response_model=VideoList, responses=_errors(400, 401, 404)
+    "/v1/videos",
+    summary="List your videos (cursor pages)",
+    response_model=OpenAIVideoList,
+    responses=_errors(400, 401, 404),
 )
 def list_videos(
     request: Request,
@@ -226,7 +229,7 @@ def list_videos(
 @router.get(
     "/v1/videos/{video_id}",
     summary="Retrieve a video (also Agnes' legacy task query)",
-    response_model=Video,
+    response_model=OpenAIVideo,
     responses=_errors(401, 404),
 )
 def retrieve_video(
@@ -238,7 +241,7 @@ def retrieve_video(
 @router.get(
     "/agnesapi",
     summary="Agnes: retrieve a video by video_id",
-    response_model=Video,
+    response_model=OpenAIVideo,
     responses=_errors(400, 401, 404),
 )
 def agnes_retrieve(
@@ -259,7 +262,7 @@ def agnes_retrieve(
 @router.delete(
     "/v1/videos/{video_id}",
     summary="Delete a video (cancels it if still running, with refund), its outputs and its uploaded inputs",
-    response_model=VideoDeleted,
+    response_model=OpenAIVideoDeleted,
     responses=_errors(401, 404),
 )
 def delete_video(
@@ -317,7 +320,7 @@ def video_content(
 @router.post(
     "/v1/videos/{video_id}/remix",
     summary="A new video from the same inputs with a new prompt",
-    response_model=Video,
+    response_model=OpenAIVideo,
     responses=_errors(400, 401, 402, 404, 409, 503),
     openapi_extra=_request_body(RemixVideo, multipart=False),
 )
