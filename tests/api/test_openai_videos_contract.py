@@ -259,6 +259,10 @@ def test_remix_honours_idempotency_and_owns_a_copy_of_the_inputs(api: InProcessA
     assert api.balance(secret) == 96 and len(api.uploads()) == 2  # one task, its own copy of the image
     assert error_of(remix("at dawn"), 409)["code"] == "IDEMPOTENCY_CONFLICT"
     assert error_of(remix("  ", key=None), 400)["param"] == "/prompt"
+    not_json = api.client.post(f"/v1/videos/{source['id']}/remix", content=b"prompt", headers=auth(secret))
+    assert "JSON with a prompt" in error_of(not_json, 400)["message"]
+    a_list = api.client.post(f"/v1/videos/{source['id']}/remix", json=["x"], headers=auth(secret))
+    assert error_of(a_list, 400)["message"] == "prompt is required: describe the remix"
     assert api.balance(secret) == 96 and len(api.uploads()) == 2
 
     assert api.client.delete(f"/v1/videos/{source['id']}", headers=auth(secret)).json()["deleted"]

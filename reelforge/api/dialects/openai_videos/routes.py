@@ -108,20 +108,24 @@ def _validated(model: type[BaseModel], payload: Any) -> Any:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-async def _json_object(request: Request, not_json: str) -> dict[str, Any]:
+async def _json_object(request: Request, not_json: str, not_object: str | None) -> dict[str, Any]:
+    """The JSON object sent; `not_object` None reads any other JSON value as `{}` (its fields then missing)."""
     try:
         payload = json.loads(await request.body())
     except ValueError:
         raise invalid(not_json) from None
     if not isinstance(payload, dict):
-        raise invalid("the request body must be a JSON object")
+        if not_object is not None:
+            raise invalid(not_object)
+        return {}
     return payload
 
 
 async def _read_create(request: Request, max_bytes: int) -> tuple[dict[str, Any], InputFile | None]:
     """(fields, the `input_reference` file if one was sent) of a create, from JSON or multipart."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await _json_object(request, "the request body must be JSON or multipart/form-data"), None
+        not_json = "the request body must be JSON or multipart/form-data"
+        return await _json_object(request, not_json, "the request body must be a JSON object"), None
     form = await request.form(max_files=1)
     try:
         payload: dict[str, Any] = {}
@@ -332,7 +336,7 @@ async def remix_video(
     create_path: CreatePath = Depends(get_create_path),
 ) -> JSONResponse:
     body: RemixVideo = _validated(
-        RemixVideo, await _json_object(request, "the request body must be JSON with a prompt")
+        RemixVideo, await _json_object(request, "the request body must be JSON with a prompt", None)
     )
     idempotency = idempotency_of(request, DIALECT, "remix", video_id, body.model_dump(mode="json"))
 
