@@ -40,6 +40,7 @@ from reelforge.api.dialects.openai_videos.translate import (
 )
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
+from reelforge.api.openapi import Responses, error_responses, inline_schema
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
@@ -54,35 +55,24 @@ JSON_FIELDS = ("image", "extra_body", "input_reference")
 """Multipart text fields that may hold JSON (a list of image URLs, an object)."""
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: "Invalid request; `param` is the JSON pointer of the field",
-        401: "Missing or unknown API key",
-        402: "Not enough credits",
-        404: "No such video (unknown, deleted, or another key's)",
-        409: "Idempotency-Key reused with a different body, or the content is not ready",
-        410: "The video's files expired",
-        413: "Request body too large",
-        503: "The queue is full (Retry-After) or a provider is unavailable",
-    }
-    return {status: {"model": OpenAIError, "description": descriptions[status]} for status in statuses}
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request; `param` is the JSON pointer of the field",
+    401: "Missing or unknown API key",
+    402: "Not enough credits",
+    404: "No such video (unknown, deleted, or another key's)",
+    409: "Idempotency-Key reused with a different body, or the content is not ready",
+    410: "The video's files expired",
+    413: "Request body too large",
+    503: "The queue is full (Retry-After) or a provider is unavailable",
+}
 
 
-def _inline(schema: Any, defs: dict[str, Any]) -> Any:
-    """`schema` with its `$defs` references replaced by their content (for an `openapi_extra` body)."""
-    if isinstance(schema, dict):
-        ref = schema.get("$ref", "")
-        if ref.startswith("#/$defs/"):
-            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline(item, defs) for item in schema]
-    return schema
+def _errors(*statuses: int) -> Responses:
+    return error_responses(OpenAIError, ERROR_DESCRIPTIONS, *statuses)
 
 
 def _request_body(model: type[BaseModel], *, multipart: bool) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    json_schema = _inline(schema, schema.get("$defs", {}))
+    json_schema = inline_schema(model)
     content: dict[str, Any] = {"application/json": {"schema": json_schema}}
     if multipart:
         form = copy.deepcopy(json_schema)
