@@ -27,6 +27,7 @@ from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import Dialect, dialect_router, generic_body
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
+from reelforge.api.openapi import Responses, error_responses
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.scenes import MAX_WAIT_MS, SCENE_MODELS, Options, SceneArgs, input_list, scene_request
 from reelforge.domain.task import Task, TaskStatus
@@ -107,23 +108,20 @@ class ActionsError(BaseModel):
     error: ActionsErrorDetail
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+ACTIONS_ERRORS = {
+    400: "Invalid input (field: JSON pointer), or a model's rule refused it",
+    401: "Missing or wrong API key",
+    402: "Not enough credits",
+    404: "No such action or task",
+    409: "Idempotency-Key reused with a different request",
+    413: "Request body too large",
+    503: "Queue full; retry later",
+}
+
+
+def errors(*statuses: int) -> Responses:
     """`responses=` for a route: each status with the actions error body, and `default` for the rest."""
-    what = {
-        400: "Invalid input (field: JSON pointer), or a model's rule refused it",
-        401: "Missing or wrong API key",
-        402: "Not enough credits",
-        404: "No such action or task",
-        409: "Idempotency-Key reused with a different request",
-        413: "Request body too large",
-        503: "Queue full; retry later",
-    }
-    declared: dict[int | str, dict[str, Any]] = {
-        status: {"model": ActionsError, "description": what[status]} for status in statuses
-    }
-    # `default` also stands in for FastAPI's generic 422: a body that fails validation is a 400 here.
-    declared["default"] = {"model": ActionsError, "description": "Any other failure, in the same shape"}
-    return declared
+    return error_responses(ActionsError, ACTIONS_ERRORS, *statuses)
 
 
 ACTIONS: dict[str, tuple[type[BaseModel], str]] = {

@@ -9,7 +9,6 @@ are in `translate`.
 
 from __future__ import annotations
 
-import copy
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from reelforge.api.errors import validation_error
+from reelforge.api.openapi import Responses, error_responses, inline_schema
 from reelforge.domain.errors import InvalidValue, invalid
 from reelforge.domain.formats import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
 from reelforge.domain.template import Template, parse_template
@@ -284,39 +284,21 @@ class AvsTokenList(BaseModel):
 # ---------------------------------------------------------------- OpenAPI
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+AVS_ERRORS = {
+    400: "Invalid request (field: JSON pointer)",
+    401: "Missing or wrong token",
+    402: "Not enough credits",
+    403: "Wrong kind of token",
+    404: "No such job or token",
+    409: "Idempotency-Key reused with a different request",
+    413: "Request body too large",
+    503: "Queue full; retry later",
+}
+
+
+def errors(*statuses: int) -> Responses:
     """`responses=` for a route: each status with the AVS error body."""
-    what = {
-        400: "Invalid request (field: JSON pointer)",
-        401: "Missing or wrong token",
-        402: "Not enough credits",
-        403: "Wrong kind of token",
-        404: "No such job or token",
-        409: "Idempotency-Key reused with a different request",
-        413: "Request body too large",
-        503: "Queue full; retry later",
-    }
-    return {status: {"model": AvsError, "description": what[status]} for status in statuses}
-
-
-def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """`model`'s JSON schema with every `$ref` replaced by its definition: usable anywhere in `/openapi.json`
-    (an `openapi_extra` body is not a component, so `#/$defs/...` refs would not resolve there)."""
-    schema = model.model_json_schema(by_alias=True)
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                rest = {k: v for k, v in node.items() if k != "$ref"}
-                return resolve({**copy.deepcopy(definitions[ref.removeprefix("#/$defs/")]), **rest})
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
+    return error_responses(AvsError, AVS_ERRORS, *statuses)
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:
