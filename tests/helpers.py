@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from tests.conftest import ServerProcess, run_cli
+from tests.conftest import ServerProcess
 
 
 def png_bytes(width: int = 320, height: int = 180, seed: int = 1) -> bytes:
@@ -34,18 +33,8 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
 
 
 def new_key(server: ServerProcess, credits: int = 100, name: str = "test") -> dict[str, Any]:
-    result = run_cli(
-        server.data_dir,
-        "keys",
-        "create",
-        "--name",
-        name,
-        "--credits",
-        str(credits),
-        "--json",
-        env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")},
-    )
-    return json.loads(result.stdout)
+    """A fresh key on `server`, made in-process in its database (no CLI subprocess)."""
+    return server.new_key(credits=credits, name=name)
 
 
 def create(
@@ -80,16 +69,14 @@ def download(url: str, target: Path) -> Path:
 
 
 def balance(server: ServerProcess, key_id: str) -> tuple[int, list[dict]]:
-    result = run_cli(
-        server.data_dir,
-        "credits",
-        "show",
-        key_id,
-        "--json",
-        env={k: v for k, v in server.env.items() if k.startswith("REELFORGE_")},
-    )
-    body = json.loads(result.stdout)
-    return body["balance"], body["ledger"]
+    """(balance, ledger entries) of a key, read in-process; the shape `reelforge credits show --json` prints."""
+    from reelforge.accounts import ledger
+
+    with server.services().db.read() as conn:
+        rows = ledger.entries(conn, key_id)
+        total = ledger.balance(conn, key_id)
+    entries = [{"amount": r["amount"], "reason": r["reason"], "taskId": r["task_id"], "note": r["note"]} for r in rows]
+    return total, entries
 
 
 class LocalHTTPServer:
