@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from reelforge.accounts.keys import KeyService
 from reelforge.accounts.tokens import TokenService
 from reelforge.config import Settings
+from reelforge.engines.base import Engine
 from reelforge.storage.base import Storage
 from reelforge.storage.factory import build_storage
 from reelforge.store.db import Database
@@ -36,7 +37,10 @@ class Services:
         self.db.dispose()
 
 
-def build_services(settings: Settings | None = None, *, migrate: bool = True) -> Services:
+def build_services(
+    settings: Settings | None = None, *, migrate: bool = True, engines: dict[str, Engine] | None = None
+) -> Services:
+    """Every service for `settings`; `engines` (model -> engine, from the start-up check) validate submits."""
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(
@@ -54,7 +58,7 @@ def build_services(settings: Settings | None = None, *, migrate: bool = True) ->
         db=db,
         storage=storage,
         keys=KeyService(db),
-        tasks=TaskService(db, settings, lifecycle=lifecycle),
+        tasks=TaskService(db, settings, lifecycle=lifecycle, engines=engines),
         work=WorkQueue(db, settings, lifecycle),
         lifecycle=lifecycle,
         tokens=TokenService(db),

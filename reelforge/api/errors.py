@@ -64,15 +64,14 @@ def error_response(request: Request, exc: ReelforgeError) -> JSONResponse:
 def install_error_handlers(app: FastAPI, prefixes: Sequence[tuple[str, ErrorRenderer]] = ()) -> None:
     """Handlers for every failure; `prefixes` maps unmatched paths to a dialect's renderer."""
     app.state.error_prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
-    respond = error_response
 
     @app.exception_handler(ReelforgeError)
     async def _reelforge(request: Request, exc: ReelforgeError) -> JSONResponse:
-        return respond(request, exc)
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return respond(request, validation_error(exc))
+        return error_response(request, validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -84,11 +83,11 @@ def install_error_handlers(app: FastAPI, prefixes: Sequence[tuple[str, ErrorRend
             404: f"No endpoint {request.url.path}; see /docs for the API",
             405: f"{request.method} is not allowed on {request.url.path}",
         }
-        return respond(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
+        return error_response(request, ReelforgeError(code, messages.get(exc.status_code, str(exc.detail))))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return respond(
+        return error_response(
             request, ReelforgeError(ErrorCode.INTERNAL_ERROR, "Internal server error; the failure was logged")
         )

@@ -47,8 +47,7 @@ def load_services(settings: Settings) -> Services:
     """`check_models`, then the services (database, storage, task service) for these settings."""
     from reelforge.services import build_services
 
-    check_models(settings)
-    return build_services(settings)
+    return build_services(settings, engines=check_models(settings))  # the checked engines serve as validators
 
 
 def build_executor(

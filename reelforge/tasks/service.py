@@ -64,12 +64,13 @@ class TaskService:
         catalog: Catalog | None = None,
         *,
         lifecycle: TaskLifecycle | None = None,
+        engines: dict[str, Engine] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.catalog = catalog or settings.catalog
         self.lifecycle = lifecycle or TaskLifecycle(db)
-        self._validators: dict[str, Engine] = {}
+        self._validators: dict[str, Engine] = dict(engines or {})  # built at start, or on first use
 
     # ----------------------------------------------------------------- submit
 
