@@ -76,3 +76,15 @@ def in_process_app(data_dir: Path, **settings: object) -> Iterator[InProcessApp]
 def api(tmp_path: Path) -> Iterator[InProcessApp]:
     """The app in-process, on SQLite in a fresh data dir, with no workers."""
     yield from in_process_app(tmp_path / "data")
+
+
+@pytest.fixture
+def short_engine(tmp_path: Path) -> Iterator[InProcessApp]:
+    """The app in-process with i2v on a draft engine that renders at most 3 s while the model allows any
+    duration: an engine's own refusal, after the surface's checks passed."""
+    models = tmp_path / "models.toml"
+    models.write_text(
+        '[models.i2v]\nengine = "draft"\nkind = "image_to_video"\ncredits_per_second = 1\n\n'
+        "[models.i2v.settings]\nmax_duration = 3\n"
+    )
+    yield from in_process_app(tmp_path / "data", models_file=models)

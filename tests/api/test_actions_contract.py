@@ -6,15 +6,13 @@ Real MP4s for each scene, and generate_and_wait against running workers, are in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
 from reelforge.domain.request import STORED_PREFIX
-from tests.asgi import InProcessApp, in_process_app
+from tests.asgi import InProcessApp
 from tests.helpers import data_uri, png_bytes
 
 IMAGE = data_uri(png_bytes(64, 48))
@@ -119,17 +117,6 @@ def test_no_credits_is_402_keeping_no_upload(api: InProcessApp) -> None:
     for name in ("ai.video.generate", "ai.video.generate_and_wait"):
         refused(poor, poor.act(name, body), 402, "INSUFFICIENT_CREDITS")
     assert poor.balance() == 1
-
-
-@pytest.fixture
-def short_engine(tmp_path: Path) -> Iterator[InProcessApp]:
-    """i2v on a draft engine that renders at most 3 s, while the model allows any duration."""
-    models = tmp_path / "models.toml"
-    models.write_text(
-        '[models.i2v]\nengine = "draft"\nkind = "image_to_video"\ncredits_per_second = 1\n\n'
-        "[models.i2v.settings]\nmax_duration = 3\n"
-    )
-    yield from in_process_app(tmp_path / "data", models_file=models)
 
 
 def test_an_engine_refusal_keeps_no_upload(short_engine: InProcessApp) -> None:

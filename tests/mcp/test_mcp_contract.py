@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,7 +18,7 @@ from mcp import Client
 
 from reelforge.mcp.server import build_server
 from reelforge.mcp.tools import Caller, VideoTools
-from tests.asgi import InProcessApp, in_process_app
+from tests.asgi import InProcessApp
 from tests.helpers import data_uri, png_bytes
 
 IMAGE = data_uri(png_bytes(64, 48))
@@ -135,17 +133,6 @@ def test_a_refused_render_template_keeps_nothing(agent: Agent, arguments: dict[s
     error = refused(agent, agent.one("render_template", arguments), "INVALID_PAYLOAD", field)
     assert error["field"].startswith(("/template", "/output"))
     assert agent.balance() == 100
-
-
-@pytest.fixture
-def short_engine(tmp_path: Path) -> Iterator[InProcessApp]:
-    """i2v on a draft engine that renders at most 3 s, while the model allows any duration."""
-    models = tmp_path / "models.toml"
-    models.write_text(
-        '[models.i2v]\nengine = "draft"\nkind = "image_to_video"\ncredits_per_second = 1\n\n'
-        "[models.i2v.settings]\nmax_duration = 3\n"
-    )
-    yield from in_process_app(tmp_path / "data", models_file=models)
 
 
 def test_an_engine_refusal_keeps_no_upload(short_engine: InProcessApp) -> None:
