@@ -11,14 +11,16 @@ from pathlib import Path
 
 from reelforge.media.probe import probe
 from tests.conftest import ServerProcess
-from tests.helpers import new_key, png_bytes
+from tests.helpers import balance, download, eventually, new_key, png_bytes
 
 
-def cli(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, home: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "AIVIDEO_"))}
     clean.update({"XDG_CONFIG_HOME": str(home / "config"), "COLUMNS": "200", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "reelforge", *args], env=clean, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "reelforge", *args], env=clean, capture_output=True, text=True, timeout=300, cwd=cwd
     )
 
 
@@ -98,7 +100,8 @@ def test_run_workflow_envelopes_and_exit_codes(server: ServerProcess, start_serv
     code, body = code_of(
         "--model", "t2v", "--payload", payload, "--timeout", "1", "--host", idle.url, "--api-key", idle.key
     )
-    assert code == 5 and body["status"] == "SUBMITTED"
+    assert (code, body["errorCode"], body["status"]) == (5, "TIMEOUT", "SUBMITTED")
+    assert "getStatus" in body["nextSteps"][0] and body["taskId"] in body["nextSteps"][0]
 
 
 def test_a_failed_task_never_exits_zero(server: ServerProcess, tmp_path: Path) -> None:
@@ -149,3 +152,120 @@ def test_the_modkie_spelling_video_and_actions(server: ServerProcess, tmp_path: 
     assert probe(tmp_path / "v.mp4").duration == 5.0
     queried = json.loads(cli("video", "query", "--task-id", answer["taskId"], "--json", *base, home=tmp_path).stdout)
     assert queried["taskId"] == answer["taskId"] and queried["status"] == "success"
+
+
+def test_out_folders_are_made_and_out_is_optional(server: ServerProcess, tmp_path: Path) -> None:
+    """The Modkie document's own example (`--out ./output/video.mp4`) and `generate --out newdir/clip.mp4`,
+    relative to the working directory, in folders that do not exist yet."""
+    base = ("--host", server.url, "--api-key", server.key)
+    work = tmp_path / "work"
+    work.mkdir()
+    made = cli(
+        "generate", "--prompt", "harbour at dawn", "--out", "newdir/clip.mp4", "--json", *base, home=tmp_path, cwd=work
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert probe(work / "newdir" / "clip.mp4").duration == 5.0
+    modkie = cli(
+        "video",
+        "generate",
+        "--prompt",
+        "cinematic product shot, soft lighting, slow camera push",
+        "--scene",
+        "text-to-video",
+        "--out",
+        "./output/video.mp4",
+        *base,
+        home=tmp_path,
+        cwd=work,
+    )
+    assert modkie.returncode == 0, modkie.stdout + modkie.stderr
+    assert "Traceback" not in modkie.stderr and probe(work / "output" / "video.mp4").duration == 5.0
+
+    linked = cli("generate", "--prompt", "no download", "--json", *base, home=tmp_path, cwd=work)
+    assert linked.returncode == 0, linked.stderr
+    body = json.loads(linked.stdout)
+    assert body["localPath"] is None and download(body["videoUrl"], tmp_path / "linked.mp4").stat().st_size > 0
+    answer = json.loads(cli("video", "generate", "--prompt", "no out", "--json", *base, home=tmp_path).stdout)
+    assert answer["status"] == "success" and answer["localPath"] is None and answer["videoUrl"]
+
+
+def test_an_unwritable_out_is_refused_before_any_credit(server: ServerProcess, tmp_path: Path) -> None:
+    poor = new_key(server, credits=20)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (("generate",), ("video", "generate")):
+        done = cli(
+            *command,
+            "--prompt",
+            "x",
+            "--out",
+            str(blocker / "clip.mp4"),
+            "--json",
+            "--host",
+            server.url,
+            "--api-key",
+            poor["key"],
+            home=tmp_path,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        body = json.loads(done.stdout)
+        assert body["errorCode"] == "INVALID_PAYLOAD" and "cannot create the folder" in body["errorMessage"]
+        assert "Traceback" not in done.stderr
+    assert balance(server, poor["id"])[0] == 20
+
+
+def test_executor_create_generation_and_bad_environment(server: ServerProcess, tmp_path: Path) -> None:
+    base = ("--host", server.url, "--api-key", server.key)
+    payload = json.dumps({"prompt": "tide pools", "aspectRatio": "1:1", "duration": "5"})
+    made = cli(
+        "run-workflow", "--action", "createGeneration", "--model", "t2v", "--payload", payload, *base, home=tmp_path
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    created = json.loads(made.stdout)
+    assert created["ok"] is True and created["status"] == "SUBMITTED" and created["taskId"]
+
+    def status() -> bool:
+        done = cli("run-workflow", "--action", "getStatus", "--taskId", created["taskId"], *base, home=tmp_path)
+        return json.loads(done.stdout)["status"] == "COMPLETED"
+
+    eventually(status, timeout=120, what="the created task completes")
+    for name in ("AIVIDEO_TIMEOUT_MS", "AIVIDEO_MAX_RETRIES"):
+        done = cli("run-workflow", "--model", "t2v", "--payload", payload, *base, home=tmp_path, env={name: "soon"})
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        body = json.loads(done.stdout)
+        assert body["ok"] is False and body["errorCode"] == "INVALID_PAYLOAD" and name in body["errorMessage"]
+    bad = cli("run-workflow", "--action", "deleteEverything", "--taskId", "x", *base, home=tmp_path)
+    assert bad.returncode == 2 and "createGeneration" in json.loads(bad.stdout)["errorMessage"]
+
+
+def test_a_failed_task_envelope_carries_its_error_and_next_steps(server: ServerProcess, tmp_path: Path) -> None:
+    base = ("--host", server.url, "--api-key", server.key)
+    missing = "http://127.0.0.1:9/missing.png"
+    payload = json.dumps({"prompt": "x", "image": missing, "duration": "5"})
+    done = cli("run-workflow", "--model", "i2v", "--payload", payload, *base, home=tmp_path)
+    assert done.returncode == 6, done.stdout + done.stderr
+    body = json.loads(done.stdout)
+    assert (body["ok"], body["status"], body["errorCode"]) == (False, "FAILED", "TASK_FAILED")
+    assert (
+        body["errorMessage"].startswith("INPUT_FETCH_FAILED: ")
+        and body["data"]["error"]["code"] == "INPUT_FETCH_FAILED"
+    )
+    assert "public" in body["nextSteps"][0] and "given back" in body["nextSteps"][0]
+
+    modkie = cli(
+        "video",
+        "generate",
+        "--prompt",
+        "x",
+        "--scene",
+        "image-to-video",
+        "--image-input",
+        missing,
+        "--json",
+        *base,
+        home=tmp_path,
+    )
+    assert modkie.returncode == 6, modkie.stdout + modkie.stderr
+    answer = json.loads(modkie.stdout)
+    assert answer["errorCode"] == "TASK_FAILED" and answer["errorMessage"].startswith("INPUT_FETCH_FAILED: ")
+    assert "task failed" not in answer["errorMessage"] and answer["nextSteps"]
