@@ -8,13 +8,14 @@ webhook body) and the path prefixes whose unmatched requests (404, 405) it answe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from reelforge.domain import jsontext
 from reelforge.domain.errors import ReelforgeError
 from reelforge.domain.task import Task
 from reelforge.edge.links import Links
@@ -31,10 +32,29 @@ def generic_body(exc: ReelforgeError) -> dict[str, Any]:
     return {"error": error}
 
 
+class StrictJsonRequest(Request):
+    """A request whose `json()` is `jsontext.loads`: FastAPI's declared bodies refuse lone surrogates, deep
+    nesting and overflowing numbers as invalid JSON (a 400) instead of storing them or raising a 500."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = jsontext.loads(await self.body())
+        return self._json
+
+
 class DialectRoute(APIRoute):
-    """A route that knows its dialect's error shape (read by the error handlers from the matched route)."""
+    """A route that knows its dialect's error shape (read by the error handlers from the matched route)
+    and parses declared JSON bodies strictly (`StrictJsonRequest`)."""
 
     render_error: ErrorRenderer = staticmethod(generic_body)  # type: ignore[assignment]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
 
 
 def dialect_router(render_error: ErrorRenderer, **kwargs: Any) -> APIRouter:

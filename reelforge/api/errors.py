@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge.api.dialect import ErrorRenderer, generic_body
+from reelforge.domain import jsontext
 from reelforge.domain.errors import ErrorCode, InvalidValue, ReelforgeError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ def validation_error(exc: RequestValidationError) -> ReelforgeError:
     if isinstance(error, InvalidValue):  # the contract's own wording, as the validator wrote it
         return ReelforgeError(ErrorCode.INVALID_PAYLOAD, str(error), field=field)
     if first.get("type") == "json_invalid":  # a declared JSON body that does not parse
-        return ReelforgeError(ErrorCode.INVALID_PAYLOAD, "the request body must be valid JSON")
+        reason = (first.get("ctx") or {}).get("error")
+        return ReelforgeError(
+            ErrorCode.INVALID_PAYLOAD,
+            "the request body must be valid JSON" + (f": {reason}" if jsontext.is_reason(reason) else ""),
+        )
     if first.get("type") == "missing":
         message = "is required"
     return ReelforgeError(ErrorCode.INVALID_PAYLOAD, f"{field or 'request'}: {message}", field=field)

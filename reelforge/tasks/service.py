@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reelforge.accounts import ledger
 from reelforge.config import Settings
+from reelforge.domain import jsontext
 from reelforge.domain.catalog import Catalog, ModelSpec
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.ids import new_task_id
@@ -54,6 +55,21 @@ class Submission:
     """The caller's `Idempotency-Key`: a repeat with the same body returns the first task, charged once."""
     request_hash: str | None = None
     """A digest of what the caller sent (dialect, model, payload, uploads), to tell a repeat from a reuse."""
+
+
+def _refuse_unencodable(request: dict[str, Any], echoed: dict[str, Any], webhook_url: str | None) -> None:
+    """A 400 for text UTF-8 cannot carry (a lone surrogate such as `\\ud800`): stored, it would make every
+    read and list of the task fail to render. The surfaces' strict JSON parsing refuses it first; this is the
+    task core's own guard for any surface that builds a request another way (a form field, an SDK)."""
+    where = jsontext.unencodable_path(echoed) or jsontext.unencodable_path(request)
+    if where is None and webhook_url is not None:
+        where = jsontext.unencodable_path(webhook_url, "/webhookUrl")
+    if where is not None:
+        raise ReelforgeError(
+            ErrorCode.INVALID_PAYLOAD,
+            f"{where}: holds a lone UTF-16 surrogate or other text that is not valid Unicode; send valid Unicode",
+            field=where,
+        )
 
 
 class TaskService:
@@ -131,6 +147,8 @@ class TaskService:
     def _submit(self, key_id: str, submission: Submission) -> Task:
         spec = self.model(submission.model)
         self.validate(spec, submission.request)
+        request = submission.request.model_dump(mode="json")
+        _refuse_unencodable(request, submission.input, submission.webhook_url)
         cost = spec.price(submission.request)
         now = utcnow()
         task_id = new_task_id()
@@ -155,7 +173,7 @@ class TaskService:
                     key_id=key_id,
                     model=spec.name,
                     dialect=submission.dialect,
-                    request=submission.request.model_dump(mode="json"),
+                    request=request,
                     input=submission.input,
                     status=TaskStatus.QUEUED.value,
                     phase="queued",

@@ -363,9 +363,16 @@ def test_list_is_newest_first_and_only_the_callers(api: InProcessApp) -> None:
     assert first["createdAt"].endswith("Z") and first["completedAt"] is None
     page = api.client.get("/api/v1/tasks?limit=1&offset=1", headers={"key": alice}).json()
     assert [t["id"] for t in page["tasks"]] == [ids[1]]
-    for query in ("limit=0", "limit=1001", "offset=-1"):
+    for query, field in [
+        ("limit=0", "/limit"),
+        ("limit=1001", "/limit"),
+        ("offset=-1", "/offset"),
+        (f"offset={2**63}", "/offset"),  # was a 500: past the database's 64-bit integer
+        (f"offset={2**31}", "/offset"),
+        (f"limit={2**64}", "/limit"),
+    ]:
         bad = api.client.get(f"/api/v1/tasks?{query}", headers={"key": alice})
-        assert bad.status_code == 400 and bad.json()["field"] == "/limit", query
+        assert bad.status_code == 400 and bad.json()["field"] == field, query
     # another key's task is a 404, on every endpoint
     for method, path in [("GET", ""), ("GET", "/status"), ("PUT", "/cancel")]:
         response = api.client.request(method, f"/api/v1/tasks/{bob_task}{path}", headers={"key": alice})

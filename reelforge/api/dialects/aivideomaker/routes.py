@@ -11,10 +11,9 @@ stored image when anything refuses the create (402, 409, the engine's check) or 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from reelforge.accounts.keys import ApiKey
@@ -40,6 +39,7 @@ from reelforge.api.dialects.aivideomaker.translate import (
     render_task,
 )
 from reelforge.api.links import links_for
+from reelforge.domain import jsontext
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.task import TaskStatus
@@ -51,6 +51,8 @@ from reelforge.services import Services
 
 PREFIX = "/api/v1"
 MAX_LIST = 1000
+MAX_OFFSET = 2**31 - 1
+"""Past any real list, and far below the 64-bit integer the database takes (2^63 was a 500)."""
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -105,9 +107,9 @@ async def raw_body(request: Request) -> bytes:
 def parse_json(raw: bytes) -> Any:
     """Any content type is read as JSON, as it always was (clients often send `curl -d` without one)."""
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise invalid("the request body must be valid JSON") from None
+        return jsontext.loads(raw)
+    except ValueError as exc:
+        raise invalid("the request body must be valid JSON" + jsontext.why(exc)) from None
 
 
 def check_webhook(url: str, services: Services) -> None:
@@ -163,17 +165,19 @@ def build_router() -> APIRouter:
         dependencies=[Depends(query_limit)],
         response_model=AIVideoMakerTaskList,
         response_model_exclude_unset=True,
-        responses={400: _error("limit outside 1-1000 or a negative offset (INVALID_PAYLOAD)"), **QUERY_ERRORS},
+        responses={400: _error("limit outside 1-1000 or offset outside 0-2^31-1 (INVALID_PAYLOAD)"), **QUERY_ERRORS},
     )
     def list_tasks(
         request: Request,
-        limit: int = MAX_LIST,
-        offset: int = 0,
+        limit: int = Query(MAX_LIST, json_schema_extra={"minimum": 1, "maximum": MAX_LIST}),
+        offset: int = Query(0, json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET}),
         key: ApiKey = Depends(require_key),
         services: Services = Depends(get_services),
     ) -> dict[str, Any]:
-        if not 1 <= limit <= MAX_LIST or offset < 0:
-            raise invalid(f"limit must be 1-{MAX_LIST} and offset >= 0", "/limit")
+        if not 1 <= limit <= MAX_LIST:
+            raise invalid(f"limit must be 1-{MAX_LIST}", "/limit")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise invalid(f"offset must be 0-{MAX_OFFSET}", "/offset")
         links = links_for(request)
         return {"tasks": [render_task(t, links) for t in services.tasks.recent(key.id, limit=limit, offset=offset)]}
 

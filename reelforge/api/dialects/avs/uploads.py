@@ -9,7 +9,6 @@ file names (job-scoped: `source.uploadName` refers to them), so a refused create
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from reelforge.api.dialects.avs.protocol import MAX_FILES
 from reelforge.api.dialects.avs.translate import media_type_of
+from reelforge.domain import jsontext
 from reelforge.domain.errors import invalid
 
 MAX_REQUEST_FIELD_BYTES = 4 * 1024 * 1024
@@ -63,9 +63,11 @@ async def read_body(request: Request) -> AsyncIterator[CreateBody]:
     """The create's payload and file parts; the multipart form (its spooled files) is closed on exit."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            raise invalid("the request body must be JSON, or multipart/form-data with a `request` field") from None
+            payload = jsontext.loads(await request.body())
+        except ValueError as exc:
+            raise invalid(
+                "the request body must be JSON, or multipart/form-data with a `request` field" + jsontext.why(exc)
+            ) from None
         yield CreateBody(payload)
         return
     form = await request.form(max_files=MAX_FILES, max_part_size=MAX_REQUEST_FIELD_BYTES)
@@ -74,9 +76,9 @@ async def read_body(request: Request) -> AsyncIterator[CreateBody]:
         if not isinstance(raw, str):
             raise invalid("multipart requests need a `request` field holding the JSON payload", "request")
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            raise invalid("the `request` field is not valid JSON", "request") from None
+            payload = jsontext.loads(raw)
+        except ValueError as exc:
+            raise invalid("the `request` field is not valid JSON" + jsontext.why(exc), "request") from None
         if not isinstance(payload, dict):
             raise invalid("the `request` field must hold a JSON object", "request")
         body = CreateBody(payload)

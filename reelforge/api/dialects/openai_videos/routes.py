@@ -9,7 +9,6 @@ create (and remix) goes through the create path; handlers that touch the databas
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from fastapi import Depends, Request
@@ -41,6 +40,7 @@ from reelforge.api.dialects.openai_videos.translate import (
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses, inline_schema
+from reelforge.domain import jsontext
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
@@ -101,9 +101,9 @@ def _validated(model: type[BaseModel], payload: Any) -> Any:
 async def _json_object(request: Request, not_json: str, not_object: str | None) -> dict[str, Any]:
     """The JSON object sent; `not_object` None reads any other JSON value as `{}` (its fields then missing)."""
     try:
-        payload = json.loads(await request.body())
-    except ValueError:
-        raise invalid(not_json) from None
+        payload = jsontext.loads(await request.body())
+    except ValueError as exc:
+        raise invalid(not_json + jsontext.why(exc)) from None
     if not isinstance(payload, dict):
         if not_object is not None:
             raise invalid(not_object)
@@ -143,7 +143,7 @@ async def _read_create(request: Request, max_bytes: int) -> tuple[dict[str, Any]
 
 def _maybe_json(value: str) -> Any:
     try:
-        return json.loads(value) if value[:1] in "[{" else value
+        return jsontext.loads(value) if value[:1] in "[{" else value
     except ValueError:
         return value
 
