@@ -10,11 +10,13 @@ import pytest
 
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.compose import ComposeEngine, parse_template, template_duration
-from reelforge.engines.compose.fonts import font_path, wrap_text
+from reelforge.engines.compose.fonts import font_path, text_font, wrap_text
 from reelforge.engines.compose.graph import compile_graph, escape, ffmpeg_color, num, output_matrix
 from reelforge.engines.compose.inputs import MediaInfo
 from reelforge.engines.compose.layout import place, visible_part
+from reelforge.media.fonts import stack
 from reelforge.media.probe import probe
+from reelforge.media.text import measurer
 from tests.engines import media_factory as mf
 from tests.engines.fake_context import FakeContext
 
@@ -28,7 +30,7 @@ def _video_info(matrix: str | None = None, *, width: int = 1280, height: int = 7
 def _compile(blocks: list[dict[str, Any]], media: dict[int, MediaInfo], width: int = 1280, height: int = 720) -> str:
     template = parse_template({"version": "1", "blocks": blocks})
     return compile_graph(
-        template, media, width=width, height=height, fps=30, font_for=lambda block: font_path("sans")
+        template, media, width=width, height=height, fps=30, font_for=lambda block: text_font("sans")
     ).script
 
 
@@ -117,11 +119,11 @@ def test_untagged_and_bt601_videos_pass_through_unconverted() -> None:
 
 
 def test_wrap_text_keeps_lines_inside_the_width() -> None:
-    font = font_path("sans")
-    wrapped = wrap_text("one two three four five six seven eight nine ten", font, 40, 300)
+    font = measurer(stack("sans"), 40)
+    wrapped = wrap_text("one two three four five six seven eight nine ten", font, 300)
     assert len(wrapped.splitlines()) > 1
-    assert wrap_text("short\nlines", font, 40, 1000) == "short\nlines"
-    no_spaces = wrap_text("一二三四五六七八九十一二三四五六七八九十", font, 40, 300)
+    assert wrap_text("short\nlines", font, 1000) == "short\nlines"
+    no_spaces = wrap_text("一二三四五六七八九十一二三四五六七八九十", font, 300)
     assert len(no_spaces.splitlines()) > 1 and no_spaces.replace("\n", "") == "一二三四五六七八九十一二三四五六七八九十"
 
 
@@ -130,7 +132,10 @@ def test_font_paths_with_filter_syntax_characters_work(tmp_path: Path) -> None:
     nasty = tmp_path / "fonts: it's [a],b;c"
     nasty.mkdir()
     shutil.copy(font_path("sans"), nasty / "my font.ttf")
-    template = {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 0.5, "text": "100% %{pts} \\ '"}]}
+    template = {
+        "version": "1",
+        "blocks": [{"type": "text", "start": 0, "duration": 0.5, "text": "100% %{pts} \\ '", "fontSize": 300}],
+    }
     request = GenerationRequest(
         kind=Kind.COMPOSE,
         template=template,

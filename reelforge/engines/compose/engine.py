@@ -12,8 +12,8 @@ picks the x264 preset, CRF and audio bitrate. Input metadata (GPS tags, titles) 
 
 Settings (the model's table in `models.toml`, `ComposeEngine.Settings`), all optional:
 `max_duration` (600 s), `max_blocks` (100), `max_input_bytes` (512 MiB, one input), `timeout`
-(3600 s for one ffmpeg run), `threads` (0 = x264 decides), `fonts` ({} - family -> font file, to add
-e.g. a CJK font; see `fonts.py`).
+(3600 s for one ffmpeg run), `threads` (0 = x264 decides), `fonts` ({} - family -> a font file tried first for
+that family; the bundled Noto stack still covers every other script; see `fonts.py`).
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ from reelforge.engines.base import (
     check_capabilities,
     parse_settings,
 )
-from reelforge.engines.compose.fonts import font_path
+from reelforge.engines.compose.fonts import TextFont, text_font
 from reelforge.engines.compose.graph import CompiledGraph, compile_graph
 from reelforge.engines.compose.inputs import prepare_inputs
 from reelforge.engines.compose.runner import run_ffmpeg
 from reelforge.media.encode import fps_fraction, write_thumbnail
+from reelforge.media.fonts import font_env
 
 MIN_SIDE, MAX_SIDE = 16, 4096
 MIN_FPS, MAX_FPS = 1, 60
@@ -71,7 +72,7 @@ class ComposeSettings(EngineSettings):
     timeout: float = Field(3600.0, gt=0)
     threads: int = Field(0, ge=0)
     fonts: dict[str, str] = Field(default_factory=dict)
-    """Family -> font file, to add e.g. a CJK font (see `fonts.py`)."""
+    """Family -> a font file tried first for that family (the Noto stack still falls back; see `fonts.py`)."""
 
 
 class ComposeEngine:
@@ -163,6 +164,7 @@ class ComposeEngine:
                 ctx=ctx,
                 progress=(_PREPARE_SHARE, _RENDER_SHARE),
                 timeout=self.timeout,
+                env=self._env(template),
             )
             os.replace(partial, video_path)
         finally:
@@ -226,8 +228,16 @@ class ComposeEngine:
             args += ["-threads", str(self.threads)]
         return [*args, "-y", "-f", "mp4", str(output)]
 
-    def _font(self, block: TextBlock) -> Path:
-        return font_path(block.font, block.bold, block.italic, self.fonts)
+    def _font(self, block: TextBlock) -> TextFont:
+        return text_font(block.font, block.bold, block.italic, self.fonts)
+
+    def _env(self, template: Template) -> dict[str, str] | None:
+        """ffmpeg's environment: with the font stack's fonts.conf when the template draws text."""
+        texts = [block for block in template.blocks if isinstance(block, TextBlock)]
+        if not texts:
+            return None
+        extra = {font.extra_dir for font in map(self._font, texts) if font.extra_dir is not None}
+        return font_env(sorted(extra))
 
 
 def grab_thumbnail(video: Path, target: Path, at: float) -> Path:

@@ -1,28 +1,27 @@
-"""Fonts for text blocks: DejaVu, as shipped inside matplotlib's wheel, never a system font.
+"""Fonts for text blocks: the project's font stack (`reelforge.media.fonts`), drawn by libass.
 
-Why DejaVu from matplotlib: it is on PyPI (so every install gets the same glyphs, and a render on a
-laptop matches one on a server), it covers Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew and
-Arabic in one file per style, and ffmpeg's drawtext (built with HarfBuzz and FriBiDi) shapes Arabic
-and right-to-left text with it. matplotlib is located without being imported (importing it costs
-~0.2 s and a config directory). CJK needs another font: an operator can point a family at another
-file with the engine setting `fonts` (e.g. `sans` -> a Noto Sans CJK file), which overrides the table below.
+A text block's family (`sans`, `serif`, `mono`) names the face tried first: Noto Sans, DejaVu Serif,
+DejaVu Sans Mono (all from PyPI wheels, so a render on a laptop matches one on a server); every glyph
+that face lacks comes from the Noto face for its script (CJK, Arabic, Hebrew, Devanagari, Thai, ...),
+which libass finds through the `fonts.conf` the engine hands ffmpeg. An operator can put another font
+first for a family with the engine setting `fonts` (e.g. `serif` -> a file of their own); the stack
+still falls back after it.
 
-`wrap_text` breaks a line that would run wider than the frame: drawtext draws one line per `\\n` and
-never wraps, so long captions would be cut off at the frame's edge.
+`wrap_text` breaks a line that would run wider than the frame: the engine breaks lines itself (libass
+runs with WrapStyle 2) so that a long word or a run of CJK is broken where it fits, measured with the
+same faces.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PIL import ImageFont
-
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.media.fonts import LATIN_FAMILY, FontFace, load_face, package_dir, stack
 
-# (family, bold, italic) -> file name in matplotlib's mpl-data/fonts/ttf
+# (family, bold, italic) -> DejaVu file in matplotlib's mpl-data/fonts/ttf (font_path: for callers that
+# need one file, such as bench/compose.py's hand-written drawtext command)
 _DEJAVU = {
     ("sans", False, False): "DejaVuSans.ttf",
     ("sans", True, False): "DejaVuSans-Bold.ttf",
@@ -39,49 +38,53 @@ _DEJAVU = {
 }
 
 
-@functools.cache
-def _dejavu_dir() -> Path:
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        raise ReelforgeError(
-            ErrorCode.ENGINE_ERROR, "text blocks need the DejaVu fonts shipped with matplotlib; pip install matplotlib"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
+class TextFont:
+    """What a text block is set in: the family libass asks for first, and the stack to measure with."""
+
+    def __init__(self, family: str, faces: list[FontFace], extra_dir: Path | None = None) -> None:
+        self.family = family
+        self.faces = faces
+        self.extra_dir = extra_dir
+
+    @property
+    def head(self) -> FontFace:
+        return self.faces[0]
 
 
-def font_path(family: str, bold: bool = False, italic: bool = False, extra: Mapping[str, str] | None = None) -> Path:
-    """The font file for a text block's style; `extra` (the engine's `fonts` setting) is consulted first.
+def text_font(
+    family: str, bold: bool = False, italic: bool = False, extra: Mapping[str, str] | None = None
+) -> TextFont:
+    """The font of a text block's style; `extra` (the engine's `fonts` setting) is consulted first.
 
     An `extra` key is a family name, optionally with `-bold`, `-italic` or `-bold-italic`."""
     if extra:
         suffix = "-bold" * bold + "-italic" * italic
         for key in (family + suffix, family):
             if key in extra:
-                return _existing(Path(extra[key]))
+                path = Path(extra[key])
+                face = load_face(path)
+                return TextFont(
+                    face.family, stack(family if family in LATIN_FAMILY else "sans", first=path), path.parent
+                )
+    if family not in LATIN_FAMILY:
+        raise ReelforgeError(ErrorCode.ENGINE_ERROR, f"no font for family {family!r}")
+    return TextFont(LATIN_FAMILY[family], stack(family, italic))
+
+
+def font_path(family: str, bold: bool = False, italic: bool = False) -> Path:
+    """One DejaVu file for a style (no fallback): for a caller that needs a single font file."""
     name = _DEJAVU.get((family, bold, italic))
     if name is None:
         raise ReelforgeError(ErrorCode.ENGINE_ERROR, f"no font for family {family!r}")
-    return _existing(_dejavu_dir() / name)
+    return package_dir("matplotlib") / "mpl-data" / "fonts" / "ttf" / name
 
 
-def _existing(path: Path) -> Path:
-    if not path.is_file():
-        raise ReelforgeError(ErrorCode.ENGINE_ERROR, f"font file {path.name} is missing from this installation")
-    return path
-
-
-@functools.lru_cache(maxsize=32)
-def _pil_font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def wrap_text(text: str, font: Path, size_px: int, max_width_px: float) -> str:
-    """`text` with line breaks added so no line is wider than `max_width_px` at `size_px`.
+def wrap_text(text: str, measure: Callable[[str], float], max_width_px: float) -> str:
+    """`text` with line breaks added so no line is wider than `max_width_px` by `measure`.
 
     Breaks at spaces; a word wider than the line on its own (or text without spaces, as in Chinese) is
-    broken between characters. The user's own line breaks are kept. Widths are measured with Pillow's
-    basic layout, close enough to drawtext's shaped width to choose break points."""
-    measure = _pil_font(str(font), max(1, size_px)).getlength
+    broken between characters. The user's own line breaks are kept. Widths are measured with Pillow over
+    the same font stack (`reelforge.media.text.measurer`), close enough to libass's to choose breaks."""
     lines: list[str] = []
     for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         current = ""

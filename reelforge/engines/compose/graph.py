@@ -13,8 +13,9 @@ The graph, from the bottom layer up:
 - blocks joined by a `transition` are first merged into one stream with `xfade` (which needs equal
   sizes, so their elements are put on transparent full-frame canvases unless they already fill the
   frame); the merged stream takes the layer of its first block;
-- text blocks are `drawtext` steps at their place in the layer order (a text file per block, so user
-  text is never parsed as filter syntax; expansion off, so `%{...}` is literal).
+- text blocks are `ass` (libass) steps at their place in the layer order, one ASS script per block
+  (`reelforge.media.ass`: user text is escaped, never parsed as markup or filter syntax); libass falls
+  back through the font stack per glyph and shapes every script (`fonts.py`).
 
 Audio: every audio block and every video block with sound (and volume > 0) is resampled to 48 kHz
 stereo, trimmed to its block, faded, delayed to its start (`adelay`, in samples) and mixed with `amix`
@@ -32,7 +33,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 from reelforge.domain.template import (
     ANCHORS,
@@ -44,10 +44,13 @@ from reelforge.domain.template import (
     parse_color,
     template_duration,
 )
-from reelforge.engines.compose.fonts import wrap_text
+from reelforge.engines.compose.fonts import TextFont, wrap_text
 from reelforge.engines.compose.inputs import MediaInfo
 from reelforge.engines.compose.layout import Placement, even, place, visible_part
+from reelforge.media import ass
 from reelforge.media.encode import fps_fraction
+from reelforge.media.fonts import ass_size, runs
+from reelforge.media.text import measurer
 
 SAMPLE_RATE = 48_000
 REFERENCE_SIDE = 1080  # text sizes are pixels when the frame's shorter side is this long
@@ -59,7 +62,7 @@ INPUT_SLACK = 1.0  # seconds read past a block's end, so decoder delay never sho
 UNTAGGED_MATRIX = "bt601"  # what ffmpeg (swscale) assumes for untagged YUV, and what ffmpeg-made clips use
 COLOUR_TAGS = {"bt709": "bt709", "bt601": "smpte170m"}  # output matrix -> colorspace/primaries/trc tag
 
-FontFor = Callable[[TextBlock], Path]
+FontFor = Callable[[TextBlock], TextFont]
 
 
 def output_matrix(template: Template, media: Mapping[int, MediaInfo]) -> str:
@@ -407,48 +410,66 @@ class _Compiler:
     # ------------------------------------------------------------ text
 
     def text(self, below: str, index: int) -> str:
+        """A text block as one libass event, drawn by an `ass` filter at its place in the layer order."""
         block = self.template.blocks[index]
         assert isinstance(block, TextBlock)
         start, frames = self.span(block.start, block.duration)
         unit = min(self.width, self.height) / REFERENCE_SIDE
         size = max(4, round(block.font_size * unit))
         padding = round(block.background_padding * unit) if block.background else 0
-        outline = round(block.outline_width * unit)
+        outline = 0 if block.background else round(block.outline_width * unit)
         font = self.font_for(block)
+        measure = measurer(font.faces, size)
         room = block.max_width * self.width - 2 * (padding + outline)
-        name = f"text{index}.txt"
-        self.files[name] = wrap_text(block.text, font, size, max(size, room))
+        lines = wrap_text(block.text, measure, max(size, room)).split("\n")
 
         margin = round(TEXT_MARGIN * min(self.width, self.height)) + padding + outline
         anchor_x, anchor_y = ANCHORS[block.position]
-        x = f"{margin}+(w-text_w-{2 * margin})*{num(anchor_x)}+{num(block.offset.x * self.width)}"
-        y = f"{margin}+(h-text_h-{2 * margin})*{num(anchor_y)}+{num(block.offset.y * self.height)}"
-        first, last = start / self.rate, (start + frames) / self.rate
+        align_x = {"left": 0.0, "center": 0.5, "right": 1.0}[block.align]
+        x = margin + (self.width - 2 * margin) * anchor_x + block.offset.x * self.width
+        y = margin + (self.height - 2 * margin) * anchor_y + block.offset.y * self.height
+        if align_x != anchor_x:  # libass justifies lines to its anchor: move the anchor to the aligned edge
+            widest = max(measure(line) for line in lines)
+            x += (align_x - anchor_x) * widest
+        style = ass.Style(
+            font=font.family,
+            size=ass_size(font.head, size),
+            primary=ass.colour(parse_color(block.color), block.opacity),
+            outline_colour=ass.colour(parse_color(block.background or block.outline_color), block.opacity),
+            back="&HFF000000",
+            bold=block.bold,
+            italic=block.italic,
+            border_style=3 if block.background else 1,
+            outline=padding if block.background else outline,
+            alignment=ass.alignment(align_x, anchor_y),
+        )
         half = Fraction(1, 2) / self.rate
-        alpha = num(block.opacity)
-        if block.fade_in > 0:
-            alpha += f"*clip((t-{num(first)})/{num(block.fade_in)},0,1)"
-        if block.fade_out > 0:
-            alpha += f"*clip(({num(last)}-t)/{num(block.fade_out)},0,1)"
-        options = [
-            f"fontfile={escape(str(font))}",
-            f"textfile={escape(name)}",
-            "expansion=none",
-            f"fontsize={size}",
-            f"fontcolor={ffmpeg_color(block.color)}",
-            f"text_align={block.align[0].upper()}",
-            f"x={escape(x)}",
-            f"y={escape(y)}",
-            f"alpha={escape(alpha)}",
-            f"enable={escape(f'gte(t,{num(first - half)})*lt(t,{num(last - half)})')}",
-        ]
-        if block.background:
-            options += ["box=1", f"boxcolor={ffmpeg_color(block.background)}", f"boxborderw={padding}"]
-        if outline:
-            options += [f"borderw={outline}", f"bordercolor={ffmpeg_color(block.outline_color)}"]
+        first, last = start / self.rate - half, (start + frames) / self.rate - half
+        tags = f"\\an{style.alignment}\\pos({num(x)},{num(y)})"
+        if block.fade_in > 0 or block.fade_out > 0:
+            tags += f"\\fad({round(block.fade_in * 1000)},{round(block.fade_out * 1000)})"
+        text = "\\N".join(self.sized_runs(line, font, size) for line in lines)
+        event = ass.Event(max(0.0, float(first)), float(last), "{" + tags + "}" + text)
+        name = f"text{index}.ass"
+        self.files[name] = ass.script(self.width, self.height, [style], [event])
         out = self.label("v")
-        self.lines.append(f"[{below}]drawtext={':'.join(options)}[{out}]")
+        self.lines.append(f"[{below}]ass=filename={escape(name)}:shaping=complex[{out}]")
         return out
+
+    @staticmethod
+    def sized_runs(line: str, font: TextFont, size: int) -> str:
+        """One line as ASS text, each run in another face of the stack given its own `\\fs`.
+
+        libass sizes every face by its own ascender-to-descender height, which for Arabic, Devanagari
+        or Thai faces (tall marks) would draw their glyphs a third smaller than the Latin beside them;
+        a per-run size gives every script the same em."""
+        head = ass_size(font.head, size)
+        parts: list[str] = []
+        for piece, face in runs(line, font.faces):
+            own = ass_size(face, size) if face != font.head and not piece.isspace() else head
+            tag = f"{{\\fs{own:.2f}}}" if abs(own - head) > 0.01 else (f"{{\\fs{head:.2f}}}" if parts else "")
+            parts.append(tag + ass.escape_text(piece))
+        return "".join(parts)
 
     # ------------------------------------------------------------ audio
 

@@ -16,7 +16,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
@@ -59,8 +59,10 @@ def run_ffmpeg(
     ctx: RunContext,
     progress: tuple[float, float] = (0.0, 100.0),
     timeout: float = 3600.0,
+    env: Mapping[str, str] | None = None,
 ) -> None:
-    """Run `ffmpeg args...` in `cwd`; raise TaskCancelled on cancel, ReelforgeError(ENGINE_ERROR) on failure."""
+    """Run `ffmpeg args...` in `cwd` (with `env`, e.g. the font stack's fonts.conf); raise TaskCancelled on
+    cancel, ReelforgeError(ENGINE_ERROR) on failure."""
     log_path = cwd / "ffmpeg.log"
     command = [
         ffmpeg_exe(),
@@ -79,7 +81,9 @@ def run_ffmpeg(
     reported = low
     started = time.monotonic()
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        process = subprocess.Popen(
+            command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env
+        )
     reader = _ProgressReader(process.stdout)
     reader.start()
     try:

@@ -5,27 +5,32 @@ clip belongs to. The box is rendered once with Pillow, converted once to premult
 and alpha-blended onto each I420 frame with integer numpy arithmetic over the box only: a fraction
 of a millisecond per 720p frame.
 
-The font is Pillow's embedded FreeType font (`ImageFont.load_default(size=...)`), because no system
-font can be assumed. It covers Latin scripts; other scripts render as placeholder boxes.
+The text is set over the project's font stack (`reelforge.media.fonts`: Noto for every script, from
+PyPI wheels, never a system font) by `reelforge.media.text`, so a prompt in Chinese, Arabic, Hindi or
+Thai is drawn in its own glyphs, shaped, not as placeholder boxes.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from collections.abc import Callable
 
+import numpy as np
+from PIL import Image, ImageDraw
+
+from reelforge.media.fonts import stack
+from reelforge.media.text import draw_line, line_metrics, measurer
 from reelforge.media.yuv import planes, rgb_to_yuv
 
 _BOX_ALPHA = 150  # 0-255: dark enough for white text over any scene, light enough to see through
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int, max_lines: int) -> list[str]:
+def _wrap(text: str, length: Callable[[str], float], max_width: int, max_lines: int) -> list[str]:
     """Greedy word wrap by measured width; over-long words are split; overflow ends in '...'."""
     lines: list[str] = []
     current = ""
     for word in text.split():
         candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= max_width:
+        if length(candidate) <= max_width:
             current = candidate
             continue
         if current:
@@ -33,7 +38,7 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int, max_lines: in
         # A word wider than the box (a URL, a run of CJK) is broken by characters.
         current = ""
         for char in word:
-            if current and font.getlength(current + char) > max_width:
+            if current and length(current + char) > max_width:
                 lines.append(current)
                 current = char
             else:
@@ -43,7 +48,7 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int, max_lines: in
 
     if len(lines) > max_lines:
         last = lines[max_lines - 1]
-        while last and font.getlength(last + "...") > max_width:
+        while last and length(last + "...") > max_width:
             last = last[:-1]
         lines = [*lines[: max_lines - 1], last.rstrip() + "..."]
     return lines
@@ -71,21 +76,22 @@ class Caption:
     def __init__(self, text: str, width: int, height: int) -> None:
         short_side = min(width, height)
         font_size = max(9, round(short_side * 0.05))
-        font = ImageFont.load_default(size=font_size)
-        assert isinstance(font, ImageFont.FreeTypeFont)  # Pillow's bundled font at a size needs FreeType
+        faces = stack("sans")
+        length = measurer(faces, font_size)
         pad = max(3, round(font_size * 0.5))
         max_lines = 3 if short_side >= 240 else 2
-        lines = _wrap(" ".join(text.split()), font, int(width * 0.88) - 2 * pad, max_lines)
+        lines = _wrap(" ".join(text.split()), length, int(width * 0.88) - 2 * pad, max_lines)
         self.lines = lines
         self.font_size = font_size
         self._overlays: list[_Overlay] = []
         if not lines:
             return
 
-        ascent, descent = font.getmetrics()
+        metrics = [line_metrics(line, faces, font_size) for line in lines]
+        ascent, descent = max(a for a, _ in metrics), max(d for _, d in metrics)
         line_height = ascent + descent
         spacing = round(font_size * 0.15)
-        text_w = max(round(font.getlength(line)) for line in lines)
+        text_w = max(round(length(line)) for line in lines)
         # Even sizes and offsets, so the box covers whole 2x2 chroma blocks.
         box_w = min(width, text_w + 2 * pad + 1) // 2 * 2
         box_h = min(height, len(lines) * line_height + (len(lines) - 1) * spacing + 2 * pad + 1) // 2 * 2
@@ -94,8 +100,8 @@ class Caption:
         draw = ImageDraw.Draw(box)
         draw.rounded_rectangle((0, 0, box_w - 1, box_h - 1), radius=pad, fill=(0, 0, 0, _BOX_ALPHA))
         for i, line in enumerate(lines):
-            y = pad + i * (line_height + spacing)
-            draw.text((box_w / 2, y), line, font=font, fill=(255, 255, 255, 255), anchor="ma")
+            baseline = pad + i * (line_height + spacing) + ascent
+            draw_line(draw, (box_w / 2, baseline), line, faces, font_size, (255, 255, 255, 255))
 
         rgba = np.asarray(box, dtype=np.float32)
         alpha = rgba[..., 3] / 255
