@@ -215,4 +215,5 @@ def parse_catalog(path: Path | None = None) -> tuple[Catalog, list[str]]:
             ]
         if "name" in table:
             problems.append(f"model {name!r}: name: unknown key (the name is the table's)")
-    return Catalog(models=models), problems
+    catalog = Catalog(models=models)
+    return catalog, problems + catalog.duplicate_provider_names()

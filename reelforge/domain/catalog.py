@@ -38,6 +38,9 @@ class ModelSpec(BaseModel):
     standardize_sizes: bool = True
     """`/v1/videos`: map sizes to the Agnes tiers (480p/720p/1080p x 5 ratios); false keeps the requested
     size for engines with a size grid of their own (a diffusion model snaps to it)."""
+    provider_names: dict[str, list[str]] = Field(default_factory=dict)
+    """Other services' names for this model, by provider: the actions API's `provider` / `model` pair resolves
+    through them (`{ kie = ["bytedance/seedance-2-mini"] }`), so a Modkie client's own names run here."""
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def price(self, request: GenerationRequest) -> int:
@@ -57,6 +60,33 @@ class Catalog(BaseModel):
     @property
     def names(self) -> list[str]:
         return sorted(self.models)
+
+    def by_provider(self, provider: str, name: str) -> ModelSpec | None:
+        """The model that `provider`'s model `name` maps to (`provider_names`), or None."""
+        return next(
+            (spec for spec in self.models.values() if name in spec.provider_names.get(provider, ())),
+            None,
+        )
+
+    def provider_pairs(self) -> list[tuple[str, str, str]]:
+        """Every mapped `(provider, provider's model name, catalog model)`, sorted."""
+        return sorted(
+            (provider, alias, spec.name)
+            for spec in self.models.values()
+            for provider, aliases in spec.provider_names.items()
+            for alias in aliases
+        )
+
+    def duplicate_provider_names(self) -> list[str]:
+        """A problem line for each provider/model pair that two models claim (the catalog refuses it)."""
+        owners: dict[tuple[str, str], list[str]] = {}
+        for provider, alias, model in self.provider_pairs():
+            owners.setdefault((provider, alias), []).append(model)
+        return [
+            f"provider_names: {provider} / {alias} is claimed by {' and '.join(models)}; give it to one model"
+            for (provider, alias), models in owners.items()
+            if len(models) > 1
+        ]
 
 
 class CatalogError(ReelforgeError):

@@ -4,6 +4,11 @@ Two surfaces take the same arguments: `POST /api/actions/ai.video.generate` and 
 `SceneArgs` (prompt, scene or model, image/video inputs, options); MCP's `render_template` takes an AVS
 Template JSON v1 and an output (aspect ratio, quality). Both translate here, so the two cannot drift apart.
 
+Which model runs is `resolve_model`: `provider` and `model` resolve through the catalog (a catalog name, or a
+provider/model pair an operator mapped with `provider_names` in models.toml); an unknown pair is INVALID_MODEL
+listing what exists. `options` is open: each key is checked against the chosen model's own parameters
+(`model_options`), so a model that takes `negativePrompt` accepts it and one that does not says what it takes.
+
 Pure: nothing here stores or fetches. What needs the outside world is passed in by the caller, which runs
 inside the create path's upload session: `accept_image(value, pointer) -> source` (an https URL checked, a
 data URI decoded and stored, answering its `stored:` source) and `check_url(value, pointer)` (raises unless
@@ -15,12 +20,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.domain.catalog import ModelSpec
-from reelforge.domain.errors import ReelforgeError, invalid
+from reelforge.domain.catalog import Catalog, ModelSpec
+from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.formats import output_format, size_for_aspect
 from reelforge.domain.request import Asset, GenerationRequest, ImageInput, Kind
 from reelforge.domain.template import media_sources, parse_template, template_duration, with_refs
@@ -31,6 +37,11 @@ TEMPLATE_MODEL = "avs-json"
 """The catalog model that renders an AVS Template JSON v1 with the compositor."""
 MAX_WAIT_MS = 3_600_000
 AD_VIDEO_SECONDS = 10
+PROVIDER = "reelforge"
+"""The provider whose model names are the catalog's own."""
+SCENE_ASPECTS = ("16:9", "9:16", "1:1")
+PROMPT_ENGINES = frozenset({"diffusion", "upstream"})
+"""Engines that read `negative_prompt` and `steps` (the draft and compose engines ignore them)."""
 
 AcceptImage = Callable[[str, str], str]
 """`(value, pointer) -> source`: an image URL checked, or a data URI stored (its `stored:` source)."""
@@ -39,13 +50,21 @@ CheckUrl = Callable[[str, str], None]
 
 
 class Options(BaseModel):
-    """A scene's frame, length and seed."""
+    """A scene's parameters. Open: which keys a request may send is the chosen model's (`model_options`)."""
 
-    model_config = ConfigDict(extra="forbid", title="SceneOptions")
+    model_config = ConfigDict(extra="allow", title="SceneOptions")
 
-    aspectRatio: Literal["16:9", "9:16", "1:1"] = "16:9"
-    duration: int | None = Field(None, ge=1, le=60, description="Seconds (the model's allowed values apply)")
+    aspectRatio: str | None = Field(None, description="16:9, 9:16 or 1:1 (or the model's own list)")
+    duration: int | None = Field(None, ge=1, le=600, description="Seconds (the model's allowed values apply)")
     seed: int | None = Field(None, ge=0)
+    negativePrompt: str | None = Field(
+        None, max_length=2000, description="What to avoid (models whose engine reads it)"
+    )
+    steps: int | None = Field(None, ge=1, le=200, description="Denoising steps (models whose engine reads it)")
+
+    def sent(self) -> list[str]:
+        """The keys the caller sent, in order (declared and extra)."""
+        return [*sorted(self.model_fields_set), *(self.model_extra or {})]
 
 
 class SceneArgs(BaseModel):
@@ -55,8 +74,16 @@ class SceneArgs(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=4000)
     scene: Literal["text-to-video", "image-to-video", "video-to-video", "ad-video"] = "text-to-video"
-    provider: Literal["reelforge"] | None = None
-    model: str | None = Field(None, description="A catalog model instead of the scene's default")
+    provider: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Whose model name `model` is: reelforge (the catalog's names, the default) or a provider "
+        "the server's catalog maps (models.toml `provider_names`)",
+    )
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="A catalog model (or the provider's) instead of the scene's"
+    )
     imageInput: str | list[str] | None = Field(
         None, description="Image URLs or data URIs: a list, or one comma-separated string"
     )
@@ -64,14 +91,87 @@ class SceneArgs(BaseModel):
     options: Options = Field(default_factory=Options)
     workspaceId: str | None = None
 
-    @property
-    def model_name(self) -> str:
-        """The catalog model this request runs on: `model`, else the scene's."""
-        return self.model or SCENE_MODELS[self.scene]
-
     def scene_fields(self) -> dict[str, Any]:
         """The generation's own fields as sent (without a subclass's extras such as wait options)."""
         return self.model_dump(include=set(SceneArgs.model_fields), exclude_none=True)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """The catalog model a request runs on, and the provider/model pair its answers name."""
+
+    spec: ModelSpec
+    provider: str
+    model: str
+
+
+def resolve_model(args: SceneArgs, catalog: Catalog) -> ResolvedModel:
+    """`provider` / `model` (or the scene's default) as a catalog model; INVALID_MODEL listing what exists."""
+    provider = args.provider or PROVIDER
+    default = SCENE_MODELS[args.scene]
+    if provider == PROVIDER:
+        name = args.model or default
+        spec = catalog.get(name)
+        if spec is None and args.provider is None:  # a provider's name sent alone: fine when only one maps it
+            matches = [pair for pair in catalog.provider_pairs() if pair[1] == name]
+            if len(matches) == 1:
+                return ResolvedModel(catalog.models[matches[0][2]], matches[0][0], name)
+        if spec is None:
+            raise _unknown_model(f"Unknown model {name!r}", catalog, "/model")
+        return ResolvedModel(spec, PROVIDER, name)
+    if args.model is None:  # the provider's name for the scene's default model
+        spec = catalog.get(default)
+        aliases = spec.provider_names.get(provider, []) if spec is not None else []
+        if spec is None or not aliases:
+            raise _unknown_model(
+                f"provider {provider!r} names no model for the {args.scene} scene here; send model",
+                catalog,
+                "/provider",
+            )
+        return ResolvedModel(spec, provider, aliases[0])
+    spec = catalog.by_provider(provider, args.model)
+    if spec is None:
+        field = "/model" if any(pair[0] == provider for pair in catalog.provider_pairs()) else "/provider"
+        raise _unknown_model(f"Unknown provider/model {provider!r} / {args.model!r}", catalog, field)
+    return ResolvedModel(spec, provider, args.model)
+
+
+def _unknown_model(what: str, catalog: Catalog, field: str) -> ReelforgeError:
+    pairs = ", ".join(f"{p} / {alias} (runs {model})" for p, alias, model in catalog.provider_pairs())
+    message = f"{what}; available models: {', '.join(catalog.names)} (provider {PROVIDER})"
+    if pairs:
+        message += f"; provider/model pairs: {pairs}"
+    return ReelforgeError(ErrorCode.INVALID_MODEL, message, field=field)
+
+
+def model_options(spec: ModelSpec) -> dict[str, str]:
+    """The `options` keys model `spec` takes, each with what it accepts (the error lists them)."""
+    durations = " / ".join(str(d) for d in spec.durations) if spec.durations else "1-600"
+    params = {
+        "aspectRatio": " / ".join(spec.aspect_ratios or SCENE_ASPECTS),
+        "duration": f"{durations} seconds",
+        "seed": "a whole number >= 0",
+    }
+    if spec.engine in PROMPT_ENGINES and spec.kind != Kind.COMPOSE:
+        params.update(negativePrompt="text", steps="1-200")
+    return params
+
+
+def check_options(options: Options, spec: ModelSpec) -> str:
+    """Refuse an option model `spec` does not take (naming `/options/<key>`); the aspect ratio to use."""
+    params = model_options(spec)
+    takes = ", ".join(f"{key} ({what})" for key, what in params.items())
+    for key in options.sent():
+        if key not in params:
+            raise invalid(f"options.{key} is not a parameter of model {spec.name}; it takes {takes}", f"/options/{key}")
+    aspects = list(spec.aspect_ratios or SCENE_ASPECTS)
+    aspect = options.aspectRatio or ("16:9" if "16:9" in aspects else aspects[0])
+    if aspect not in aspects:
+        raise invalid(
+            f"options.aspectRatio must be one of {', '.join(aspects)} for {spec.name}, got {aspect!r}",
+            "/options/aspectRatio",
+        )
+    return aspect
 
 
 def input_list(value: str | list[str] | None) -> list[str]:
@@ -93,9 +193,9 @@ def scene_request(
 ) -> GenerationRequest:
     """The request for `args` on `spec` (the catalog entry of `args.model_name`); `invalid` naming the field."""
     images, videos = input_list(args.imageInput), input_list(args.videoInput)
+    aspect = check_options(args.options, spec)
     if seed is None:
         seed = args.options.seed if args.options.seed is not None else secrets.randbelow(2**31)
-    aspect = args.options.aspectRatio
     if spec.kind == Kind.COMPOSE:  # ad-video: the images in motion under the prompt's copy
         if not images:
             raise invalid("ad-video needs at least one product image in imageInput", "/imageInput")
@@ -124,6 +224,8 @@ def scene_request(
         "fps": spec.fps,
         "duration": duration,
         "seed": seed,
+        "negative_prompt": args.options.negativePrompt,
+        "steps": args.options.steps,
     }
     if spec.kind == Kind.VIDEO_TO_VIDEO:
         if not videos:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
-from reelforge.domain.scenes import TEMPLATE_MODEL, input_list, scene_request, template_request
+from reelforge.domain.scenes import TEMPLATE_MODEL, input_list, resolve_model, scene_request, template_request
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
 from reelforge.edge.idempotency import Idempotency
@@ -78,7 +78,7 @@ class VideoTools:
     # ------------------------------------------------------------------ tools
 
     async def generate_video(self, args: GenerateVideoArgs, caller: Caller, progress: Progress) -> Outcome:
-        model = args.model_name
+        model = resolve_model(args, self.services.tasks.catalog).spec.name  # provider/model as actions resolve it
         sent = args.model_dump(exclude=CREATE_OPTIONS, exclude_none=True)
         echoed = dict(sent)
         if "imageInput" in echoed:

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from reelforge.config import load_catalog
+from reelforge.domain.catalog import CatalogError
 from reelforge.domain.request import STORED_PREFIX
-from tests.asgi import InProcessApp
+from tests.asgi import InProcessApp, in_process_app
 from tests.helpers import data_uri, png_bytes
 
 IMAGE = data_uri(png_bytes(64, 48))
@@ -61,7 +63,8 @@ def refused(account: Account, response, status: int, code: str, field: str | Non
         ({"scene": "text-to-video"}, "/prompt"),
         ({"prompt": ""}, "/prompt"),
         ({"prompt": "x", "scene": "hologram"}, "/scene"),
-        ({"prompt": "x", "provider": "kie"}, "/provider"),
+        ({"prompt": "x", "options": {"camera_fixed": True}}, "/options/camera_fixed"),
+        ({"prompt": "x", "options": {"negativePrompt": "blur"}}, "/options/negativePrompt"),
         ({"prompt": "x", "colour": "red", "imageInput": IMAGE}, "/colour"),
         ({"prompt": "x", "options": {"aspectRatio": "2:1"}}, "/options/aspectRatio"),
         ({"prompt": "x", "options": {"duration": 0}}, "/options/duration"),
@@ -106,6 +109,84 @@ def test_unknown_action_and_auth(account: Account) -> None:
     assert account.api.client.get("/api/actions/ai.nope/schema").status_code == 404
     anonymous = account.api.client.post("/api/actions/ai.video.generate", json={"prompt": "x", "imageInput": IMAGE})
     refused(account, anonymous, 401, "AUTH_FAILED")
+
+
+def test_options_are_checked_against_the_models_own_parameters(account: Account) -> None:
+    error = refused(
+        account, account.act("ai.video.generate", {"prompt": "x", "options": {"fps": 60}}), 400, "INVALID_PAYLOAD"
+    )
+    assert error["message"].startswith("options.fps is not a parameter of model t2v; it takes aspectRatio (")
+    assert "duration (5 / 8 seconds)" in error["message"] and "seed" in error["message"]
+    for name in ("ai.video.generate", "ai.video.generate_and_wait", "ai.video.query"):
+        body = {"taskId": "nope"} if name == "ai.video.query" else {"prompt": "x"}
+        response = account.act(name, {**body, "timeoutMs": 0})
+        assert response.status_code == (404 if name == "ai.video.query" else 200), response.text
+        assert (response.json()["error"] or {}).get("code") in (None, "TASK_NOT_FOUND")
+
+
+def test_provider_and_model_resolve_through_the_catalog(account: Account) -> None:
+    """The Modkie document's default pairs (kie / bytedance/seedance-2-mini, kie / wan/2-7-image-to-video) are
+    mapped in the built-in catalog; the answer names the pair asked for, the task runs the catalog model."""
+    sent = {"prompt": "x", "provider": "kie", "model": "bytedance/seedance-2-mini"}
+    answer = account.act("ai.video.generate", sent).json()
+    assert (answer["provider"], answer["model"]) == ("kie", "bytedance/seedance-2-mini")
+    assert account.api.services.tasks.get(answer["taskId"]).model == "t2v" and account.balance() == 95
+    queried = account.act("ai.video.query", {"taskId": answer["taskId"]}).json()
+    assert (queried["provider"], queried["model"]) == ("kie", "bytedance/seedance-2-mini")
+    alone = account.act("ai.video.generate", {"prompt": "x", "model": "bytedance/seedance-2-mini"}).json()
+    assert account.api.services.tasks.get(alone["taskId"]).model == "t2v"
+    spent, dispatched = account.balance(), list(account.api.executor.dispatched)
+
+    def unknown_pair(body: dict, field: str) -> str:
+        response = account.act("ai.video.generate", body)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == ("INVALID_MODEL", field)
+        assert account.balance() == spent and account.api.executor.dispatched == dispatched
+        return error["message"]
+
+    unknown = unknown_pair({**sent, "model": "nope"}, "/model")
+    assert unknown.startswith("Unknown provider/model 'kie' / 'nope'; available models: ")
+    assert "kie / bytedance/seedance-2-mini (runs t2v)" in unknown and "t2v, " in unknown
+    assert "provider 'acme' names no model" in unknown_pair({"prompt": "x", "provider": "acme"}, "/provider")
+    assert "Unknown model 'nope'" in unknown_pair({"prompt": "x", "model": "nope"}, "/model")
+    default = account.act(
+        "ai.video.generate", {"prompt": "x", "provider": "kie", "scene": "image-to-video", "imageInput": IMAGE}
+    ).json()
+    assert (default["provider"], default["model"]) == ("kie", "wan/2-7-image-to-video")
+
+
+def test_an_operator_maps_provider_names_and_model_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    models = tmp_path / "models.toml"
+    models.write_text(
+        '[models.square]\nengine = "draft"\nkind = "text_to_video"\ncredits_per_second = 1\n'
+        'durations = [4]\naspect_ratios = ["1:1", "4:3"]\n'
+        'provider_names = { kie = ["bytedance/seedance-2-pro"], acme = ["v1"] }\n'
+    )
+    for api in in_process_app(tmp_path / "data", models_file=models):
+        account = Account(api)
+        answer = account.act("ai.video.generate", {"prompt": "x", "provider": "acme", "model": "v1"}).json()
+        task = api.services.tasks.get(answer["taskId"])
+        assert task.model == "square" and (task.request.width, task.request.height, task.request.duration) == (
+            720,
+            720,
+            4,
+        )
+        wide = account.act("ai.video.generate", {"prompt": "x", "model": "square", "options": {"aspectRatio": "16:9"}})
+        assert wide.status_code == 400 and wide.json()["error"]["field"] == "/options/aspectRatio"
+        assert wide.json()["error"]["message"] == "options.aspectRatio must be one of 1:1, 4:3 for square, got '16:9'"
+        four = account.act(
+            "ai.video.generate",
+            {"prompt": "x", "provider": "kie", "model": "bytedance/seedance-2-pro", "options": {"aspectRatio": "4:3"}},
+        )
+        assert four.status_code == 200, four.text
+    twice = tmp_path / "twice.toml"
+    twice.write_text(
+        '[models.a]\nengine = "draft"\nkind = "text_to_video"\nprovider_names = { kie = ["m"] }\n'
+        '[models.b]\nengine = "draft"\nkind = "text_to_video"\nprovider_names = { kie = ["m"] }\n'
+    )
+    with pytest.raises(CatalogError, match="kie / m is claimed by a and b"):
+        load_catalog(twice)
 
 
 # ---------------------------------------------------------------- refused creates
@@ -217,5 +298,5 @@ def test_openapi_declares_the_action_bodies_and_errors(api: InProcessApp) -> Non
             assert error["properties"]["error"]["$ref"].endswith("ActionsErrorDetail")
         assert "422" not in operation["responses"]  # a body that fails validation is a 400
     generate = schema_of(openapi["paths"]["/api/actions/ai.video.generate"]["post"]["requestBody"]["content"])
-    assert "timeoutMs" not in generate["properties"]
+    assert "timeoutMs" in generate["properties"]  # accepted on every action (the Modkie CLI sends it)
     assert "/api/actions/{name}/schema" in openapi["paths"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reelforge.media.probe import probe
 from tests.conftest import ServerProcess
-from tests.helpers import balance, download, eventually, new_key, png_bytes
+from tests.helpers import LocalHTTPServer, balance, download, eventually, make_video, new_key, png_bytes
 
 
 def cli(
@@ -269,3 +269,53 @@ def test_a_failed_task_envelope_carries_its_error_and_next_steps(server: ServerP
     answer = json.loads(modkie.stdout)
     assert answer["errorCode"] == "TASK_FAILED" and answer["errorMessage"].startswith("INPUT_FETCH_FAILED: ")
     assert "task failed" not in answer["errorMessage"] and answer["nextSteps"]
+
+
+def test_the_modkie_provider_model_and_video_input_flags(server: ServerProcess, tmp_path: Path) -> None:
+    base = ("--host", server.url, "--api-key", server.key)
+    made = cli(
+        "video",
+        "generate",
+        "--prompt",
+        "ocean waves at sunset",
+        "--provider",
+        "kie",
+        "--model",
+        "bytedance/seedance-2-mini",
+        "--out",
+        str(tmp_path / "kie" / "waves.mp4"),
+        "--json",
+        *base,
+        home=tmp_path,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    answer = json.loads(made.stdout)
+    assert (answer["provider"], answer["model"], answer["status"]) == ("kie", "bytedance/seedance-2-mini", "success")
+    assert probe(tmp_path / "kie" / "waves.mp4").duration == 5.0
+    unknown = cli(
+        "video", "generate", "--prompt", "x", "--provider", "kie", "--model", "nope", "--json", *base, home=tmp_path
+    )
+    assert unknown.returncode == 2 and "bytedance/seedance-2-mini" in json.loads(unknown.stdout)["errorMessage"]
+
+    clip = make_video(tmp_path / "in.mp4", 2.0, "orange", audio=False).read_bytes()
+    peer = LocalHTTPServer(lambda method, path, headers, body: (200, {"content-type": "video/mp4"}, clip))
+    try:
+        restyled = cli(
+            "video",
+            "generate",
+            "--prompt",
+            "film look",
+            "--scene",
+            "video-to-video",
+            "--video-input",
+            f"{peer.url}/in.mp4",
+            "--out",
+            str(tmp_path / "v2v.mp4"),
+            "--json",
+            *base,
+            home=tmp_path,
+        )
+    finally:
+        peer.close()
+    assert restyled.returncode == 0, restyled.stdout + restyled.stderr
+    assert probe(tmp_path / "v2v.mp4").duration > 0 and peer.requests[0]["path"] == "/in.mp4"

@@ -4,8 +4,10 @@
 parse the input), `POST /api/actions/ai.video.generate`, `ai.video.query` and
 `ai.video.generate_and_wait` (blocks up to `timeoutMs`, then answers with the still-running task, not an
 error). Scenes map to catalog models (text-to-video: t2v, image-to-video: i2v, video-to-video: v2v,
-ad-video: ad-video), overridable with `model`; the only `provider` here is `reelforge`.
-Answers: `{taskId, status, videoUrl, url, provider, model}` (+ `progress`, `error`).
+ad-video: ad-video), overridable with `model`; `provider` / `model` resolve through the catalog (its own
+names under provider `reelforge`, or a pair mapped with `provider_names`: `domain/scenes.resolve_model`).
+`timeoutMs` is accepted on every action (the Modkie CLI sends it everywhere); only generate_and_wait waits.
+Answers: `{taskId, status, videoUrl, url, provider, model}` (+ `progress`, `error`), naming the pair asked for.
 
 Each action is its own route with its body model, so `/openapi.json` shows every input and answer. The
 translation to a `GenerationRequest` is `reelforge.domain.scenes`, shared with MCP's `generate_video`;
@@ -29,7 +31,16 @@ from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses
 from reelforge.domain.errors import ErrorCode, ReelforgeError
-from reelforge.domain.scenes import MAX_WAIT_MS, SCENE_MODELS, Options, SceneArgs, input_list, scene_request
+from reelforge.domain.scenes import (
+    MAX_WAIT_MS,
+    PROVIDER,
+    SCENE_MODELS,
+    Options,
+    SceneArgs,
+    input_list,
+    resolve_model,
+    scene_request,
+)
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links, expired_message
@@ -39,7 +50,6 @@ from reelforge.services import Services
 from reelforge.tasks.service import Submission
 
 DIALECT = "actions"
-PROVIDER = "reelforge"
 STATUS_NAMES = {
     TaskStatus.QUEUED: "queued",
     TaskStatus.RUNNING: "running",
@@ -65,8 +75,18 @@ __all__ = [
 # ---------------------------------------------------------------- protocol
 
 
+IGNORED_TIMEOUT = Field(
+    None,
+    ge=0,
+    le=MAX_WAIT_MS,
+    description="Accepted on every action (the Modkie CLI sends it); this one answers at once",
+)
+
+
 class GenerateInput(SceneArgs):
     """`ai.video.generate`: prompt, scene or model, image/video inputs, options (unknown fields refused)."""
+
+    timeoutMs: int | None = IGNORED_TIMEOUT
 
 
 class GenerateAndWaitInput(GenerateInput):
@@ -81,6 +101,7 @@ class QueryInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     taskId: str
+    timeoutMs: int | None = IGNORED_TIMEOUT
 
 
 class TaskAnswer(BaseModel):
@@ -147,18 +168,22 @@ def echoed_input(data: GenerateInput) -> dict[str, Any]:
 
 def create(request: Request, key_id: str, services: Services, create_path: CreatePath, data: GenerateInput) -> Task:
     """Blocking: create the task for `data` through the create path (the caller's Idempotency-Key honoured)."""
-    model = data.model_name
+    resolved = resolve_model(data, services.tasks.catalog)
+    model = resolved.spec.name
     idempotency = idempotency_of(request, DIALECT, model, data.scene_fields())
     allow_private = services.settings.allow_private_urls
+    echoed = echoed_input(data)
+    if resolved.provider != PROVIDER:  # the answers name the pair the caller used
+        echoed.update(provider=resolved.provider, model=resolved.model)
 
     def build(session: UploadSession) -> Submission:
         generation = scene_request(
             data,
-            services.tasks.model(model),
+            resolved.spec,
             accept_image=lambda value, field: session.accept_image(value, field).source,
             check_url=lambda url, field: check_url(url, allow_private=allow_private, purpose=field),
         )
-        return Submission(model=model, request=generation, input=echoed_input(data), dialect=DIALECT)
+        return Submission(model=model, request=generation, input=echoed, dialect=DIALECT)
 
     return create_path.create(key_id, build, idempotency)
 
@@ -168,13 +193,15 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
     if links.expired(task):  # no videoUrl any more: say why
         error = {"code": ErrorCode.OUTPUT_EXPIRED.value, "message": expired_message(task)}
+    provider = task.input.get("provider") if task.dialect == DIALECT else None
+    named = isinstance(provider, str) and provider != PROVIDER
     return TaskAnswer(
         taskId=task.id,
         status=STATUS_NAMES[task.status],
         videoUrl=url,
         url=url,
-        provider=PROVIDER,
-        model=task.model,
+        provider=provider if named else PROVIDER,
+        model=str(task.input.get("model")) if named else task.model,
         progress=task.progress,
         error=error,
     ).model_dump()
