@@ -171,6 +171,19 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(40), primary_key=True),  # tpl_...
+    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("template", JSON, nullable=False),  # AVS Template JSON v1 with {{ NAME }} merge fields
+    Column("defaults", JSON, nullable=False),  # field name -> the value used when a render gives none
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_templates_key_created", "key_id", "created_at"),
+)
+
 server_state = Table(
     "server_state",
     metadata,
