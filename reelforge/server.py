@@ -19,6 +19,7 @@ from starlette.routing import Route
 from reelforge import __version__
 from reelforge.api import system
 from reelforge.api.body_limit import BodyLimitMiddleware
+from reelforge.api.console import CONSOLE_ROUTERS
 from reelforge.api.dialect import Dialect
 from reelforge.api.dialects.actions import ACTIONS_DIALECT
 from reelforge.api.dialects.aivideomaker import AIVIDEOMAKER_DIALECT
@@ -88,6 +89,8 @@ def create_app(
         version=__version__,
         description="Self-hosted video-generation API: the AIVideoMaker v1 and AVS public video dialects.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: api/console/pages.py, from packaged files (no CDN)
+        redoc_url=None,
     )
     app.state.services = services
     app.state.executor = executor
@@ -105,5 +108,7 @@ def create_app(
     for dialect in DIALECTS:
         for router in dialect.routers:
             app.include_router(router)
+    for router in CONSOLE_ROUTERS:  # the web console at /, its API under /api/console, /docs and /redoc
+        app.include_router(router)
     app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions)))
     return app

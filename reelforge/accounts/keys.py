@@ -33,6 +33,8 @@ class ApiKey:
     webhook_secret: str
     created_at: datetime
     revoked_at: datetime | None
+    admin: bool = False
+    """An operator's key: sees and manages every key, credit and task (the console's admin pages)."""
 
     @property
     def active(self) -> bool:
@@ -58,6 +60,7 @@ def _row_to_key(row) -> ApiKey:  # type: ignore[no-untyped-def]
         webhook_secret=row.webhook_secret,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        admin=bool(row.admin),
     )
 
 
@@ -65,7 +68,7 @@ class KeyService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, name: str = "default", credits: int = 0) -> CreatedKey:
+    def create(self, name: str = "default", credits: int = 0, *, admin: bool = False) -> CreatedKey:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         key_id = new_id("key_", 16)
@@ -79,11 +82,12 @@ class KeyService:
                     secret_hash=hash_secret(secret),
                     webhook_secret=webhook_secret,
                     created_at=now,
+                    admin=admin,
                 )
             )
             if credits:
                 ledger.add_entry(conn, key_id, credits, ledger.GRANT, note="initial credits")
-        key = ApiKey(key_id, name, secret[:10], webhook_secret, now, None)
+        key = ApiKey(key_id, name, secret[:10], webhook_secret, now, None, admin)
         return CreatedKey(key=key, secret=secret)
 
     def authenticate(self, secret: str | None) -> ApiKey:
@@ -117,6 +121,13 @@ class KeyService:
             )
             if result.rowcount == 0:
                 self.get(key_id)  # raises when the key does not exist
+        return self.get(key_id)
+
+    def set_admin(self, key_id: str, admin: bool = True) -> ApiKey:
+        """Make a key an operator's (or take that away); the dev key of `reelforge serve` is one."""
+        self.get(key_id)
+        with self.db.write() as conn:
+            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(admin=admin))
         return self.get(key_id)
 
     def grant(self, key_id: str, credits: int, note: str | None = None) -> int:

@@ -28,11 +28,14 @@ def create(
     data_dir: DataDir = None,
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "default",
     credits: Annotated[int, typer.Option(help="Credits granted at creation.")] = 0,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An operator's key: every key, credits and the queue (console admin pages).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key. Its secret is printed once and never stored: copy it now."""
     services = build_services(settings_for(data_dir))
-    created = services.keys.create(name=name, credits=credits)
+    created = services.keys.create(name=name, credits=credits, admin=admin)
     if as_json:
         typer.echo(
             json.dumps(
@@ -42,11 +45,13 @@ def create(
                     "key": created.secret,
                     "webhookSecret": created.key.webhook_secret,
                     "credits": credits,
+                    "admin": admin,
                 }
             )
         )
         return
-    console.print(f"Created key [bold]{created.key.id}[/bold] ({name}) with {credits} credits.")
+    kind = "admin key" if admin else "key"
+    console.print(f"Created {kind} [bold]{created.key.id}[/bold] ({name}) with {credits} credits.")
     console.print(f"  API key:        {created.secret}")
     console.print(f"  webhook secret: {created.key.webhook_secret}")
     console.print("The API key is shown only now; reelforge keeps only its hash.")
@@ -64,6 +69,7 @@ def list_keys(
             "name": k.name,
             "prefix": k.prefix + "...",
             "active": k.active,
+            "admin": k.admin,
             "credits": services.keys.balance(k.id),
             "createdAt": k.created_at.isoformat(),
         }
@@ -78,7 +84,7 @@ def list_keys(
             row["id"],
             row["name"],
             row["prefix"],
-            "yes" if row["active"] else "revoked",
+            ("yes" if row["active"] else "revoked") + (" (admin)" if row["admin"] else ""),
             str(row["credits"]),
             row["createdAt"][:19],
         )

@@ -74,6 +74,7 @@ def serve(
     base = settings.public_url or f"http://{shown_host}:{port}"
     application = create_app(services, runner, default_base_url=base)
     console.print(f"\n[bold]reelforge {__version__}[/bold] on {base}  (data: {settings.data_dir})")
+    console.print(f"  console: [bold]{base}/[/bold]  (sign in with an API key; the dev key below is an admin key)")
     console.print(
         f"  store: {services.db.write_engine.url.render_as_string(hide_password=True)}, "
         f"workers: {shown_workers}, docs: {base}/docs"

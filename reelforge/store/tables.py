@@ -62,6 +62,8 @@ api_keys = Table(
     Column("webhook_secret", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # An operator's key: the console's admin pages (every key, credits, the queue, any task's cancel)
+    Column("admin", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 ledger = Table(
