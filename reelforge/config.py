@@ -124,7 +124,13 @@ class Settings(BaseSettings):
 
     # fetching remote inputs and delivering webhooks
     allow_private_urls: bool = False
-    """Allow http:// and loopback/private/link-local hosts for inputs and webhooks (tests, trusted LANs)."""
+    """Allow loopback, private and link-local hosts for both inputs and webhooks (tests, trusted LANs); the two
+    settings below decide each on its own. Plain http:// to public hosts is allowed either way; cloud metadata
+    addresses, `0.0.0.0` and site-local IPv6 never are."""
+    allow_private_input_urls: bool | None = None
+    """Allow private hosts for remote inputs (images, videos, audio the workers fetch); None: `allow_private_urls`."""
+    allow_private_webhook_urls: bool | None = None
+    """Allow private hosts for webhook receivers; None: `allow_private_urls`."""
     fetch_max_bytes: int = 256 * 1024 * 1024
     fetch_timeout: float = 20.0
     data_uri_max_bytes: int = 10 * 1024 * 1024
@@ -142,6 +148,16 @@ class Settings(BaseSettings):
     webhook_claim_seconds: float = 60.0
     """How long a dispatcher holds an outbox row while delivering it; a dispatcher that dies leaves the row to
     another after this (keep it well above `webhook_timeout`)."""
+
+    @property
+    def private_input_urls_allowed(self) -> bool:
+        return self.allow_private_urls if self.allow_private_input_urls is None else self.allow_private_input_urls
+
+    @property
+    def private_webhook_urls_allowed(self) -> bool:
+        if self.allow_private_webhook_urls is None:
+            return self.allow_private_urls
+        return self.allow_private_webhook_urls
 
     @property
     def resolved_database_url(self) -> str:

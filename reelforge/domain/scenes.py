@@ -268,7 +268,7 @@ def template_request(
                 f"{pointer}/uploadName",
             )
         if source.url is None:  # only a `ref`: the API's own form, never accepted from a caller
-            raise invalid("must be an https URL", f"{pointer}/url")
+            raise invalid("must be an http(s) URL", f"{pointer}/url")
         _checked(check_url, source.url, f"{pointer}/url")
         refs[pointer] = source.url
         assets.setdefault(source.url, Asset(source=source.url, type=kind, name=source.url))

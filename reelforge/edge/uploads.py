@@ -75,9 +75,9 @@ class UploadSession:
         return StoredFile(STORED_PREFIX + key, key, hashlib.sha256(data).hexdigest(), len(data))
 
     def accept_image(self, value: object, field: str) -> StoredImage:
-        """Validate one image given as an https URL or a data URI; a data URI is decoded, checked and stored."""
+        """Validate one image given as an http(s) URL or a data URI; a data URI is decoded, checked and stored."""
         if not isinstance(value, str) or not value.strip():
-            raise invalid(f"{field} must be an https image URL or a data:image/...;base64,... URI", field)
+            raise invalid(f"{field} must be an http(s) image URL or a data:image/...;base64,... URI", field)
         value = value.strip()
         if is_data_uri(value):
             decoded = decode_data_uri(value, max_bytes=self.settings.data_uri_max_bytes, field=field)
@@ -86,7 +86,7 @@ class UploadSession:
             stored = self.put(decoded.data, f"{secrets.token_hex(6)}.{extension}")
             return StoredImage(stored.source, size, stored.key)
         try:
-            check_url(value, allow_private=self.settings.allow_private_urls, purpose=field)
+            check_url(value, allow_private=self.settings.private_input_urls_allowed, purpose=field)
         except ReelforgeError as exc:
             exc.field = field
             raise

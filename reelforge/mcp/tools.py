@@ -156,7 +156,7 @@ class VideoTools:
 
     def _check_url(self, url: str, field: str) -> None:
         try:
-            check_url(url, allow_private=self.services.settings.allow_private_urls, purpose=field)
+            check_url(url, allow_private=self.services.settings.private_input_urls_allowed, purpose=field)
         except ReelforgeError as exc:
             exc.field = field
             raise

@@ -82,7 +82,7 @@ class WorkerContext:
             return self._storage.read_bytes(source[len(STORED_PREFIX) :])
         return fetch(
             source,
-            allow_private=self._settings.allow_private_urls,
+            allow_private=self._settings.private_input_urls_allowed,
             max_bytes=self._settings.fetch_max_bytes,
             timeout=self._settings.fetch_timeout,
             accept_prefix=("image/", "video/", "audio/"),

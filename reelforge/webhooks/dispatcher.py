@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 from reelforge.config import Settings
 from reelforge.domain.errors import ReelforgeError
 from reelforge.domain.task import Task
-from reelforge.media.fetch import check_url
+from reelforge.media.fetch import PinnedAsyncTransport, Resolver, check_syntax
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, utcnow, webhook_outbox
 from reelforge.tasks.records import snapshot_to_task
@@ -48,10 +48,29 @@ class Claimed:
 
 
 class WebhookDispatcher:
-    def __init__(self, db: Database, settings: Settings, render: Callable[[str, Task], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        render: Callable[[str, Task], dict[str, Any]],
+        *,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.render = render
+        self.resolver = resolver
+        """How receivers' host names are resolved (None: the system's); each delivery resolves once, vets
+        every address and connects to a vetted one (`PinnedAsyncTransport`)."""
+
+    def client(self) -> httpx.AsyncClient:
+        """The client deliveries go through: redirects not followed, no environment proxy, pinned addresses."""
+        transport = PinnedAsyncTransport(
+            allow_private=self.settings.private_webhook_urls_allowed, purpose="webhook URL", resolver=self.resolver
+        )
+        return httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout, follow_redirects=False, trust_env=False, transport=transport
+        )
 
     def claim_due(self) -> list[Any]:
         """Lease up to `BATCH` due rows to this dispatcher; each comes back with its `claimed_until`.
@@ -111,9 +130,7 @@ class WebhookDispatcher:
                 headers.update(avs_headers(row.secret or row.webhook_secret, event, row.id, body, utcnow()))
             else:
                 headers.update(standard_headers(row.webhook_secret, row.id, body, utcnow()))
-            await asyncio.to_thread(
-                check_url, row.url, allow_private=self.settings.allow_private_urls, purpose="webhook URL"
-            )
+            check_syntax(row.url, "webhook URL")  # the address is vetted by the client's transport
             # One deadline for the whole delivery (httpx's timeout is per phase, and a receiver trickling
             # its answer could otherwise outlast the claim and see the event twice).
             response = await asyncio.wait_for(
@@ -162,9 +179,7 @@ class WebhookDispatcher:
             )
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
-        async with httpx.AsyncClient(
-            timeout=self.settings.webhook_timeout, follow_redirects=False, trust_env=False
-        ) as client:
+        async with self.client() as client:
             while not stop.is_set():
                 rows = []
                 try:

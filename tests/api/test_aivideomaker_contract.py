@@ -85,13 +85,13 @@ def image() -> str:
             "i2v",
             {"duration": "5"},
             "/image",
-            "image is required: an https image URL or data:image/...;base64,...",
+            "image is required: an http(s) image URL or data:image/...;base64,...",
         ),
         (
             "i2v",
             {"image": 5, "duration": "5"},
             "/image",
-            "/image must be an https image URL or a data:image/...;base64,... URI",
+            "/image must be an http(s) image URL or a data:image/...;base64,... URI",
         ),
         ("i2v", {"image": "ftp://example.com/a.png", "duration": "5"}, "/image", None),
         ("i2v", {"image": "data:image/png;base64,!!!", "duration": "5"}, "/image", None),
@@ -130,7 +130,7 @@ def image() -> str:
             "/prompt/2",
             "segment prompt is longer than 2000 characters",
         ),
-        ("lv", {"prompt": ["a"]}, "/image", "image is required: an https image URL or data:image/...;base64,..."),
+        ("lv", {"prompt": ["a"]}, "/image", "image is required: an http(s) image URL or data:image/...;base64,..."),
     ],
 )
 def test_invalid_payloads_are_400_with_the_field_and_nothing_stored_or_charged(

@@ -94,7 +94,7 @@ def refused(avs: Avs, response, status: int, code: str, field: str | None = None
         (
             {"template": {"version": "1", "blocks": [{"type": "image", "duration": 1, "source": {"ref": "stored:x"}}]}},
             "/template/blocks/0/source/url",
-            "must be an https URL",
+            "must be an http(s) URL",
         ),
         (
             {"template": {"version": "1", "blocks": [{"type": "image", "duration": 1, "source": {"url": "ftp://x"}}]}},
@@ -125,7 +125,7 @@ def test_from_json_refusals_point_at_the_field_and_cost_nothing(avs: Avs, body: 
         ({"prompt": "x" * 4001}, "/prompt", "prompt is longer than 4000 characters"),
         ({"prompt": "a teaser", "assetUrls": "https://x.test/a.mp4"}, "/assetUrls", "at most 20 URLs"),
         ({"prompt": "a teaser", "assetUrls": ["https://x.test/a.mp4"] * 21}, "/assetUrls", "at most 20 URLs"),
-        ({"prompt": "a teaser", "assetUrls": [5]}, "/assetUrls/0", "must be an https URL"),
+        ({"prompt": "a teaser", "assetUrls": [5]}, "/assetUrls/0", "must be an http(s) URL"),
         ({"prompt": "a teaser", "assetUrls": ["https://x.test/a.mp4", "ftp://x"]}, "/assetUrls/1", "must be an"),
         ({"prompt": "a teaser", "assetUrls": ["https://x.test/what"]}, "/assetUrls/0", "cannot tell the media type"),
         ({"prompt": "a teaser", "output": {"quality": "ultra"}}, "/output/quality", "output.quality must"),

@@ -199,3 +199,72 @@ def test_loads_keeps_what_json_accepts_and_refuses_what_breaks_the_server() -> N
 def test_unencodable_path_names_the_place() -> None:
     assert unencodable_path({"a": ["ok", {"b": "x\ud800"}]}) == "/a/1/b"
     assert unencodable_path({"a": "fine", "n": 1}) is None
+
+
+# ---------------------------------------------------------------- URLs at submit (private hosts refused)
+
+
+@pytest.fixture
+def strict(tmp_path: Path) -> Iterator[InProcessApp]:
+    """The app as deployed by default: private hosts refused for inputs and webhooks."""
+    yield from in_process_app(tmp_path / "data", allow_private_urls=False)
+
+
+def _url_creates(key: str, token: str, url: str) -> list[tuple[str, str, dict[str, str], dict[str, Any], str]]:
+    """(name, path, headers, body, the field that carries `url`) for one URL input or webhook of each dialect."""
+    aivm, bearer, avs = {"key": key}, {"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {token}"}
+    text = {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]}
+    return [
+        ("aivm image", "/api/v1/generate/i2v", aivm, {"image": url, "duration": "5"}, "/image"),
+        ("aivm webhook", "/api/v1/generate/t2v", {**aivm, "webhookUrl": url}, T2V, "webhookUrl"),
+        ("openai image", "/v1/videos", bearer, {"prompt": "x", "image": url}, "/image"),
+        ("avs webhook", "/api/v1/videos/from-json", avs, {"template": text, "webhook": {"url": url}}, "/webhook/url"),
+        ("avs asset", "/api/v1/videos/from-prompt", avs, {"prompt": "x", "assetUrls": [url]}, "/assetUrls/0"),
+        (
+            "actions image",
+            "/api/actions/ai.video.generate",
+            bearer,
+            {"prompt": "x", "scene": "image-to-video", "imageInput": url},
+            "/imageInput/0",
+        ),
+    ]
+
+
+def _token(app: InProcessApp, key: str) -> str:
+    return str(app.client.post("/api/v1/tokens", headers={"key": key}, json={"name": "t"}).json()["token"])
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://a..b.com/x.png", "invalid host name"),
+        ("https://" + "a" * 64 + ".example.com/x.png", "invalid host name"),
+        ("https://example.com/" + "x" * 10_000 + ".png", "longer than 8192"),
+        ("http://[::127.0.0.1]/x.png", "not allowed"),
+        ("http://[64:ff9b::a9fe:a9fe]/x.png", "metadata"),
+        ("http://[2002:7f00:1::]/x.png", "not allowed"),
+        ("http://[fec0::1]/x.png", "site-local"),
+        ("http://127.0.0.1/x.png", "not allowed"),
+    ],
+)
+def test_bad_and_forbidden_urls_are_a_400_naming_the_field_on_every_dialect(
+    strict: InProcessApp, url: str, message: str
+) -> None:
+    key = strict.new_key(1000)
+    for name, path, headers, body, field in _url_creates(key, _token(strict, key), url):
+        response = strict.client.post(path, headers=headers, json=body)
+        assert response.status_code == 400, (name, response.text)
+        assert message in response.text, (name, response.text)
+        error = response.json().get("error", response.json())
+        assert field in (error.get("field"), error.get("param"), "/" + str(error.get("param"))), (name, error)
+    assert strict.balance(key) == 1000 and strict.uploads() == []
+
+
+def test_plain_http_to_a_public_host_is_accepted_by_default(strict: InProcessApp) -> None:
+    """Issue 13 point 7: http:// is no longer tied to allowing private hosts."""
+    key = strict.new_key(1000)
+    for name, path, headers, body, _ in _url_creates(key, _token(strict, key), "http://93.184.216.34/x.png"):
+        if name == "avs asset":
+            body = {**body, "assetUrls": ["http://93.184.216.34/clip.mp4"]}
+        response = strict.client.post(path, headers=headers, json=body)
+        assert response.status_code in (200, 201, 202), (name, response.text)

@@ -171,7 +171,7 @@ def create(request: Request, key_id: str, services: Services, create_path: Creat
     resolved = resolve_model(data, services.tasks.catalog)
     model = resolved.spec.name
     idempotency = idempotency_of(request, DIALECT, model, data.scene_fields())
-    allow_private = services.settings.allow_private_urls
+    allow_private = services.settings.private_input_urls_allowed
     echoed = echoed_input(data)
     if resolved.provider != PROVIDER:  # the answers name the pair the caller used
         echoed.update(provider=resolved.provider, model=resolved.model)

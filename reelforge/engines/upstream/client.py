@@ -24,7 +24,7 @@ import httpx
 from reelforge.client.core import RETRYABLE_STATUSES, retry_delay
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.engines.upstream.errors import from_response, unavailable
-from reelforge.media.fetch import check_url
+from reelforge.media.fetch import PinnedTransport, check_url
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,21 @@ class UpstreamClient:
         self.max_retries = max_retries
         self.wait = wait
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, headers={"user-agent": USER_AGENT})
+        self._elsewhere = httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"user-agent": USER_AGENT},
+            transport=PinnedTransport(allow_private=allow_private, purpose="the provider's file URL"),
+        )
+        """Off the provider's origin: every hop vetted and connected to the vetted address (no rebinding)."""
 
     def __enter__(self) -> UpstreamClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._http.close()
+        self._elsewhere.close()
 
     def api_url(self, path: str) -> str:
         """One of the provider's API paths (`/v1/videos`) under the base URL, keeping any prefix it has."""
@@ -127,7 +136,8 @@ class UpstreamClient:
                 if not ours:  # the operator vouched for the provider's origin, not for where it points
                     self._check_elsewhere(current, action)
                 headers = self._auth if ours else {}
-                with self._http.stream("GET", current, headers=headers) as response:
+                http = self._http if ours else self._elsewhere
+                with http.stream("GET", current, headers=headers) as response:
                     if response.is_redirect and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])
                         continue

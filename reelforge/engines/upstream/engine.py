@@ -250,7 +250,7 @@ def _as_jpeg(source: Path, target: Path) -> bool:
 
 
 def _allow_private_urls() -> bool:
-    """The deployment's REELFORGE_ALLOW_PRIVATE_URLS (engines get their model's table, not the settings)."""
+    """The deployment's private-input setting (engines get their model's table, not the settings)."""
     from reelforge.config import Settings
 
-    return Settings().allow_private_urls
+    return Settings().private_input_urls_allowed

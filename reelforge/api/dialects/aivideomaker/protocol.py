@@ -31,7 +31,7 @@ from reelforge.domain.errors import ErrorCode, InvalidValue
 
 MAX_PROMPT_CHARS = 2000
 DEFAULT_ASPECTS = ("16:9", "9:16", "1:1")
-IMAGE_FORMS = "an https image URL or data:image/...;base64,..."
+IMAGE_FORMS = "an http(s) image URL or data:image/...;base64,..."
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _check_image(value: object) -> str:
     if value is None or value == "":
         raise InvalidValue(f"image is required: {IMAGE_FORMS}")
     if not isinstance(value, str) or not value.strip():
-        raise InvalidValue("/image must be an https image URL or a data:image/...;base64,... URI")
+        raise InvalidValue("/image must be an http(s) image URL or a data:image/...;base64,... URI")
     return value.strip()
 
 

@@ -115,7 +115,7 @@ def parse_json(raw: bytes) -> Any:
 def check_webhook(url: str, services: Services) -> None:
     """The `webhookUrl` header: a public http(s) URL (resolves the host: call it off the event loop)."""
     try:
-        check_url(url, allow_private=services.settings.allow_private_urls, purpose="webhookUrl header")
+        check_url(url, allow_private=services.settings.private_webhook_urls_allowed, purpose="webhookUrl header")
     except ReelforgeError as exc:
         exc.field = "webhookUrl"
         raise

@@ -80,7 +80,7 @@ class Output(_Body):
 class Webhook(_Body):
     """Where to POST the job when it ends, and the secret to sign it with (else the account key's secret)."""
 
-    url: str = Field(description="https URL that receives the terminal event")
+    url: str = Field(description="http(s) URL that receives the terminal event")
     secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-AVS-Signature")
 
     @field_validator("secret", mode="before")
@@ -144,7 +144,7 @@ class FromJsonRequest(_Create):
 
 def _url_string(value: Any) -> Any:
     if not isinstance(value, str):
-        raise InvalidValue("must be an https URL")
+        raise InvalidValue("must be an http(s) URL")
     return value
 
 
@@ -155,7 +155,7 @@ class FromPromptRequest(_Create):
         max_length=MAX_PROMPT_CHARS, description='what to make; a length such as "a 20 second teaser" is honoured'
     )
     asset_urls: list[Annotated[str, BeforeValidator(_url_string)]] = Field(
-        default_factory=list, alias="assetUrls", max_length=MAX_ASSET_URLS, description="https URLs of media"
+        default_factory=list, alias="assetUrls", max_length=MAX_ASSET_URLS, description="http(s) URLs of media"
     )
 
     @model_validator(mode="before")

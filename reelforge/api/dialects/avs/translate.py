@@ -46,9 +46,10 @@ def media_type_of(name: str, content_type: str | None) -> str | None:
     return None
 
 
-def checked_url(url: str, pointer: str, settings: Settings) -> str:
+def checked_url(url: str, pointer: str, settings: Settings, *, webhook: bool = False) -> str:
+    allow_private = settings.private_webhook_urls_allowed if webhook else settings.private_input_urls_allowed
     try:
-        check_url(url, allow_private=settings.allow_private_urls, purpose=pointer)
+        check_url(url, allow_private=allow_private, purpose=pointer)
     except ReelforgeError as exc:
         exc.field = pointer
         raise
@@ -58,7 +59,7 @@ def checked_url(url: str, pointer: str, settings: Settings) -> str:
 def _submission(
     model: str, generation: GenerationRequest, echoed: dict[str, Any], webhook: Webhook | None, settings: Settings
 ) -> Submission:
-    url = None if webhook is None else checked_url(webhook.url, "/webhook/url", settings)
+    url = None if webhook is None else checked_url(webhook.url, "/webhook/url", settings, webhook=True)
     return Submission(
         model=model,
         request=generation,
@@ -85,7 +86,7 @@ def from_json(body: FromJsonRequest, uploads: dict[str, Upload], settings: Setti
         elif source.url is not None:
             ref = checked_url(source.url, f"{pointer}/url", settings)
         else:  # only a `ref`: the API's own form, never accepted from a caller
-            raise invalid("must be an https URL", f"{pointer}/url")
+            raise invalid("must be an http(s) URL", f"{pointer}/url")
         refs[pointer] = ref
         assets.setdefault(ref, Asset(source=ref, type=kind, name=source.upload_name or source.url))
     for upload in uploads.values():
