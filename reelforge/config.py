@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     """Largest request body on the routes that take file uploads (AVS `/api/v1/videos/*` multipart)."""
     mcp_embed_max_bytes: int = 2 * 1024 * 1024
     """MCP tool results attach the MP4 itself (an embedded resource) up to this size; 0: links only."""
+    mcp_heartbeat_seconds: float = Field(15.0, gt=0, le=20)
+    """While an MCP tool waits, a progress notification goes out at least this often, also when the task
+    shows no percentage (queued, loading): hosts drop calls that are silent for long (at most 20 s)."""
 
     webhook_max_attempts: int = 8
     webhook_backoff_base: float = 2.0

@@ -63,10 +63,11 @@ def register(app: typer.Typer) -> None:
             print(f"reelforge mcp: {exc.message} (set REELFORGE_API_KEY or --api-key)", file=sys.stderr)
             raise typer.Exit(2) from None
         base_url = settings.public_url or "http://127.0.0.1:8000"
+        local_files = settings.public_url is None  # no server to link to: paths and file:// URIs
 
         def resolve_caller(_ctx: object) -> Caller:
             # Every call, as over HTTP: a key revoked while the agent host keeps this process running stops working.
-            return Caller(key_id=services.keys.authenticate(secret).id, base_url=base_url)
+            return Caller(key_id=services.keys.authenticate(secret).id, base_url=base_url, local_files=local_files)
 
         # celery: tasks go to the fleet's Celery workers, none start here; announcing the backlog is the API's job
         executor = build_executor(

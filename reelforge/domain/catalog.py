@@ -41,6 +41,10 @@ class ModelSpec(BaseModel):
     provider_names: dict[str, list[str]] = Field(default_factory=dict)
     """Other services' names for this model, by provider: the actions API's `provider` / `model` pair resolves
     through them (`{ kie = ["bytedance/seedance-2-mini"] }`), so a Modkie client's own names run here."""
+    expected_seconds: float | None = Field(None, gt=0)
+    """Typical wall-clock seconds one task of this model runs (a GPU model: minutes). Poll advice
+    (`domain/polling.py`: `openai-poll-after-ms`, MCP `poll_after_ms`, `pollIntervalMs`) scales with it;
+    unset, the output's length stands in."""
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def price(self, request: GenerationRequest) -> int:

@@ -14,11 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.domain.scenes import MAX_WAIT_MS, SceneArgs
+from reelforge.domain.scenes import SceneArgs
 from reelforge.domain.template import Template
 from reelforge.edge.idempotency import MAX_KEY_CHARS
 
 DEFAULT_WAIT_MS = 600_000
+MAX_WAIT_MS = 1_800_000
+"""30 minutes: a tool call may wait this long (heartbeats keep it alive); longer renders are polled."""
 
 
 class WaitOptions(BaseModel):
@@ -29,7 +31,8 @@ class WaitOptions(BaseModel):
         DEFAULT_WAIT_MS,
         ge=0,
         le=MAX_WAIT_MS,
-        description="With wait: answer with the task as it is after this long (it keeps running)",
+        description="With wait: answer with the task as it is after this long (it keeps running; the answer "
+        "says wait_cut_short=true); at most 30 minutes",
     )
 
 
@@ -52,7 +55,10 @@ class GetVideoArgs(BaseModel):
 
     task_id: str = Field(min_length=1, description="The task_id generate_video or render_template returned")
     wait_ms: int = Field(
-        0, ge=0, le=MAX_WAIT_MS, description="Wait up to this long for the task to finish, streaming progress meanwhile"
+        0,
+        ge=0,
+        le=MAX_WAIT_MS,
+        description="Wait up to this long (at most 30 minutes) for the task to finish, streaming progress meanwhile",
     )
 
 
@@ -106,8 +112,15 @@ class VideoSnapshot(BaseModel):
     phase: str | None = Field(None, description="queued, started, preparing_assets, generating, rendering, ...")
     model: str
     credits: int = Field(description="Credits charged for the task (refunded if it failed or was cancelled)")
-    video_url: str | None = Field(None, description="Signed, expiring MP4 link once the task succeeded")
+    queue_position: int | None = Field(None, description="While queued: 1 when it is next in its model's queue")
+    video_url: str | None = Field(
+        None,
+        description="Signed, expiring MP4 link once the task succeeded (a file:// URI from a local "
+        "`reelforge mcp` with no server)",
+    )
     thumbnail_url: str | None = None
+    video_path: str | None = Field(None, description="Local `reelforge mcp`: the MP4's path on this machine")
+    thumbnail_path: str | None = None
     duration: float | None = None
     width: int | None = None
     height: int | None = None
@@ -116,6 +129,16 @@ class VideoSnapshot(BaseModel):
     embedded: bool = Field(False, description="True when the MP4 itself is attached as an embedded resource")
     expires_at: datetime | None = Field(
         None, description="When the output files are deleted (then error is OUTPUT_EXPIRED and there are no URLs)"
+    )
+    poll_after_ms: int | None = Field(
+        None,
+        description="While the task runs: do not poll sooner than this (get_video with wait_ms, or "
+        "tasks/get); null once it ended",
+    )
+    wait_cut_short: bool | None = Field(
+        None,
+        description="true: the wait ended at wait_ms before the task did (it keeps running); false: the "
+        "task ended within the wait; null: no wait was asked",
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from reelforge import __version__
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.task import TaskStatus
+from reelforge.mcp import tasks
 from reelforge.mcp.schemas import (
     CancelVideoArgs,
     GenerateVideoArgs,
@@ -30,16 +32,18 @@ from reelforge.mcp.schemas import (
     ToolSpec,
     VideoSnapshot,
 )
-from reelforge.mcp.tools import Caller, Outcome, Progress, VideoTools, video_blob
+from reelforge.mcp.tools import Caller, Outcome, Progress, VideoTools, describe, video_blob
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "reelforge makes MP4 videos. Call list_models to see what this server offers, generate_video to start a "
-    "task (pass wait=true to block while progress streams), get_video to check on it or wait longer, and "
-    "cancel_video to stop it (credits are refunded). render_template renders an AVS Template JSON v1 "
-    "(timed video, image, text and audio blocks) with the compositor. Errors carry stable codes such as "
-    "INSUFFICIENT_CREDITS, INVALID_PAYLOAD, TASK_NOT_FOUND and INVALID_STATE."
+    "task (pass wait=true to block while progress streams, up to 30 minutes), get_video to check on it or "
+    "wait longer (never sooner than the poll_after_ms an answer gives), and cancel_video to stop it (credits "
+    "are refunded). Clients that declare the io.modelcontextprotocol/tasks extension get a task at once "
+    "from generate_video and render_template (tasks/get, tasks/cancel). render_template renders an AVS "
+    "Template JSON v1 (timed video, image, text and audio blocks) with the compositor. Errors carry stable "
+    "codes such as INSUFFICIENT_CREDITS, INVALID_PAYLOAD, TASK_NOT_FOUND and INVALID_STATE."
 )
 
 TOOLS: dict[str, ToolSpec] = {
@@ -157,6 +161,10 @@ def _summary(snapshot: BaseModel) -> str:
         line += f". Video: {snapshot.video_url}"
     if snapshot.error:
         line += f". Error {snapshot.error.code}: {snapshot.error.message}"
+    if snapshot.wait_cut_short:
+        line += ". The wait ended before the task did (it keeps running)"
+    if snapshot.poll_after_ms is not None:
+        line += f". Do not poll sooner than {snapshot.poll_after_ms} ms"
     return line
 
 
@@ -169,13 +177,42 @@ def build_server(tools: VideoTools, resolve_caller: CallerResolver) -> Server[An
         names = [name for name in TOOLS if name != "render_template" or tools.compositor_available()]
         return types.ListToolsResult(tools=[tool_definition(TOOLS[name]) for name in names])
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def read_task(ctx: ServerRequestContext[Any], task_id: str, caller: Caller | None = None) -> dict[str, Any]:
+        """The extension's `Task` for a reelforge task, with the tool's answer once it ended."""
+        task, outcome = await tools.task(task_id, caller or resolve_caller(ctx))
+        snapshot = outcome.snapshot
+        assert isinstance(snapshot, VideoSnapshot)
+        working = not task.status.is_terminal
+        fields = tasks.task_fields(
+            task,
+            status_message=describe(task.status.value, task.phase, task.progress, snapshot.queue_position)
+            if working
+            else _summary(snapshot),
+            poll_interval_ms=snapshot.poll_after_ms,
+            output_ttl_seconds=tools.services.settings.output_ttl,
+        )
+        if task.status == TaskStatus.SUCCEEDED:
+            fields["result"] = success_result(outcome).model_dump(by_alias=True, mode="json", exclude_none=True)
+        elif task.status == TaskStatus.FAILED:
+            fields["error"] = tasks.failure(task, snapshot.model_dump(mode="json"))
+        return fields
+
+    async def cancel_task(ctx: ServerRequestContext[Any], task_id: str) -> None:
+        await tools.cancel_task(task_id, resolve_caller(ctx))
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | dict[str, Any]:
         spec = TOOLS.get(params.name)
         try:
             if spec is None:
                 raise ReelforgeError(ErrorCode.NOT_FOUND, f"no tool {params.name!r}; tools: {', '.join(TOOLS)}")
             caller = resolve_caller(ctx)
             args = parse_arguments(PARSERS.get(spec.name, spec.arguments), params.arguments)
+            if spec.name in tasks.TASK_TOOLS and tasks.declared(ctx):
+                created = (await tools.created(spec.name, args, caller)).snapshot
+                assert isinstance(created, VideoSnapshot)
+                return {"resultType": "task", **await read_task(ctx, created.task_id, caller)}
             handler: Callable[[Any, Caller, Progress], Awaitable[Outcome]] = getattr(tools, spec.name)
             return success_result(await handler(args, caller, _progress_sender(ctx)))
         except ReelforgeError as exc:
@@ -189,14 +226,17 @@ def build_server(tools: VideoTools, resolve_caller: CallerResolver) -> Server[An
                 )
             )
 
-    return Server(
+    server: Server[Any] = Server(
         "reelforge",
         version=__version__,
         title="reelforge video generation",
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
-        on_call_tool=call_tool,
+        # a `CreateTaskResult` (a plain dict) is an extension's result shape the SDK's annotation leaves out
+        on_call_tool=cast(Any, call_tool),
     )
+    tasks.install(server, read_task, cancel_task)
+    return server
 
 
 def _progress_sender(ctx: ServerRequestContext[Any]) -> Progress:

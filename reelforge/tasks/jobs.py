@@ -244,3 +244,22 @@ def expired_leases(conn: Connection, *, for_update: bool = False) -> list[tuple[
 
 def queued_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).where(jobs.c.state == QUEUED)).scalar_one())
+
+
+def queue_position(conn: Connection, task_id: str) -> int | None:
+    """1 for the next job its queue hands out, 2 for the one after...; None when the job is not queued.
+
+    Counted in `available_at` order within the job's own queue (one model's workers), which is the order
+    `claim` follows when keys are equally busy: an estimate for callers, not a promise.
+    """
+    own = conn.execute(
+        select(jobs.c.queue, jobs.c.available_at).where(jobs.c.task_id == task_id, jobs.c.state == QUEUED)
+    ).first()
+    if own is None:
+        return None
+    ahead = conn.execute(
+        select(func.count()).where(
+            jobs.c.state == QUEUED, jobs.c.queue == own.queue, jobs.c.available_at < own.available_at
+        )
+    ).scalar_one()
+    return int(ahead) + 1

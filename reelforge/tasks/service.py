@@ -232,6 +232,11 @@ class TaskService:
             raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
         return TaskStatus(row.status), row.progress
 
+    def queue_position(self, task_id: str) -> int | None:
+        """Where a queued task stands in its model's queue (1: next); None once it left the queue."""
+        with self.db.read() as conn:
+            return jobs.queue_position(conn, task_id)
+
     def recent(self, key_id: str, *, limit: int = 100, offset: int = 0) -> list[Task]:
         """The key's tasks, newest first."""
         with self.db.read() as conn:

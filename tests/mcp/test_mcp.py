@@ -262,6 +262,13 @@ def test_stdio_standalone_generates_with_progress_and_embeds(tmp_path: Path) -> 
     duration, width, height, fps = probe(base64.b64decode(embedded[0].resource.blob))
     assert (width, height, fps) == (720, 1280, 24) and duration == pytest.approx(5.0, abs=0.1)
     assert got.structured_content["status"] == "succeeded"
+    # no server to link to: the outputs' paths on this machine and their file:// URIs, not dead links
+    snapshot = made.structured_content
+    video_path = Path(snapshot["video_path"])
+    assert video_path.is_file() and video_path.is_relative_to(tmp_path)
+    assert snapshot["video_url"] == video_path.as_uri() == embedded[0].resource.uri
+    assert video_path.read_bytes() == base64.b64decode(embedded[0].resource.blob)
+    assert Path(snapshot["thumbnail_path"]).is_file() and snapshot["thumbnail_url"].startswith("file://")
 
 
 def test_stdio_with_an_api_key_cancel_and_errors(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ multi_image gives the images equal shares in the order sent and ignores `frame` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -74,6 +75,10 @@ class DraftSettings(EngineSettings):
     crossfade: float = Field(0.5, ge=0)
     transition: float = Field(0.75, ge=0)
     max_duration: float = Field(120.0, gt=0)
+    load_seconds: float = Field(0.0, ge=0, le=3600)
+    """Stand in for a large model's load: the `loading` phase, with no progress, for this long before the
+    render (cancellable). For rehearsing what callers see during a GPU model's silent start (the MCP
+    heartbeats); 0 in every shipped model."""
 
 
 class DraftEngine:
@@ -180,6 +185,7 @@ class DraftEngine:
         """Render `video.mp4` and `thumbnail.jpg` (the first frame) into `ctx.workdir`."""
         self.validate(request)
         ctx.raise_if_cancelled()
+        self._load(ctx)
         timeline = self._timeline(request, ctx)
         try:
             return self._render(request, ctx, timeline)
@@ -187,6 +193,17 @@ class DraftEngine:
             if isinstance(timeline, VideoRestyle):
                 timeline.close()
                 (ctx.workdir / _INPUT_VIDEO).unlink(missing_ok=True)
+
+    def _load(self, ctx: RunContext) -> None:
+        """`load_seconds` in the `loading` phase, checking for a cancel every tenth of a second."""
+        if self.settings.load_seconds <= 0:
+            return
+        ctx.phase("loading")
+        deadline = time.monotonic() + self.settings.load_seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ctx.raise_if_cancelled()
+            time.sleep(min(0.1, left))
+        ctx.phase("rendering")
 
     def _render(self, request: GenerationRequest, ctx: RunContext, timeline: Clip) -> Artifact:
         total = timeline.n_frames

@@ -42,7 +42,8 @@ from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses, inline_schema
 from reelforge.domain import jsontext
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
-from reelforge.domain.task import Task, TaskStatus
+from reelforge.domain.polling import task_poll_after_ms
+from reelforge.domain.task import Task
 from reelforge.edge.create import CreatePath
 from reelforge.edge.idempotency import digest
 from reelforge.edge.links import expired_error
@@ -148,15 +149,14 @@ def _maybe_json(value: str) -> Any:
         return value
 
 
-def poll_hint(task: Task) -> dict[str, str]:
-    """`openai-poll-after-ms`: how soon a poll could see something new."""
-    if task.status.is_terminal:
-        return {}
-    return {"openai-poll-after-ms": "2000" if task.status == TaskStatus.QUEUED else "1000"}
+def poll_hint(task: Task, services: Services) -> dict[str, str]:
+    """`openai-poll-after-ms`: how soon a poll could see something new (`domain.polling`, as MCP advises)."""
+    advice = task_poll_after_ms(task, services.tasks.catalog.get(task.model))
+    return {} if advice is None else {"openai-poll-after-ms": str(advice)}
 
 
 def _video_response(task: Task, request: Request) -> JSONResponse:
-    return JSONResponse(render_video(task, links_for(request)), headers=poll_hint(task))
+    return JSONResponse(render_video(task, links_for(request)), headers=poll_hint(task, request.app.state.services))
 
 
 @router.post(
