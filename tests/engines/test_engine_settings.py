@@ -95,7 +95,7 @@ def test_load_catalog_names_the_model_and_key() -> None:
     assert caught.value.problems == [
         "model 't2v': durationz: unknown key (known: aspect_ratios, credits_per_asset, credits_per_job, "
         "credits_per_second, description, durations, engine, expected_seconds, fps, height, kind, max_prompts, "
-        "segment_seconds, settings, standardize_sizes)"
+        "provider_names, segment_seconds, settings, standardize_sizes)"
     ]
     with pytest.raises(CatalogError, match="model 't2v': kind: Input should be"):
         load_catalog_text('[models.t2v]\nengine = "draft"\nkind = "text_to_vid"\n')
