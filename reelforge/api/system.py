@@ -18,7 +18,13 @@ from reelforge.services import Services
 
 router = APIRouter()
 
-MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".gif": "image/gif",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+}
 REDIRECT_SECONDS = 300
 """Longest life of the presigned URL a `/files` link redirects to (it never outlives the link itself)."""
 

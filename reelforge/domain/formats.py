@@ -41,6 +41,8 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
 }
 
 QUALITIES: dict[str, QualityPreset] = {
+    # an extension of the AVS table: small and fast, for checking a template before the real render
+    "preview": QualityPreset(short_side=240, fps=15, preset="ultrafast", crf=30, audio_bitrate="64k"),
     "draft": QualityPreset(short_side=360, fps=24, preset="veryfast", crf=28, audio_bitrate="96k"),
     "web": QualityPreset(short_side=720, fps=30, preset="veryfast", crf=23, audio_bitrate="128k"),
     "studio": QualityPreset(short_side=1080, fps=30, preset="medium", crf=18, audio_bitrate="192k"),
@@ -48,6 +50,12 @@ QUALITIES: dict[str, QualityPreset] = {
 
 DEFAULT_ASPECT_RATIO = "16:9"
 DEFAULT_QUALITY = "web"
+
+OUTPUT_FORMATS = ("mp4", "webm", "gif")
+"""Containers the compositor writes: MP4 (H.264 + AAC, the default and the AVS contract's only one),
+WebM (VP9 + Opus) and GIF (no sound); the last two are reelforge extensions."""
+MAX_GIF_SECONDS = 60.0
+FILE_SUFFIX = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif"}
 
 
 def frame_size(aspect_ratio: str, short_side: int) -> tuple[int, int]:

@@ -51,9 +51,10 @@ class TaskOutput:
     width: int
     height: int
     fps: float
+    poster_key: str | None = None  # a full-size still (compose `output.poster`), when one was asked for
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "video_key": self.video_key,
             "thumbnail_key": self.thumbnail_key,
             "duration": self.duration,
@@ -61,10 +62,14 @@ class TaskOutput:
             "height": self.height,
             "fps": self.fps,
         }
+        if self.poster_key is not None:
+            data["poster_key"] = self.poster_key
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskOutput:
-        return cls(**{k: data[k] for k in ("video_key", "thumbnail_key", "duration", "width", "height", "fps")})
+        known = {k: data[k] for k in ("video_key", "thumbnail_key", "duration", "width", "height", "fps")}
+        return cls(**known, poster_key=data.get("poster_key"))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,12 @@ class Links:
             return None
         return self._signed(task, task.output.thumbnail_key)
 
+    def poster_url(self, task: Task) -> str | None:
+        """The full-size still a compose render captured at `output.poster`; None when none was asked for."""
+        if task.output is None or task.output.poster_key is None or self.expired(task):
+            return None
+        return self._signed(task, task.output.poster_key)
+
     def _signed(self, task: Task, key: str) -> str:
         ttl = max(1, math.ceil(self.link_expires_at(task) - self._now()))
         return self.storage.signed_url(self.base_url, key, ttl, now=self.now)

@@ -58,6 +58,7 @@ class Artifact:
     width: int
     height: int
     fps: float
+    poster_path: Path | None = None  # a full-size still, when the request asked for one (compose `poster`)
 
 
 @runtime_checkable

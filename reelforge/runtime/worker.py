@@ -155,8 +155,11 @@ class Worker:
         storage = self.services.storage
         prefix = f"tasks/{task.id}"
         try:
-            video_key = storage.put_file(f"{prefix}/video.mp4", Path(artifact.video_path))
+            video = Path(artifact.video_path)  # video.mp4, or .webm / .gif when the compositor was asked for one
+            video_key = storage.put_file(f"{prefix}/video{video.suffix or '.mp4'}", video)
             thumb_key = storage.put_file(f"{prefix}/thumbnail.jpg", Path(artifact.thumbnail_path))
+            poster = artifact.poster_path
+            poster_key = None if poster is None else storage.put_file(f"{prefix}/poster.jpg", Path(poster))
         except Exception:
             log.error("task %s: storing the result failed: %s", task.id, traceback.format_exc())
             with contextlib.suppress(Exception):
@@ -171,6 +174,7 @@ class Worker:
             width=artifact.width,
             height=artifact.height,
             fps=artifact.fps,
+            poster_key=poster_key,
         )
 
 

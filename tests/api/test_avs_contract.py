@@ -104,7 +104,10 @@ def refused(avs: Avs, response, status: int, code: str, field: str | None = None
         ({"template": TEXT_ONLY, "output": "16:9"}, "/output", "output must be an object"),
         ({"template": TEXT_ONLY, "output": {"aspectRatio": "2:1"}}, "/output/aspectRatio", "output.aspectRatio must"),
         ({"template": TEXT_ONLY, "output": {"quality": "ultra"}}, "/output/quality", "output.quality must be one of"),
-        ({"template": TEXT_ONLY, "output": {"format": "webm"}}, "/output/format", "V1 output is MP4 only"),
+        ({"template": TEXT_ONLY, "output": {"format": "avi"}}, "/output/format", "output.format must be one of mp4"),
+        # the extensions (webm, gif, range, poster, thumbnail) are checked before any credit too
+        ({"template": TEXT_ONLY, "output": {"range": {"start": 0.5, "length": 1}}}, "/output/range/length", "past"),
+        ({"template": TEXT_ONLY, "output": {"poster": 2}}, "/output/poster", "past the video's end"),
         ({"template": TEXT_ONLY, "webhook": "https://x"}, "/webhook", "webhook must be an object with a url"),
         ({"template": TEXT_ONLY, "webhook": {"url": "ftp://x"}}, "/webhook/url", "must be an"),
         ({"template": TEXT_ONLY, "webhook": {"url": "https://x.test", "secret": ""}}, "/webhook/secret", "non-empty"),

@@ -265,9 +265,9 @@ def test_output_format_table(aspect: str, quality: str) -> None:
     fmt = output_format(aspect, quality)
     across, down = ASPECT_RATIOS[aspect]
     assert fmt.width % 2 == 0 and fmt.height % 2 == 0
-    assert min(fmt.width, fmt.height) == {"draft": 360, "web": 720, "studio": 1080}[quality]
+    assert min(fmt.width, fmt.height) == {"preview": 240, "draft": 360, "web": 720, "studio": 1080}[quality]
     assert fmt.width / fmt.height == pytest.approx(across / down, rel=0.01)
-    assert fmt.fps in (24, 30) and fmt.crf > 0 and fmt.preset and fmt.audio_bitrate.endswith("k")
+    assert fmt.fps in (15, 24, 30) and fmt.crf > 0 and fmt.preset and fmt.audio_bitrate.endswith("k")
 
 
 def test_output_format_named_sizes() -> None:

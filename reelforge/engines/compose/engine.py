@@ -52,13 +52,13 @@ from reelforge.engines.base import (
 from reelforge.engines.compose.fonts import TextFont, text_font
 from reelforge.engines.compose.graph import CompiledGraph, compile_graph
 from reelforge.engines.compose.inputs import prepare_inputs
+from reelforge.engines.compose.output import OutputOptions, encoder_args, output_options
 from reelforge.engines.compose.runner import run_ffmpeg
 from reelforge.media.encode import fps_fraction, write_thumbnail
 from reelforge.media.fonts import font_env
 
 MIN_SIDE, MAX_SIDE = 16, 4096
 MIN_FPS, MAX_FPS = 1, 60
-THUMBNAIL_AT = 1.0  # seconds, or the middle of a shorter video
 _PREPARE_SHARE = 5.0  # progress while fetching and probing inputs
 _RENDER_SHARE = 97.0  # progress when ffmpeg has finished; the thumbnail takes the rest
 
@@ -110,7 +110,7 @@ class ComposeEngine:
         """Request-level checks (before any credit is taken), each naming the field to change."""
         self._checked(request)
 
-    def _checked(self, request: GenerationRequest) -> Template:
+    def _checked(self, request: GenerationRequest) -> tuple[Template, OutputOptions]:
         check_capabilities(request, self.capabilities)
         if request.template is None:
             raise invalid("template is required: an AVS Template JSON v1 object", "/template")
@@ -121,35 +121,45 @@ class ComposeEngine:
                 "/template/blocks",
             )
         check_timeline(template, "/template", max_duration=self.max_duration)
-        expected = template_duration(template)
+        total = template_duration(template)
+        options = output_options(request.extra, total)
+        expected = options.length if options.length is not None else total - options.start
         if abs(request.duration - expected) > 1 / request.fps:
+            what = "the range's length" if options.length is not None else "the template's length"
             raise invalid(
-                f"duration must be the template's length, {expected:g} s (the end of its last block); "
-                f"got {request.duration:g}",
+                f"duration must be {what}, {expected:g} s (the template ends at {total:g} s); got {request.duration:g}",
                 "/duration",
             )
         quality = request.extra.get("quality", DEFAULT_QUALITY)
         if quality not in QUALITIES:
             raise invalid(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}", "/output/quality")
-        return template
+        return template, options
 
     # ------------------------------------------------------------ rendering
 
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
-        """Render `video.mp4` and `thumbnail.jpg` into `ctx.workdir`; scratch files are removed either way."""
-        template = self._checked(request)
+        """Render `video.<mp4|webm|gif>`, `thumbnail.jpg` (and `poster.jpg` when asked) into `ctx.workdir`;
+        scratch files are removed either way."""
+        template, options = self._checked(request)
         ctx.raise_if_cancelled()
         quality = QUALITIES[request.extra.get("quality", DEFAULT_QUALITY)]
-        video_path = ctx.workdir / "video.mp4"
+        video_path = ctx.workdir / f"video{options.suffix}"
         thumbnail_path = ctx.workdir / "thumbnail.jpg"
-        partial = ctx.workdir / ".video.mp4.partial"
+        partial = ctx.workdir / f".video{options.suffix}.partial"
         scratch = ctx.workdir / "compose-work"
         scratch.mkdir(parents=True, exist_ok=True)
         try:
             ctx.phase("preparing_assets")
             media = prepare_inputs(template, ctx, scratch, max_input_bytes=self.max_input_bytes)
             graph = compile_graph(
-                template, media, width=request.width, height=request.height, fps=request.fps, font_for=self._font
+                template,
+                media,
+                width=request.width,
+                height=request.height,
+                fps=request.fps,
+                font_for=self._font,
+                window=(options.start, options.length),
+                gif=options.format == "gif",
             )
             for name, text in graph.files.items():
                 (scratch / name).write_text(text, "utf-8")
@@ -158,7 +168,7 @@ class ComposeEngine:
 
             ctx.phase("rendering")
             run_ffmpeg(
-                self.ffmpeg_args(graph, quality, partial),
+                self.ffmpeg_args(graph, quality, partial, options),
                 cwd=scratch,
                 duration=graph.duration,
                 ctx=ctx,
@@ -170,7 +180,10 @@ class ComposeEngine:
         finally:
             partial.unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
-        grab_thumbnail(video_path, thumbnail_path, min(THUMBNAIL_AT, graph.duration / 2))
+        grab_thumbnail(video_path, thumbnail_path, options.thumbnail_at(graph.duration))
+        poster_path = None
+        if options.poster is not None:
+            poster_path = grab_thumbnail(video_path, ctx.workdir / "poster.jpg", options.poster, max_side=MAX_SIDE)
         ctx.progress(100.0)
         return Artifact(
             video_path=video_path,
@@ -179,54 +192,21 @@ class ComposeEngine:
             width=request.width,
             height=request.height,
             fps=request.fps,
+            poster_path=poster_path,
         )
 
-    def ffmpeg_args(self, graph: CompiledGraph, quality: QualityPreset, output: Path) -> list[str]:
+    def ffmpeg_args(
+        self, graph: CompiledGraph, quality: QualityPreset, output: Path, options: OutputOptions | None = None
+    ) -> list[str]:
         """Everything after `ffmpeg`: inputs, the graph script (`graph.txt` in the working directory), encoders."""
-        args = [
-            *graph.input_args(),
-            "-/filter_complex",
-            "graph.txt",
-            "-map",
-            f"[{graph.video}]",
-            "-map",
-            f"[{graph.audio}]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            quality.preset,
-            "-crf",
-            str(quality.crf),
-            "-profile:v",
-            "high",
-            "-pix_fmt",
-            "yuv420p",
-            "-colorspace",
-            graph.colour,
-            "-color_primaries",
-            graph.colour,
-            "-color_trc",
-            graph.colour,
-            "-color_range",
-            "tv",
-            "-c:a",
-            "aac",
-            "-b:a",
-            quality.audio_bitrate,
-            "-ar",
-            "48000",
-            "-ac",
-            "2",
-            "-map_metadata",
-            "-1",
-            "-map_chapters",
-            "-1",
-            "-movflags",
-            "+faststart",
-        ]
+        options = options or OutputOptions()
+        args = [*graph.input_args(), "-/filter_complex", "graph.txt", "-map", f"[{graph.video}]"]
+        if graph.audio:
+            args += ["-map", f"[{graph.audio}]"]
+        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
         if self.threads:
             args += ["-threads", str(self.threads)]
-        return [*args, "-y", "-f", "mp4", str(output)]
+        return [*args, *encoder_args(options, quality, graph.colour), "-y", str(output)]
 
     def _font(self, block: TextBlock) -> TextFont:
         return text_font(block.font, block.bold, block.italic, self.fonts)
@@ -240,8 +220,9 @@ class ComposeEngine:
         return font_env(sorted(extra))
 
 
-def grab_thumbnail(video: Path, target: Path, at: float) -> Path:
-    """A JPEG of the frame shown at `at` seconds, decoded from the finished MP4 (a few frames, with PyAV)."""
+def grab_thumbnail(video: Path, target: Path, at: float, max_side: int = 640) -> Path:
+    """A JPEG of the frame shown at `at` seconds, decoded from the finished video (with PyAV), its longer
+    side at most `max_side`."""
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         chosen = None
@@ -250,4 +231,4 @@ def grab_thumbnail(video: Path, target: Path, at: float) -> Path:
             if frame.time is not None and frame.time >= at - 1e-6:
                 break
         assert chosen is not None, "the render produced no frame"
-        return write_thumbnail(chosen.to_ndarray(format="rgb24"), target)
+        return write_thumbnail(chosen.to_ndarray(format="rgb24"), target, max_side=max_side)

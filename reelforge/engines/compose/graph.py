@@ -88,7 +88,7 @@ class CompiledGraph:
     duration: float
     colour: str = "bt709"  # the output's matrix/primaries/transfer tag, for the encoder
     video: str = "vout"
-    audio: str = "aout"
+    audio: str = "aout"  # "" when the output has no sound (GIF)
 
     def input_args(self) -> list[str]:
         return [arg for one in self.inputs for arg in one]
@@ -119,10 +119,24 @@ def num(value: float | Fraction) -> str:
 
 
 def compile_graph(
-    template: Template, media: Mapping[int, MediaInfo], *, width: int, height: int, fps: float, font_for: FontFor
+    template: Template,
+    media: Mapping[int, MediaInfo],
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    font_for: FontFor,
+    window: tuple[float, float | None] = (0.0, None),
+    gif: bool = False,
 ) -> CompiledGraph:
-    """The ffmpeg inputs and filter_complex script that render `template` at `width` x `height`, `fps`."""
-    return _Compiler(template, media, width, height, fps_fraction(fps), font_for).compile()
+    """The ffmpeg inputs and filter_complex script that render `template` at `width` x `height`, `fps`;
+    `window` (start, length or None) delivers only that part; `gif` ends in a palette instead of sound."""
+    compiler = _Compiler(template, media, width, height, fps_fraction(fps), font_for)
+    compiler.gif = gif
+    first = min(compiler.total - 1, compiler.frame(window[0]))
+    last = compiler.total if window[1] is None else min(compiler.total, compiler.frame(window[0] + window[1]))
+    compiler.window = (first, max(1, last - first))
+    return compiler.compile()
 
 
 class _Compiler:
@@ -147,6 +161,8 @@ class _Compiler:
         self._labels = 0
         self.total = max(1, self.frame(template_duration(template)))
         self.matrix = output_matrix(template, media)
+        self.window = (0, self.total)  # (first frame, frame count) delivered
+        self.gif = False
 
     # ------------------------------------------------------------ basics
 
@@ -180,17 +196,35 @@ class _Compiler:
         video = self.video()
         audio = self.audio()
         tag = COLOUR_TAGS[self.matrix]
+        first, frames = self.window
+        cut_video = cut_audio = ""
+        if (first, frames) != (0, self.total):  # a range: the composited stream, trimmed at the end
+            cut_video = f"trim=start_frame={first}:end_frame={first + frames},setpts=PTS-STARTPTS,"
+            start, count = (round(Fraction(n) / self.rate * SAMPLE_RATE) for n in (first, frames))
+            cut_audio = f"atrim=start_sample={start}:end_sample={start + count},asetpts=PTS-STARTPTS,"
         self.lines.append(
-            f"[{video}]format=yuv420p,setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}:range=tv[vout]"
+            f"[{video}]{cut_video}format=yuv420p,setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}:"
+            "range=tv[vout]"
         )
-        self.lines.append(f"[{audio}]aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[aout]")
+        self.lines.append(
+            f"[{audio}]{cut_audio}aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[aout]"
+        )
+        video_out, audio_out = "vout", "aout"
+        if self.gif:  # one palette for the whole clip, then dithered onto it; a GIF has no sound
+            self.lines.append(
+                "[vout]split[gifa][gifb];[gifa]palettegen=stats_mode=full[palette];"
+                "[gifb][palette]paletteuse=dither=bayer:bayer_scale=3[gout];[aout]anullsink"
+            )
+            video_out, audio_out = "gout", ""
         return CompiledGraph(
             self.inputs,
             ";\n".join(self.lines) + "\n",
             self.files,
-            self.total,
-            self.total / float(self.rate),
+            frames,
+            frames / float(self.rate),
             colour=tag,
+            video=video_out,
+            audio=audio_out,
         )
 
     def video(self) -> str:

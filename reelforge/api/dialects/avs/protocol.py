@@ -27,7 +27,7 @@ from pydantic import (
 from reelforge.api.errors import validation_error
 from reelforge.api.openapi import Responses, error_responses, inline_schema
 from reelforge.domain.errors import InvalidValue, invalid
-from reelforge.domain.formats import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
+from reelforge.domain.formats import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, OUTPUT_FORMATS, QUALITIES
 from reelforge.domain.template import Template, parse_template
 
 MAX_PROMPT_CHARS = 4000
@@ -43,6 +43,13 @@ class _Body(BaseModel):
 # ---------------------------------------------------------------- requests
 
 
+class OutputRange(_Body):
+    """Extension: render only `length` seconds of the template from `start` (all of the rest by default)."""
+
+    start: float = Field(default=0, ge=0)
+    length: float | None = Field(default=None, gt=0)
+
+
 class Output(_Body):
     """What to render: the frame's aspect ratio and a quality preset (the table in docs/compose.md)."""
 
@@ -50,7 +57,18 @@ class Output(_Body):
         default=DEFAULT_ASPECT_RATIO, alias="aspectRatio", json_schema_extra={"enum": list(ASPECT_RATIOS)}
     )
     quality: str = Field(default=DEFAULT_QUALITY, json_schema_extra={"enum": list(QUALITIES)})
-    format: Literal["mp4"] = Field(default="mp4", description="V1 output is MP4 only")
+    format: str = Field(
+        default="mp4",
+        description="mp4 (the contract's V1 output); extension: webm (VP9 + Opus) or gif (no sound, at most 60 s)",
+        json_schema_extra={"enum": list(OUTPUT_FORMATS)},
+    )
+    poster: float | None = Field(
+        default=None, ge=0, description="extension: seconds into the video for a full-size poster JPEG (posterUrl)"
+    )
+    thumbnail: float | None = Field(
+        default=None, ge=0, description="extension: seconds into the video for the thumbnail (default 1 s)"
+    )
+    range: OutputRange | None = Field(default=None, description="extension: render only this part of the template")
 
     @field_validator("aspect_ratio", mode="before")
     @classmethod
@@ -69,12 +87,25 @@ class Output(_Body):
     @field_validator("format", mode="before")
     @classmethod
     def _format(cls, value: Any) -> Any:
-        if value != "mp4":
-            raise InvalidValue("output.format: V1 output is MP4 only")
+        if value not in OUTPUT_FORMATS:
+            raise InvalidValue(f"output.format must be one of {', '.join(OUTPUT_FORMATS)} (mp4 is the V1 contract's)")
         return value
 
-    def echoed(self) -> dict[str, str]:
-        return {"aspectRatio": self.aspect_ratio, "quality": self.quality}
+    def echoed(self) -> dict[str, Any]:
+        echoed: dict[str, Any] = {"aspectRatio": self.aspect_ratio, "quality": self.quality}
+        return {**echoed, **self.extension()}
+
+    def extension(self) -> dict[str, Any]:
+        """The extension options the caller set (for the engine's `extra` and the echoed input)."""
+        options: dict[str, Any] = {}
+        if self.format != "mp4":
+            options["format"] = self.format
+        for name in ("poster", "thumbnail"):
+            if getattr(self, name) is not None:
+                options[name] = getattr(self, name)
+        if self.range is not None:
+            options["range"] = self.range.model_dump(exclude_none=True)
+        return options
 
 
 class Webhook(_Body):
@@ -246,6 +277,7 @@ class AvsJobResult(BaseModel):
     width: int
     height: int
     expired: bool | None = Field(None, description="true once the files are deleted (the URLs are then null)")
+    posterUrl: str | None = Field(None, description="extension: the full-size poster, when output.poster was set")
     message: str | None = None
 
 

@@ -80,6 +80,9 @@ def render_job(task: Task, links: Links) -> dict[str, Any]:
             "width": task.output.width,
             "height": task.output.height,
         }
+        poster = links.poster_url(task)
+        if poster is not None:  # extension: output.poster was asked for
+            result["posterUrl"] = poster
         if links.expired(task):  # addition: downloadUrl is null because the files were deleted
             result.update(expired=True, message=expired_message(task))
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None

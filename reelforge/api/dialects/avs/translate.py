@@ -93,15 +93,24 @@ def from_json(body: FromJsonRequest, uploads: dict[str, Upload], settings: Setti
         assets.setdefault(upload.source, Asset(source=upload.source, type=upload.type, name=upload.name))
     output = body.output
     fmt = output_format(output.aspect_ratio, output.quality)
+    total = template_duration(body.template)
+    duration = total
+    if output.range is not None:  # the delivered length (the engine checks the range against the template)
+        duration = output.range.length if output.range.length is not None else max(0.0, total - output.range.start)
     generation = GenerationRequest(
         kind=Kind.COMPOSE,
         template=with_refs(body.template, refs),
         width=fmt.width,
         height=fmt.height,
         fps=fmt.fps,
-        duration=template_duration(body.template),
+        duration=duration,
         assets=list(assets.values()),
-        extra={"quality": output.quality, "aspectRatio": output.aspect_ratio, "mode": "json"},
+        extra={
+            "quality": output.quality,
+            "aspectRatio": output.aspect_ratio,
+            "mode": "json",
+            **output.extension(),
+        },
     )
     echoed = {"template": body.sent_template, "output": output.echoed()}
     return _submission(JSON_MODEL, generation, echoed, body.webhook, settings)
