@@ -94,8 +94,11 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     """Where rate-limit counters live, as a `limits` storage URI. `memory://` counts per API process; a fleet
     sets `redis://host:6379/0` so every API server counts against the same limit."""
-    download_url_ttl: int = 24 * 3600
-    """Seconds a signed download URL stays valid (never past the output's own expiry; S3: at most 7 days)."""
+    download_url_ttl: int = 7 * 24 * 3600
+    """Seconds a signed download URL stays valid at most: never past the output's own expiry, so with the
+    defaults (both 7 days) a link lives exactly as long as its output, as AVS's `expiresAt` promises. Every
+    dialect's expiry field is the expiry of the links it hands out (docs/contract-choices.md); presigned S3
+    URLs live at most 7 days."""
 
     # artifact storage and output expiry (docs/storage.md)
     storage: Literal["local", "s3"] = "local"

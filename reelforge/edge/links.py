@@ -2,7 +2,8 @@
 
 This is the one place that decides whether a task's files can still be linked: once the output expired
 (`Task.expires_at`, see docs/storage.md) there is no URL, `expired()` says so and `expired_error()` is the
-410 every download route answers, so all dialects agree. A link never outlives the output it points to.
+410 every download route answers, so all dialects agree. A link never outlives the output it points to, and
+`link_expiry()` is the moment it stops working, which is what every dialect's expiry field reports.
 """
 
 from __future__ import annotations
@@ -33,11 +34,20 @@ class Links:
         return self._now() + self.ttl_seconds
 
     def link_expires_at(self, task: Task) -> float:
-        """When the links made now for `task` stop working: the link TTL, cut at the output's expiry."""
+        """When the links made now for `task` stop working: the link TTL (and the storage's own limit on a
+        link, S3's 7 days for presigned URLs), cut at the output's expiry."""
         ends = self.expires_at()
+        most = getattr(self.storage, "max_link_seconds", None)
+        if most is not None:
+            ends = min(ends, self._now() + most)
         if task.expires_at is not None:
             ends = min(ends, task.expires_at.timestamp())
         return ends
+
+    def link_expiry(self, task: Task) -> datetime:
+        """`link_expires_at` as a UTC datetime, to the second the signature carries: what every dialect's
+        expiry field says (AVS `result.expiresAt`, AIVideoMaker `output.expiresAt`)."""
+        return datetime.fromtimestamp(math.floor(self.link_expires_at(task)), UTC)
 
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}{path}"
@@ -63,8 +73,9 @@ class Links:
         return self._signed(task, task.output.poster_key)
 
     def _signed(self, task: Task, key: str) -> str:
-        ttl = max(1, math.ceil(self.link_expires_at(task) - self._now()))
-        return self.storage.signed_url(self.base_url, key, ttl, now=self.now)
+        # Whole seconds from the whole second of `now`, so the signature's `expires` is exactly `link_expiry`.
+        ttl = max(1, math.floor(self.link_expires_at(task)) - math.floor(self._now()))
+        return self.storage.signed_url(self.base_url, key, ttl, now=math.floor(self._now()))
 
 
 def expired_message(task: Task) -> str:

@@ -132,6 +132,11 @@ class S3Storage:
 
     # ------------------------------------------------------------ downloads
 
+    @property
+    def max_link_seconds(self) -> int | None:
+        """The longest link this storage can hand out: SigV4's 7 days for presigned URLs (None: no limit)."""
+        return MAX_PRESIGN_SECONDS if self.links == "presigned" else None
+
     def signed_url(self, base_url: str, key: str, ttl_seconds: int, *, now: float | None = None) -> str:
         """A presigned GET URL ending `ttl_seconds` after `now`; in redirect mode a reelforge `/files` link."""
         if self.links == "redirect":

@@ -35,7 +35,9 @@ def test_draft_tasks_store_in_the_bucket_and_download_presigned(
     url = output["videoUrl"]
     assert url.startswith(f"{s3_endpoint}/{bucket}/rf/tasks/{done['id']}/video.mp4?"), url
     query = parse_qs(urlsplit(url).query)
-    assert query["X-Amz-Expires"] == ["86400"] and "X-Amz-Signature" in query  # REELFORGE_DOWNLOAD_URL_TTL
+    # signed for the output's lifetime (REELFORGE_OUTPUT_TTL, 7 days: also SigV4's limit), so the link lives
+    # until output.expiresAt
+    assert 7 * 86400 - 120 < int(query["X-Amz-Expires"][0]) <= 7 * 86400 and "X-Amz-Signature" in query
     info = probe(download(url, tmp_path / "t2v.mp4"))
     assert (info.codec, info.width, info.height) == ("h264", 256, 144)
     assert info.duration == pytest.approx(5.0, abs=0.1)

@@ -273,7 +273,9 @@ class AIVideoMakerTaskOutput(BaseModel):
     width: int
     height: int
     fps: float
-    expiresAt: str | None = Field(None, description="Addition: when the files are deleted (null: kept)")
+    expiresAt: str | None = Field(
+        None, description="Addition: when videoUrl and thumbnailUrl stop working (never after the files are deleted)"
+    )
     expired: bool | None = Field(None, description="Addition: true once the files are gone")
     message: str | None = Field(None, description="Addition: when the files went and what to do")
 

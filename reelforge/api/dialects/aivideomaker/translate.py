@@ -127,7 +127,7 @@ def render_task(task: Task, links: Links) -> dict[str, Any]:
             "width": task.output.width,
             "height": task.output.height,
             "fps": task.output.fps,
-            "expiresAt": iso_ms(task.expires_at),  # addition: when the files are deleted (null: kept)
+            "expiresAt": iso_ms(links.link_expiry(task)),  # addition: when videoUrl and thumbnailUrl stop working
         }
         if links.expired(task):  # addition: the files are gone; the message says when and what to do
             output.update(expired=True, message=expired_message(task))

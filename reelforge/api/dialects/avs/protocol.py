@@ -271,7 +271,7 @@ class AvsJobError(BaseModel):
 
 class AvsJobResult(BaseModel):
     downloadUrl: str | None = Field(description="signed MP4 URL; poll the job again for a fresh one")
-    expiresAt: str | None = Field(description="when the video is deleted (or the URL stops working)")
+    expiresAt: str | None = Field(description="when downloadUrl stops working (signed until the video is deleted)")
     thumbnailUrl: str | None
     durationSeconds: float
     width: int

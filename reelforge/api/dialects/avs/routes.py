@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic
 
 from fastapi import Depends, Request
@@ -69,12 +69,11 @@ def _iso(value: datetime | None) -> str | None:
 def render_job(task: Task, links: Links) -> dict[str, Any]:
     result = None
     if task.output is not None:
-        # expiresAt: when the video is deleted (the contract's 7 days after completion by default); with
-        # outputs kept forever, when the download URL itself stops working.
-        expires = task.expires_at or datetime.fromtimestamp(links.expires_at(), UTC)
+        # expiresAt: when downloadUrl stops working. Links are signed until the output expires (the contract's
+        # 7 days after completion by default), so a client may keep the link until expiresAt.
         result = {
             "downloadUrl": links.video_url(task),
-            "expiresAt": _iso(expires),
+            "expiresAt": _iso(links.link_expiry(task)),
             "thumbnailUrl": links.thumbnail_url(task),
             "durationSeconds": task.output.duration,
             "width": task.output.width,
