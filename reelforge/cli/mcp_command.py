@@ -1,6 +1,8 @@
 """`reelforge mcp`: the MCP tools over stdio, for agent hosts that launch their tool servers as commands.
 
-It works on the same data directory (or database) as `reelforge serve`, with the caller's API key. By
+With `--url` / `REELFORGE_BASE_URL` it is a client of that reelforge: every tool goes to the server's `/mcp`
+over HTTP with the API key (`reelforge.mcp.remote`), and nothing local is opened. Without it (local mode)
+it works on the same data directory (or database) as `reelforge serve`, with the caller's API key. By
 default it starts one embedded worker of its own so it works with nothing else running; with `--workers 0`
 it only queues tasks for the workers of a `reelforge serve` (or a fleet) sharing the database. Its stdout
 is the protocol channel: logs and the workers' output go to stderr.
@@ -9,7 +11,7 @@ is the protocol channel: logs and the workers' output go to stderr.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -42,9 +44,24 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         log_level: Annotated[str, typer.Option(help="Logging level (logs go to stderr).")] = "WARNING",
+        url: Annotated[
+            str | None,
+            typer.Option(
+                "--url",
+                envvar="REELFORGE_BASE_URL",
+                show_default=False,
+                help="A reelforge server to use over HTTP (its /mcp, with the API key): no local data directory, "
+                "database or worker.",
+            ),
+        ] = None,
     ) -> None:
         """Serve the MCP tools (generate_video, get_video, cancel_video, list_models, render_template) over stdio."""
         from mcp.server.stdio import stdio_server
+
+        if url:
+            configure_logging(log_level)
+            serve_remote(url, api_key, stdio_server)
+            return
 
         from reelforge.cli.devkey import ensure_dev_key
         from reelforge.domain.errors import ReelforgeError
@@ -87,3 +104,26 @@ def register(app: typer.Typer) -> None:
         finally:
             executor.stop()
             services.close()
+
+
+def serve_remote(url: str, api_key: str | None, stdio_server: Any) -> None:
+    """`reelforge mcp --url`: every tool over that server's HTTP API; the key is checked before serving."""
+    from reelforge.client.config import ClientConfig
+    from reelforge.domain.errors import ReelforgeError
+    from reelforge.mcp.remote import Remote, build_remote_server
+
+    try:
+        remote = Remote(ClientConfig.resolve(url, api_key))
+        anyio.run(remote.list_tools)  # a wrong URL or key ends here, not at the agent's first call
+    except ReelforgeError as exc:
+        print(
+            f"reelforge mcp: {exc.code}: {exc.message} (set REELFORGE_BASE_URL and REELFORGE_API_KEY)", file=sys.stderr
+        )
+        raise typer.Exit(2) from None
+    server = build_remote_server(remote)
+
+    async def serve_stdio() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    anyio.run(serve_stdio)

@@ -27,7 +27,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskStatus
@@ -45,6 +45,8 @@ STATUSES = {
 
 class TaskParams(types.RequestParams):
     """`tasks/get` and `tasks/cancel` params."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     task_id: str = Field(alias="taskId", min_length=1)
 
