@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     """Largest request body; room for one data URI at its cap (base64 adds a third) plus the rest."""
     max_upload_bytes: int = 256 * 1024 * 1024
     """Largest request body on the routes that take file uploads (AVS `/api/v1/videos/*` multipart)."""
+    max_tokens_per_key: int = 100
+    """Active AVS tokens one API key may hold (a create past it is 409 INVALID_STATE); 0: no limit."""
+    min_free_bytes: int = 64 * 1024 * 1024
+    """`/healthz` answers 503 (`"disk": "full"`) when the data directory or local artifact store has less free."""
     mcp_embed_max_bytes: int = 2 * 1024 * 1024
     """MCP tool results attach the MP4 itself (an embedded resource) up to this size; 0: links only."""
     mcp_heartbeat_seconds: float = Field(15.0, gt=0, le=20)

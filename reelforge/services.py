@@ -61,5 +61,5 @@ def build_services(
         tasks=TaskService(db, settings, lifecycle=lifecycle, engines=engines),
         work=WorkQueue(db, settings, lifecycle),
         lifecycle=lifecycle,
-        tokens=TokenService(db),
+        tokens=TokenService(db, settings.max_tokens_per_key),
     )

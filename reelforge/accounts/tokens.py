@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from reelforge.accounts.keys import hash_secret
 from reelforge.domain.errors import ErrorCode, ReelforgeError
@@ -55,9 +55,14 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+DEFAULT_MAX_PER_KEY = 100
+
+
 class TokenService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_per_key: int = DEFAULT_MAX_PER_KEY) -> None:
         self.db = db
+        self.max_per_key = max_per_key
+        """Active (unrevoked) tokens one key may hold; 0: no limit. Unlimited tokens let one key fill the table."""
 
     def create(self, key_id: str, name: str = "default", kind: str = "public_api") -> IssuedToken:
         if kind not in KINDS:
@@ -66,8 +71,23 @@ class TokenService:
         secret = _new_secret()
         now = utcnow()
         with self.db.write() as conn:
-            if conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first() is None:
+            owner = select(api_keys.c.id).where(api_keys.c.id == key_id)
+            if self.db.for_update:  # two racing creates of one key are counted one after the other
+                owner = owner.with_for_update()
+            if conn.execute(owner).first() is None:
                 raise ReelforgeError(ErrorCode.AUTH_FAILED, f"no API key with id {key_id!r}")
+            if self.max_per_key:
+                active = conn.execute(
+                    select(func.count())
+                    .select_from(api_tokens)
+                    .where(api_tokens.c.key_id == key_id, api_tokens.c.revoked_at.is_(None))
+                ).scalar_one()
+                if active >= self.max_per_key:
+                    raise ReelforgeError(
+                        ErrorCode.INVALID_STATE,
+                        f"This key already has {active} active tokens (the limit is {self.max_per_key}); "
+                        "revoke one you no longer use, then create again",
+                    )
             conn.execute(
                 insert(api_tokens).values(
                     id=token_id,

@@ -15,7 +15,9 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 
 
 class BodyLimitMiddleware:
-    """`max_bytes` everywhere but under `upload_prefixes`, where file uploads may take `upload_max_bytes`."""
+    """`max_bytes` everywhere but for multipart bodies under `upload_prefixes`, where file uploads may take
+    `upload_max_bytes`. Only multipart gets the larger cap: a JSON body there (a template) is parsed in memory,
+    so it keeps the JSON cap (a 20 MB JSON template was buffered, parsed and accepted)."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, upload_max_bytes: int = 0, upload_prefixes: tuple[str, ...] = ()
@@ -35,8 +37,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_max_bytes if scope["path"].startswith(self.upload_prefixes or ("\0",)) else self.max_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        uploading = scope["path"].startswith(self.upload_prefixes or ("\0",)) and headers.get(
+            b"content-type", b""
+        ).lower().startswith(b"multipart/form-data")
+        limit = self.upload_max_bytes if uploading else self.max_bytes
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await error_response(Request(scope), self._too_large(limit))(scope, receive, send)
             return

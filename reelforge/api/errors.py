@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge.api.dialect import ErrorRenderer, generic_body
 from reelforge.domain import jsontext
-from reelforge.domain.errors import ErrorCode, InvalidValue, ReelforgeError
+from reelforge.domain.errors import ErrorCode, InvalidValue, ReelforgeError, storage_full
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def install_error_handlers(app: FastAPI, prefixes: Sequence[tuple[str, ErrorRend
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        full = storage_full(exc)
+        if full is not None:  # a full disk (the database's, the uploads'): 503, retry later
+            log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, full)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(
             request, ReelforgeError(ErrorCode.INTERNAL_ERROR, "Internal server error; the failure was logged")

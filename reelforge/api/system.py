@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,27 @@ async def healthz(request: Request) -> JSONResponse:
         await asyncio.to_thread(ping)
     except Exception:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "store": "ok"})
+    free = await asyncio.to_thread(_free_bytes, services)
+    if free is not None and free < services.settings.min_free_bytes:
+        # Creates would fail storing their uploads, the database its rows: say so, out of rotation.
+        return JSONResponse(
+            {"status": "unavailable", "store": "ok", "disk": "full", "freeBytes": free}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "store": "ok", "disk": "ok"})
+
+
+def _free_bytes(services: Services) -> int | None:
+    """The fewest free bytes among the data directory and the local artifact store (None: cannot tell)."""
+    folders = [services.settings.data_dir]
+    if services.settings.storage == "local":
+        folders.append(services.settings.artifacts_dir)
+    free = []
+    for folder in folders:
+        try:
+            free.append(shutil.disk_usage(folder).free)
+        except OSError:
+            continue
+    return min(free) if free else None
 
 
 @router.get("/api/v1/models", tags=["system"], summary="The model catalog, with engines and capabilities")
@@ -101,6 +122,12 @@ async def download(key: str, expires: int, signature: str, request: Request) -> 
     if not path.is_file():
         raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, "this file no longer exists")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+
+@router.head("/files/{key:path}", include_in_schema=False)
+async def download_head(key: str, expires: int, signature: str, request: Request) -> Response:
+    """HEAD answers like GET without a body (clients and CDNs probe a link's size and type first; it was 405)."""
+    return await download(key, expires, signature, request)
 
 
 async def _raise_if_output_expired(services: Services, key: str) -> None:

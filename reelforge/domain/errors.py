@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     """A hosted provider did not answer, stayed busy or rate-limited past the retries, or ran out of time."""
     UPSTREAM_NOT_CONFIGURED = "UPSTREAM_NOT_CONFIGURED"
+    STORAGE_FULL = "STORAGE_FULL"
+    """The server's disk (uploads, the database, the work directory) is full: retry later; nothing was taken."""
     """A model's hosted provider lacks its API key on this server (the named environment variable is unset)."""
 
 
@@ -60,7 +62,33 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.UPSTREAM_UNAVAILABLE: 503,
     ErrorCode.UPSTREAM_NOT_CONFIGURED: 503,
+    ErrorCode.STORAGE_FULL: 503,
 }
+
+
+_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT
+_FULL_MESSAGES = ("database or disk is full", "no space left on device", "could not extend file")
+
+
+def storage_full(exc: BaseException) -> ReelforgeError | None:
+    """STORAGE_FULL when `exc` (or what caused it: SQLite's "database or disk is full", PostgreSQL's "could not
+    extend file", an OSError ENOSPC/EDQUOT) says the disk is full; None otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ReelforgeError) and current.code == ErrorCode.STORAGE_FULL:
+            return current
+        if (isinstance(current, OSError) and current.errno in _FULL_ERRNOS) or any(
+            text in str(current).lower() for text in _FULL_MESSAGES
+        ):
+            return ReelforgeError(
+                ErrorCode.STORAGE_FULL,
+                "The server's storage is full; nothing was stored or charged. Try again later",
+                retry_after=60,
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class ReelforgeError(Exception):

@@ -69,8 +69,9 @@ class UploadSession:
         return list(self._keys)
 
     def put(self, data: bytes, name: str) -> StoredFile:
-        """Store `data` as `<prefix>/<name>`; the caller has checked the name and the size."""
-        key = self.storage.put_bytes(f"{self.prefix}/{name}", data)
+        """Store `data` as `<prefix>/<name>` (a long name shortened: `storage_name`); the caller has checked the
+        name and the size."""
+        key = self.storage.put_bytes(f"{self.prefix}/{storage_name(name)}", data)
         self._keys.append(key)
         return StoredFile(STORED_PREFIX + key, key, hashlib.sha256(data).hexdigest(), len(data))
 
@@ -103,6 +104,25 @@ class UploadSession:
             except Exception:  # a leftover upload must not turn a refusal into a 500
                 log.exception("could not delete the unused upload %s", key)
         self._keys.clear()
+
+
+MAX_NAME_BYTES = 120
+"""File systems take 255 bytes a name (with `.partial` while writing); S3 keys 1024 in all. Longer caller names
+(an AVS upload of 300 characters was a 500) are stored shortened; callers keep referring to them by their own."""
+
+
+def storage_name(name: str) -> str:
+    """`name` when short enough, else its start, a digest of the whole (two long names stay apart) and its
+    extension, within `MAX_NAME_BYTES` of UTF-8."""
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension.encode()) > 16:
+        stem, extension = name, ""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    suffix = f"-{digest}" + (f".{extension}" if extension else "")
+    budget = MAX_NAME_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode("utf-8", "ignore") + suffix
 
 
 def image_size(data: bytes, field: str, what: str = "the data URI") -> tuple[int, int]:

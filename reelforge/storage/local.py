@@ -7,11 +7,12 @@ backend suits one machine (or hosts sharing that directory); `S3Storage` is for 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.domain.errors import ErrorCode, ReelforgeError, storage_full
 from reelforge.storage.signing import UrlSigner
 
 
@@ -29,20 +30,39 @@ class LocalStorage:
         return candidate
 
     def put_file(self, key: str, source: Path) -> str:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)  # atomic: a reader sees the whole file or none
+        with self._writing(key) as tmp:
+            shutil.copyfile(source, tmp)
         return key
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        with self._writing(key) as tmp:
+            tmp.write_bytes(data)
         return key
+
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> str:
+        """Store the bytes of `chunks` under `key` without holding them whole (streamed uploads)."""
+        with self._writing(key) as tmp, tmp.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        return key
+
+    @contextlib.contextmanager
+    def _writing(self, key: str) -> Iterator[Path]:
+        """A `.partial` file to write; renamed onto `key` when the block ends (atomic: a reader sees the whole
+        file or none), deleted when it fails. A full disk is STORAGE_FULL (503), not a 500 with a leftover."""
+        target = self.path(key)
+        tmp = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            tmp.replace(target)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            full = storage_full(exc)
+            if full is not None:
+                raise full from exc
+            raise
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()

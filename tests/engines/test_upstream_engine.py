@@ -206,7 +206,7 @@ def _response(status: int, body: object) -> httpx.Response:
     return httpx.Response(status, json=body, request=httpx.Request("GET", "http://provider.example/"))
 
 
-def test_errors_map_to_stable_codes_and_never_carry_the_key() -> None:
+def test_errors_map_to_stable_codes_and_never_carry_the_key(caplog: pytest.LogCaptureFixture) -> None:
     refused = from_response(_response(401, {"error": {"message": f"bad key {SECRET}"}}), SECRET, "creating the task")
     assert refused.code == ErrorCode.UPSTREAM_ERROR and SECRET not in refused.message
     broke = from_response(_response(402, {"status": "FAILED", "message": "Insufficient credits"}), SECRET, "creating")
@@ -215,8 +215,16 @@ def test_errors_map_to_stable_codes_and_never_carry_the_key() -> None:
         _response(400, {"status": "FAILED", "code": "INPUT_FETCH_FAILED", "message": "404"}), SECRET, "creating"
     )
     assert fetch.code == ErrorCode.INPUT_FETCH_FAILED
-    model = from_response(_response(400, {"error": {"code": "INVALID_MODEL", "message": "Unknown model"}}), SECRET, "x")
-    assert model.code == ErrorCode.UPSTREAM_ERROR and "Unknown model" in model.message
+    listing = "Unknown model 'x'; available models: acme-internal-a, acme-internal-b"
+    model = from_response(_response(400, {"error": {"code": "INVALID_MODEL", "message": listing}}), SECRET, "x")
+    # the provider's text is about the operator's upstream account (here its model list): logged, not passed on
+    assert (
+        model.code == ErrorCode.UPSTREAM_ERROR
+        and model.message == "the hosted provider refused x (HTTP 400, INVALID_MODEL)"
+    )
+    assert "acme-internal" in caplog.text
+    bad_input = from_response(_response(400, {"code": "INVALID_PAYLOAD", "message": "prompt too long"}), SECRET, "x")
+    assert bad_input.code == ErrorCode.INVALID_PAYLOAD and "prompt too long" in bad_input.message  # the caller's
     busy = from_response(_response(503, {"error": {"message": "busy"}}), SECRET, "polling")
     assert busy.code == ErrorCode.UPSTREAM_UNAVAILABLE and busy.http_status == 503
     failed = from_task("ENGINE_ERROR", f"crashed with {SECRET}", SECRET)

@@ -4,8 +4,11 @@ A caller of reelforge should branch on reelforge's codes whatever runs behind a 
 
 - what the caller's own input caused and the provider names with a code reelforge also has
   (`INVALID_PAYLOAD`, `INPUT_FETCH_FAILED`, `PAYLOAD_TOO_LARGE`) keeps that code;
-- everything else the provider refuses or fails (its auth, its credits, an unknown model, a failed
-  generation) is `UPSTREAM_ERROR` (502), with the provider's message passed on;
+- everything else the provider refuses (its auth, its credits, an unknown model) is `UPSTREAM_ERROR` (502)
+  with reelforge's own words and the provider's status and code, not its text: that text is about the
+  operator's account and configuration (a provider's "unknown model; available models: ..." listed the
+  operator's upstream catalog to every caller), so it goes to the server log instead;
+- a generation the provider failed is `UPSTREAM_ERROR` with its reason (about the caller's content);
 - a provider that does not answer, stays busy or keeps rate-limiting past the retries is
   `UPSTREAM_UNAVAILABLE` (503).
 
@@ -16,11 +19,14 @@ before it reaches a task record, because a provider could quote the header it re
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+
+log = logging.getLogger(__name__)
 
 PASSED_THROUGH = frozenset({ErrorCode.INVALID_PAYLOAD, ErrorCode.INPUT_FETCH_FAILED, ErrorCode.PAYLOAD_TOO_LARGE})
 MAX_MESSAGE = 500
@@ -71,6 +77,12 @@ def from_response(response: httpx.Response, secret: str | None, action: str) -> 
     status = response.status_code
     code, message = error_fields(_body(response))
     detail = f": {scrub(message, secret)}" if message else ""
+    if _mapped(code) not in PASSED_THROUGH:  # not about the caller's input: the operator's to read
+        if message:
+            log.warning(
+                "hosted provider answered HTTP %s (%s) while %s: %s", status, code, action, scrub(message, secret)
+            )
+        detail = ""
     if status in (401, 403):
         return ReelforgeError(
             ErrorCode.UPSTREAM_ERROR,
@@ -87,7 +99,8 @@ def from_response(response: httpx.Response, secret: str | None, action: str) -> 
         return unavailable(response, None, action)
     if status >= 500:
         return unavailable(response, None, action)
-    return ReelforgeError(_mapped(code), f"the hosted provider refused {action} (HTTP {status}){detail}")
+    named = f", {code}" if code and len(code) <= 64 and code.replace("_", "").isalnum() else ""
+    return ReelforgeError(_mapped(code), f"the hosted provider refused {action} (HTTP {status}{named}){detail}")
 
 
 def from_task(code: str | None, message: str | None, secret: str | None) -> ReelforgeError:

@@ -42,9 +42,9 @@ router = dialect_router(generic_body, prefix="/api/v1/tokens", tags=["AVS tokens
 @router.post(
     "",
     status_code=201,
-    summary="Create a token (the secret is shown once)",
+    summary="Create a token (the secret is shown once; 409 past REELFORGE_MAX_TOKENS_PER_KEY active tokens)",
     response_model=AvsIssuedToken,
-    responses=errors(400, 401),
+    responses=errors(400, 401, 409),
 )
 def create_token(
     body: AvsTokenRequest | None = None,
