@@ -42,11 +42,16 @@ class StrictJsonRequest(Request):
         return self._json
 
 
+DEFAULT_AUTH_HINT = "`Authorization: Bearer rf_...`"
+
+
 class DialectRoute(APIRoute):
     """A route that knows its dialect's error shape (read by the error handlers from the matched route)
-    and parses declared JSON bodies strictly (`StrictJsonRequest`)."""
+    and parses declared JSON bodies strictly (`StrictJsonRequest`). `auth_hint` is how its dialect's clients
+    send the key, which `require_key`'s 401 names."""
 
     render_error: ErrorRenderer = staticmethod(generic_body)  # type: ignore[assignment]
+    auth_hint: str = DEFAULT_AUTH_HINT
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -57,9 +62,11 @@ class DialectRoute(APIRoute):
         return strict
 
 
-def dialect_router(render_error: ErrorRenderer, **kwargs: Any) -> APIRouter:
-    """An `APIRouter` whose routes render their errors with `render_error`."""
-    route_class = type("DialectRoute", (DialectRoute,), {"render_error": staticmethod(render_error)})
+def dialect_router(render_error: ErrorRenderer, *, auth_hint: str | None = None, **kwargs: Any) -> APIRouter:
+    """An `APIRouter` whose routes render their errors with `render_error`; a 401 tells the caller to send the
+    key as `auth_hint` (default: a Bearer header)."""
+    attributes = {"render_error": staticmethod(render_error), "auth_hint": auth_hint or DEFAULT_AUTH_HINT}
+    route_class = type("DialectRoute", (DialectRoute,), attributes)
     return APIRouter(route_class=route_class, **kwargs)
 
 

@@ -3,7 +3,8 @@
 - `standard`: Standard Webhooks (https://www.standardwebhooks.com) through the `standardwebhooks`
   package; receivers verify with any Standard Webhooks library and the key's `whsec_...` secret.
 - `avs`: the AVS public API's `X-AVS-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with the
-  secret the caller gave when creating the job, plus `X-AVS-Event` and `X-AVS-Timestamp`.
+  secret the caller gave when creating the job, plus `X-AVS-Event` and `X-AVS-Timestamp` (the attempt's
+  send time, UTC ISO 8601 with milliseconds: `2026-04-07T18:00:08.123Z`, the API's timestamp format).
 """
 
 from __future__ import annotations

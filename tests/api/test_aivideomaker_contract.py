@@ -359,7 +359,17 @@ def test_list_is_newest_first_and_only_the_callers(api: InProcessApp) -> None:
     assert [t["id"] for t in listing["tasks"]] == ids[::-1]
     first = listing["tasks"][0]
     assert first["input"]["prompt"] == "three" and first["status"] == "SUBMITTED" and first["output"] is None
-    assert set(first) == {"id", "createdAt", "model", "input", "output", "status", "progress", "completedAt"}
+    assert set(first) == {
+        "id",
+        "createdAt",
+        "model",
+        "input",
+        "output",
+        "status",
+        "progress",
+        "completedAt",
+        "createdVia",
+    }
     assert first["createdAt"].endswith("Z") and first["completedAt"] is None
     page = api.client.get("/api/v1/tasks?limit=1&offset=1", headers={"key": alice}).json()
     assert [t["id"] for t in page["tasks"]] == [ids[1]]

@@ -209,7 +209,12 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- routes
 
-router = dialect_router(generic_body, prefix="/api/actions", tags=["actions API"])
+router = dialect_router(
+    generic_body,
+    prefix="/api/actions",
+    tags=["actions API"],
+    auth_hint="`Authorization: Bearer rf_...` or `X-Api-Key: rf_...`",
+)
 
 
 def _no_action(name: str) -> ReelforgeError:

@@ -76,13 +76,23 @@ def _check_aspect(value: object, rules: Rules) -> str:
     return str(value)
 
 
+ANY_DURATION = range(1, 601)
+"""Seconds a model without a `durations` list of its own may be asked for here (the engine's limits follow)."""
+
+
 def _check_duration(value: object, rules: Rules) -> int:
-    allowed = " / ".join(str(d) for d in rules.durations)
+    """One of the model's durations, as a string of digits; a model that lists none (a non-contract catalog
+    model) takes any whole number of seconds from 1 to 600, and its engine's own limits apply after."""
+    if rules.durations:
+        allowed = "one of " + " / ".join(str(d) for d in rules.durations)
+    else:
+        allowed = f"a whole number of seconds from {ANY_DURATION.start} to {ANY_DURATION.stop - 1}"
     if value is None:
-        raise InvalidValue(f"duration is required: one of {allowed} (seconds, as a string)")
+        raise InvalidValue(f"duration is required: {allowed} (seconds, as a string)")
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) not in rules.durations:
-        raise InvalidValue(f"duration must be one of {allowed} for model {rules.model}, got {value!r}")
+    choices = rules.durations or ANY_DURATION
+    if isinstance(value, bool) or not text.isdigit() or int(text) not in choices:
+        raise InvalidValue(f"duration must be {allowed} for model {rules.model}, got {value!r}")
     return int(text)
 
 
@@ -289,7 +299,13 @@ class AIVideoMakerTask(BaseModel):
     id: str
     createdAt: str | None
     model: str
-    input: dict[str, Any] = Field(description="The request's contract fields; a data URI as its header and size")
+    input: dict[str, Any] = Field(
+        description="The request's contract fields; a data URI as its header and size. A task created through "
+        "another API shows the same fields, read from the canonical request"
+    )
+    createdVia: str | None = Field(
+        None, description="Addition: the API the task was created through (aivideomaker, avs, openai, actions, mcp)"
+    )
     output: AIVideoMakerTaskOutput | None
     status: ContractStatus
     progress: int = Field(description="Addition: 0-100")

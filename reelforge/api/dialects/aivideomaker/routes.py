@@ -50,6 +50,7 @@ from reelforge.media.fetch import check_url
 from reelforge.services import Services
 
 PREFIX = "/api/v1"
+AUTH_HINT = "the `key` header (`key: rf_...`)"
 MAX_LIST = 1000
 MAX_OFFSET = 2**31 - 1
 """Past any real list, and far below the 64-bit integer the database takes (2^63 was a 500)."""
@@ -131,7 +132,7 @@ def task_links(request: Request, task_id: str) -> dict[str, str]:
 
 
 def build_router() -> APIRouter:
-    router = dialect_router(render_error, prefix=PREFIX, tags=["AIVideoMaker v1"])
+    router = dialect_router(render_error, prefix=PREFIX, tags=["AIVideoMaker v1"], auth_hint=AUTH_HINT)
 
     @router.post(
         "/generate/{model}",

@@ -113,6 +113,34 @@ def echoed_input(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: elide_data_uri(v) for k, v in payload.items() if k in ECHOED_FIELDS}
 
 
+def contract_input(task: Task) -> dict[str, Any]:
+    """`input` as an AIVideoMaker client reads it, for any task of the key.
+
+    The contract lists "all tasks under the current API key"; one created through another API (an AVS
+    template, an OpenAI-style create) has an `input` of another shape, so it is shown in this contract's
+    fields instead, read from the canonical request: `prompt` (a string, or the list of segment prompts),
+    `aspectRatio` when the frame is one of the contract's, `duration` (whole seconds, as a string), `image`
+    when the first image is a URL, `seed`. `createdVia` says which API made it.
+    """
+    if task.dialect == DIALECT:
+        return task.input
+    request = task.request
+    view: dict[str, Any] = {}
+    if request.prompt:
+        view["prompt"] = request.prompt
+    elif request.prompts:
+        view["prompt"] = list(request.prompts)
+    aspect = nearest_aspect((request.width, request.height), list(Rules().aspect_ratios))
+    across, down = (int(part) for part in aspect.split(":"))
+    if abs(request.width * down - request.height * across) <= max(across, down) * 2:
+        view["aspectRatio"] = aspect
+    view["duration"] = str(round(request.duration))
+    if request.images and request.images[0].source.startswith(("http://", "https://")):
+        view["image"] = request.images[0].source
+    view["seed"] = request.seed
+    return view
+
+
 # ----------------------------------------------------------------- answers
 
 
@@ -135,7 +163,7 @@ def render_task(task: Task, links: Links) -> dict[str, Any]:
         "id": task.id,
         "createdAt": iso_ms(task.created_at),
         "model": task.model,
-        "input": task.input,
+        "input": contract_input(task),
         "output": output,
         "status": STATUS_NAMES[task.status],
         "progress": task.progress,
@@ -143,6 +171,7 @@ def render_task(task: Task, links: Links) -> dict[str, Any]:
     }
     if task.error_code:
         body["error"] = {"code": task.error_code, "message": task.error_message}
+    body["createdVia"] = task.dialect  # addition: which API made it (its `input` shown in this contract's fields)
     return body
 
 

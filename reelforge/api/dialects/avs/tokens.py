@@ -36,7 +36,12 @@ def render_issued(issued: IssuedToken) -> dict[str, Any]:
     return {**render_token(issued.token), "token": issued.secret}
 
 
-router = dialect_router(generic_body, prefix="/api/v1/tokens", tags=["AVS tokens"])
+router = dialect_router(
+    generic_body,
+    prefix="/api/v1/tokens",
+    tags=["AVS tokens"],
+    auth_hint="your API key (not an avs. token) in the `key` header or `Authorization: Bearer rf_...`",
+)
 
 
 @router.post(
