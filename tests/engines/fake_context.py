@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reelforge.engines.base import TaskCancelled
 
@@ -19,12 +20,16 @@ class FakeContext:
         self.cancel_checks = 0
         self.reported: list[float] = []
         self.phases: list[str] = []
+        self.timings: dict[str, Any] | None = None
 
     def progress(self, percent: float) -> None:
         self.reported.append(percent)
 
     def phase(self, name: str) -> None:
         self.phases.append(name)
+
+    def record_timings(self, timings: dict[str, Any]) -> None:
+        self.timings = dict(timings)
 
     def cancelled(self) -> bool:
         self.cancel_checks += 1

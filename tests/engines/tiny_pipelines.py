@@ -64,9 +64,10 @@ def tiny_text_encoder(umt5: bool = False):  # -> T5EncoderModel | UMT5EncoderMod
     return model_class(config).eval()
 
 
-def build_tiny_ltx(directory: str | Path) -> Path:
+def build_tiny_ltx(directory: str | Path, num_layers: int = 1) -> Path:
     """An LTX-Video (0.9.x layout) weights directory: the engine's text, image and condition pipelines load
-    from it. 32x32 pixels and 9 frames (8n+1) are the natural tiny request."""
+    from it. 32x32 pixels and 9 frames (8n+1) are the natural tiny request. The block caches need at least
+    two transformer blocks (a first one and the rest): `num_layers=2` for their tests."""
     import torch
     from diffusers import (
         AutoencoderKLLTXVideo,
@@ -85,7 +86,7 @@ def build_tiny_ltx(directory: str | Path) -> Path:
         num_attention_heads=4,
         attention_head_dim=8,
         cross_attention_dim=32,
-        num_layers=1,
+        num_layers=num_layers,
         caption_channels=TEXT_DIM,
     )
     torch.manual_seed(0)

@@ -6,8 +6,15 @@ imports torch, so the API process can check requests against a GPU model it does
 
 One run: plan (sizes snapped or rejected, see `constraints.py`) -> input images cover-fitted to the
 generation size -> the pipeline, reporting progress and honouring cancellation from
-`callback_on_step_end` after every denoising step -> frames cropped to the request and encoded to H.264.
-LTX-2 also generates a soundtrack; only its video frames are kept for now (the MP4 is silent).
+`callback_on_step_end` after every denoising step -> frames cropped to the request and made uint8 on the
+device, copied to the host in chunks while they are encoded to H.264 (`output.py`) -> for LTX-2, its
+soundtrack muxed in as AAC of the video's length (`audio.py`; `audio = false` drops it).
+
+The phases a caller sees: `preparing_assets`, then `loading` and `warming` while the weights load and the
+compiler warms up (first task, or a task that arrives while the worker's preload is at it), `generating`
+(progress counts the denoising steps finished on the device), `encoding`. Where every second went is
+recorded per task (`timings.py`, `RunContext.record_timings`): load, warmup, inputs, text_encoding, setup,
+denoising with each step, decode, encode; the runtime adds store.
 
 Cancellation raises `TaskCancelled` from inside the step callback. diffusers' other way, setting
 `pipe._interrupt = True`, only skips the remaining steps: the pipeline still runs the VAE decode (for
@@ -23,6 +30,7 @@ a lighter setting left it fails with ENGINE_ERROR (the runtime refunds the task)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,21 +40,23 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
 from reelforge.engines.base import Artifact, EngineCapabilities, RunContext, TaskCancelled, parse_settings
 from reelforge.engines.diffusion.constraints import RULES, Plan, capabilities_for, latent_index, plan
-from reelforge.engines.diffusion.output import fit_to_plan, to_uint8, write_video
-from reelforge.engines.diffusion.pipelines import shared_pipelines
+from reelforge.engines.diffusion.output import device_uint8, host_chunks, write_video_chunks
+from reelforge.engines.diffusion.pipelines import resolve_device, shared_pipelines
 from reelforge.engines.diffusion.settings import DiffusionSettings
+from reelforge.engines.diffusion.timings import StageClock
 from reelforge.media.encode import fps_fraction
 from reelforge.media.images import cover_fit, load_image
 
 log = logging.getLogger(__name__)
 
-_PREPARED = 5.0  # progress once inputs are decoded and the weights are resident
+_LOADING = (1.0, 3.0)  # progress while the weights load (start, end)
+_PREPARED = 5.0  # progress once inputs are decoded and the weights are resident (and warm)
 _DENOISED = 90.0  # progress after the last denoising step; the VAE decode and encoding share the rest
 _DECODED = 93.0
 
 _DESCRIPTIONS = {
     "ltx": "LTX-Video (diffusers) on a GPU: text, image, keyframes and multi-image conditioning at any frame.",
-    "ltx2": "LTX-2 (diffusers) on a GPU: text, image, keyframes and multi-image conditioning (video only, no audio).",
+    "ltx2": "LTX-2 (diffusers) on a GPU: text, image, keyframes and multi-image conditioning, with sound.",
     "wan": "Wan 2.1/2.2 (diffusers) on a GPU: text or image to video, first-and-last-frame keyframes.",
 }
 
@@ -92,42 +102,84 @@ class DiffusionEngine:
         """Reject what the model cannot make, naming the field; cheap, no torch."""
         plan(request, self.settings, self.capabilities)
 
+    def start(self) -> list[str]:
+        """At a worker's start (on the GPU host): what this machine lacks for the settings, one sentence each;
+        when it has everything and the model preloads, loading and warm-up begin on a background thread."""
+        from reelforge.engines.diffusion.levers import host_problems
+
+        problems = host_problems(self.settings, resolve_device(self.settings.device))
+        if not problems and self.settings.preloads:
+            self.pipelines.start_preload()
+        return problems
+
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
         """Generate `video.mp4` and `thumbnail.jpg` into `ctx.workdir`."""
         the_plan = plan(request, self.settings, self.capabilities)
+        clock = StageClock()
         ctx.raise_if_cancelled()
         progress = _Progress(ctx)
         ctx.phase("preparing_assets")
-        images = [self._image(request, ctx, k, the_plan) for k in range(len(request.images))]
+        with clock.stage("inputs"):
+            images = [self._image(request, ctx, k, the_plan) for k in range(len(request.images))]
         with self._run_lock:
             ctx.raise_if_cancelled()
-            self.pipelines.get(the_plan.mode)  # loads the weights on the first task
+            self._load(ctx, progress, clock)
+            clock.device = self.pipelines.device
             progress(_PREPARED)
             ctx.raise_if_cancelled()
             ctx.phase("generating")
-            raw = self._generate(the_plan, request, images, ctx, progress)
+            frames, audio = self._generate(the_plan, request, images, ctx, progress, clock)
         progress(_DECODED)
         ctx.phase("encoding")
-        frames = fit_to_plan(to_uint8(raw), the_plan)
-        total = len(frames)
-        video, thumbnail = write_video(
-            frames,
-            request.fps,
-            ctx.workdir,
-            crf=self.settings.crf,
-            preset=self.settings.preset,
-            threads=self.settings.threads,
-            on_frame=lambda i: progress(_DECODED + (99.0 - _DECODED) * (i + 1) / total),
-        )
+        with clock.stage("encode"):
+            total = int(frames.shape[0])
+            video, thumbnail = write_video_chunks(
+                host_chunks(frames),
+                total,
+                the_plan.out_width,
+                the_plan.out_height,
+                request.fps,
+                ctx.workdir,
+                crf=self.settings.crf,
+                preset=self.settings.preset,
+                threads=self.settings.threads,
+                on_frame=lambda i: progress(_DECODED + (98.0 - _DECODED) * (i + 1) / total),
+            )
+            del frames
+            duration = total / float(fps_fraction(request.fps))
+            if audio is not None:
+                from reelforge.engines.diffusion.audio import mux_audio
+
+                waveform, rate = audio
+                mux_audio(video, waveform, rate, duration, self.settings.audio_bitrate)
+        _record(ctx, clock)
         progress(100.0)
         return Artifact(
             video_path=video,
             thumbnail_path=thumbnail,
-            duration=total / float(fps_fraction(request.fps)),
+            duration=duration,
             width=the_plan.out_width,
             height=the_plan.out_height,
             fps=request.fps,
         )
+
+    def _load(self, ctx: RunContext, progress: _Progress, clock: StageClock) -> None:
+        """Weights resident and warm; while this task waits for them its phase and progress say so."""
+        marks: dict[str, float] = {}
+        current = [""]
+
+        def listener(phase: str, fraction: float) -> None:
+            now = time.perf_counter()
+            if phase != current[0]:
+                if current[0]:
+                    clock.add(_STAGE_OF[current[0]], now - marks[current[0]])
+                current[0], marks[phase] = phase, now
+                ctx.phase(phase)
+            start, end = _LOADING if phase == "loading" else (_LOADING[1], _PREPARED)
+            progress(start + (end - start) * fraction)
+
+        if self.pipelines.ensure(listener) and current[0]:
+            clock.add(_STAGE_OF[current[0]], time.perf_counter() - marks[current[0]])
 
     def _image(self, request: GenerationRequest, ctx: RunContext, index: int, the_plan: Plan) -> Image.Image:
         """Input image `index`, decoded and cover-fitted to the generation size; errors name the field."""
@@ -148,14 +200,21 @@ class DiffusionEngine:
         images: list[Image.Image],
         ctx: RunContext,
         progress: _Progress,
-    ) -> Any:
-        """Run the pipeline, retrying once with lighter settings after an out-of-memory error."""
+        clock: StageClock,
+    ) -> tuple[Any, tuple[Any, int] | None]:
+        """Run the pipeline, retrying once with lighter settings after an out-of-memory error.
+
+        Returns the frames (uint8, cropped, on the device) and the soundtrack (waveform, sample rate) or None.
+        """
         retried = False
         while True:
             pipe = self.pipelines.get(the_plan.mode)
+            self.pipelines.before_call(the_plan.steps)
             try:
-                output = pipe(**self._call_kwargs(the_plan, request, images, ctx, progress))
-                return output.frames[0]
+                with clock.pipeline_call(pipe) as step_done:
+                    output = pipe(**self._call_kwargs(the_plan, request, images, ctx, progress, step_done))
+                    frames = device_uint8(output.frames[0], the_plan)
+                return frames, self._soundtrack(pipe, output)
             except TaskCancelled:
                 self.pipelines.free()
                 raise
@@ -174,6 +233,14 @@ class DiffusionEngine:
                 log.warning("out of memory on %s; retrying once with %s", self.pipelines.device, ", ".join(lighter))
                 retried = True
 
+    def _soundtrack(self, pipe: Any, output: Any) -> tuple[Any, int] | None:
+        """LTX-2's waveform (channels x samples, float32 on the host) and its rate, unless `audio = false`."""
+        audio = getattr(output, "audio", None)
+        if audio is None or not self.settings.audio or self.settings.family != "ltx2":
+            return None
+        rate = int(pipe.vocoder.config.output_sampling_rate)
+        return audio[0].float().cpu().numpy(), rate
+
     def _call_kwargs(
         self,
         the_plan: Plan,
@@ -181,6 +248,7 @@ class DiffusionEngine:
         images: list[Image.Image],
         ctx: RunContext,
         progress: _Progress,
+        step_done: Any = None,
     ) -> dict[str, Any]:
         """The pipeline's arguments: the request's values unchanged when the model can make them."""
         import torch
@@ -188,6 +256,8 @@ class DiffusionEngine:
         span = _DENOISED - _PREPARED
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if step_done is not None:
+                step_done()
             if ctx.cancelled():
                 raise TaskCancelled()
             total = getattr(pipe, "num_timesteps", None) or the_plan.steps
@@ -203,7 +273,7 @@ class DiffusionEngine:
             "num_inference_steps": the_plan.steps,
             # A CPU generator gives the same noise on every GPU model and driver: same seed, same video.
             "generator": torch.Generator("cpu").manual_seed(request.seed & 0xFFFF_FFFF_FFFF_FFFF),
-            "output_type": "np",
+            "output_type": "pt",  # a tensor on the device: made uint8 there (output.device_uint8)
             "callback_on_step_end": on_step_end,
         }
         family = self.settings.family
@@ -234,6 +304,16 @@ def _ltx2_conditions(images: list[Image.Image], request: GenerationRequest, the_
         LTX2VideoCondition(frames=image, index=latent_index(frame, multiple), strength=source.strength)
         for image, frame, source in zip(images, the_plan.positions, request.images, strict=True)
     ]
+
+
+_STAGE_OF = {"loading": "load", "warming": "warmup"}
+
+
+def _record(ctx: RunContext, clock: StageClock) -> None:
+    """Hand the stage timings to the runtime (which adds `store` and keeps them with the task)."""
+    record = getattr(ctx, "record_timings", None)
+    if record is not None:
+        record(clock.as_dict())
 
 
 def _is_oom(exc: BaseException) -> bool:

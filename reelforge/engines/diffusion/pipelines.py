@@ -4,8 +4,14 @@ A 13B LTX transformer is ~26 GB in bf16; loading it per task would cost minutes 
 (once for text, once for image-to-video) would not fit. So `PipelineSet` loads the checkpoint once, on
 the first task (never in `__init__` or `validate`: the API process builds engines too), and derives
 the text, image and condition pipelines with `from_pipe`, which reuses the same transformer, VAE and
-text encoder objects. Memory options (fp8 layerwise casting, VAE tiling, CPU offload) are applied to
-the shared modules once.
+text encoder objects. Memory options (fp8 layerwise casting, VAE tiling, CPU offload) and the speed levers
+(`levers.py`: attention backend, fp8, cache hooks, torch.compile) are applied to the shared modules once.
+
+With `compile` on (or `warmup = true`), loading ends with a warm-up: a short generation at the family's
+standard clip size, so the compiler's first graphs are built before a user waits on them. Loading and the
+warm-up run either on the first task or, when the worker starts (`preload`, see `DiffusionEngine.start`),
+on a background thread; a task that arrives meanwhile waits for them and shows the phases `loading` and
+`warming`, with its progress moving through the warm-up's steps (`ensure`'s listener).
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import contextlib
 import gc
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
+from reelforge.engines.diffusion.levers import Applied, apply_levers, set_cache
 from reelforge.engines.diffusion.settings import DiffusionSettings, local_weights
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,10 @@ def free_memory(device: str) -> None:
         torch.cuda.empty_cache()
 
 
+# (phase, fraction done 0..1) while loading and warming up; phase is "loading" or "warming".
+Listener = Callable[[str, float], None]
+
+
 class PipelineSet:
     """The pipelines of one weights directory, loaded lazily once and reused by every task."""
 
@@ -69,12 +82,129 @@ class PipelineSet:
         self.cpu_offload = False
         self._pipes: dict[str, Any] = {}
         self._offloaded: Any = None  # the pipeline that currently owns the CPU-offload hooks
+        self.applied = Applied()
+        self.state = "idle"  # idle -> loading -> warming -> ready (back to idle after a failed load)
+        self.load_seconds = 0.0
+        self.warmup_seconds = 0.0
         self._lock = threading.Lock()
+        self._ready = threading.Condition()
+        self._listeners: list[Listener] = []
+        self._progress: tuple[str, float] = ("loading", 0.0)
         self.run_lock = threading.Lock()  # held by an engine for a whole generation
 
     @property
     def loaded(self) -> bool:
         return bool(self._pipes)
+
+    def ensure(self, listener: Listener | None = None) -> bool:
+        """Load and warm up unless done; True when this call did it or waited for it (its seconds count
+        for the caller's task). A listener hears each phase and the warm-up's progress."""
+        with self._ready:
+            if self.state == "ready":
+                return False
+            if listener is not None:
+                self._listeners.append(listener)
+                listener(*self._progress)
+            while self.state in ("loading", "warming"):  # the preload thread is at it: wait for it
+                self._ready.wait()
+            if self.state == "ready":
+                self._drop(listener)
+                return True
+            self.state = "loading"  # idle (never loaded, or the last attempt failed): ours to do
+        try:
+            self._notify("loading", 0.0)
+            started = time.perf_counter()
+            with self._lock:
+                if not self._pipes:
+                    self._load()
+            self.load_seconds = time.perf_counter() - started
+            if self.settings.warms_up:
+                with self._ready:
+                    self.state = "warming"
+                self._notify("warming", 0.0)
+                started = time.perf_counter()
+                self._warm_up()
+                self.warmup_seconds = time.perf_counter() - started
+        except BaseException:
+            with self._ready:
+                self.state = "idle"
+                self._ready.notify_all()
+                self._drop(listener)
+            raise
+        with self._ready:
+            self.state = "ready"
+            self._ready.notify_all()
+            self._drop(listener)
+        return True
+
+    def start_preload(self) -> threading.Thread:
+        """Load and warm up on a background thread (a worker's start); failures are logged, and the
+        next task tries again and reports the error."""
+
+        def preload() -> None:
+            try:
+                self.ensure()
+            except BaseException as exc:  # the next task loads again and fails with the message
+                log.error("preloading %s weights failed: %s", self.settings.family, exc)
+
+        thread = threading.Thread(target=preload, name=f"preload-{self.settings.family}", daemon=True)
+        thread.start()
+        return thread
+
+    def _drop(self, listener: Listener | None) -> None:
+        if listener is not None and listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, phase: str, fraction: float) -> None:
+        self._progress = (phase, fraction)
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):  # a listener's trouble must not fail the load
+                listener(phase, fraction)
+
+    def _warm_up(self) -> None:
+        """One short generation at the standard clip size: compiles the graphs the first task would wait on."""
+        import torch
+
+        width, height, frames = self.settings.effective_warmup_shape
+        mode = "text" if "text" in self._pipes else next(iter(self._pipes))
+        pipe = self._pipes[mode]
+        steps = self.settings.warmup_steps
+
+        def on_step_end(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            self._notify("warming", (step + 1) / steps)
+            return tensors
+
+        kwargs: dict[str, Any] = {
+            "prompt": "warm-up",
+            "width": width,
+            "height": height,
+            "num_frames": frames,
+            "num_inference_steps": steps,
+            "generator": torch.Generator("cpu").manual_seed(0),
+            "output_type": "pt",
+            "callback_on_step_end": on_step_end,
+            **self.settings.pipeline_kwargs,
+        }
+        if self.settings.guidance_scale is not None:
+            kwargs["guidance_scale"] = self.settings.guidance_scale
+        if mode != "text":
+            from PIL import Image
+
+            kwargs["image"] = Image.new("RGB", (width, height), (128, 128, 128))
+            if mode == "first_last":
+                kwargs["last_image"] = kwargs["image"]
+            elif mode == "condition":
+                kwargs["image"], kwargs["frame_index"], kwargs["strength"] = [kwargs["image"]], [0], [1.0]
+        self.before_call(steps)
+        pipe = self.get(mode)
+        pipe(**kwargs)  # under the pipeline's own no_grad, as a task's call: the same compiled graphs serve both
+        log.info("warmed up %s at %dx%d, %d frames, %d steps", self.settings.family, width, height, frames, steps)
+
+    def before_call(self, steps: int) -> None:
+        """Per-call adjustments of the levers: MagCache is built for a step count, so re-attach it for another."""
+        if self.applied.cache == "mag" and self.applied.cache_steps != steps:
+            transformer = next(iter(self._pipes.values())).transformer
+            set_cache(transformer, self.settings, steps, self.applied)
 
     def get(self, mode: str) -> Any:
         """The pipeline for `mode`, loading the weights on first use."""
@@ -167,11 +297,19 @@ class PipelineSet:
             base.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=self.dtype)
         if self.vae_tiling:
             self._enable_vae_tiling(base)
-        self._pipes = pipes
         if settings.cpu_offload and self.device.startswith("cuda"):
             self._enable_cpu_offload()
         else:
             base.to(self.device)  # the derived pipelines hold the same modules
+        try:
+            self.applied = apply_levers(base.transformer, settings, self.device)
+        except Exception as exc:
+            del base, pipes
+            free_memory(self.device)
+            raise ReelforgeError(
+                ErrorCode.ENGINE_ERROR, f"could not apply the speed settings: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._pipes = pipes
         self.loads += 1
         log.info("loaded %s weights from %s on %s (%s)", settings.family, source, self.device, self.dtype)
 
@@ -206,6 +344,15 @@ def shared_pipelines(settings: DiffusionSettings) -> PipelineSet:
         settings.cpu_offload,
         settings.vae_tiling,
         settings.kinds,
+        # the levers change the loaded modules too
+        settings.compile,
+        settings.compile_mode,
+        settings.cache,
+        settings.cache_threshold,
+        tuple(settings.cache_mag_ratios),
+        settings.quantize,
+        settings.attention,
+        settings.context_parallel,
     )
     with _SHARED_LOCK:
         pipelines = _SHARED.get(key)

@@ -20,6 +20,43 @@ Family = Literal["ltx", "ltx2", "wan"]
 FAMILIES: tuple[str, ...] = ("ltx", "ltx2", "wan")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+# The speed levers (docs/gpu.md, "Speed levers"); each is off unless the model's table turns it on.
+Compile = Literal["off", "regional", "full"]
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+Cache = Literal["off", "first_block", "mag", "taylorseer"]
+Quantize = Literal["off", "fp8"]
+# The names of diffusers' attention dispatcher (diffusers.models.attention_dispatch.AttentionBackendName, 0.42),
+# listed here so that the API process, which need not have diffusers, can check the spelling.
+ATTENTION_BACKENDS = (
+    "native",
+    "flash",
+    "flash_hub",
+    "flash_varlen",
+    "flash_varlen_hub",
+    "flash_4_hub",
+    "_flash_3",
+    "_flash_varlen_3",
+    "_flash_3_hub",
+    "_flash_3_varlen_hub",
+    "aiter_fa2_hub",
+    "flex",
+    "_native_cudnn",
+    "_native_efficient",
+    "_native_flash",
+    "_native_math",
+    "sage",
+    "sage_hub",
+    "sage_blackwell_hub",
+    "sage_varlen",
+    "_sage_qk_int8_pv_fp8_cuda",
+    "_sage_qk_int8_pv_fp8_cuda_sm90",
+    "_sage_qk_int8_pv_fp16_cuda",
+    "_sage_qk_int8_pv_fp16_triton",
+    "xformers",
+)
+# Each family's standard clip, the shape a warm-up compiles for (width, height, frames).
+DEFAULT_WARMUP_SHAPE = {"ltx": (768, 512, 121), "ltx2": (768, 512, 121), "wan": (832, 480, 81)}
+
 # Frames a model is trained for; more rarely works and costs memory quadratically in attention.
 DEFAULT_MAX_FRAMES = {"ltx": 257, "ltx2": 257, "wan": 81}
 DEFAULT_STEPS = {"ltx": 40, "ltx2": 40, "wan": 40}
@@ -55,6 +92,30 @@ class DiffusionSettings(EngineSettings):
     crf: int = Field(18, ge=0, le=51)
     preset: str = "medium"
     threads: int = Field(4, ge=0)
+    audio: bool = True  # LTX-2: mux the soundtrack it generates into the MP4 (AAC); false: a silent MP4
+    audio_bitrate: int = Field(192_000, ge=32_000, le=512_000)
+
+    # --- speed levers (docs/gpu.md); all off by default ---
+    compile: Compile = "off"  # torch.compile the transformer: its repeated blocks (regional) or whole (full)
+    compile_mode: CompileMode = "default"  # max-autotune costs minutes cold and gains little on these models
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = "inductor"  # others: debugging, CPU tests
+    compile_cache_dir: str = ""  # inductor's persistent cache; "" -> <data dir>/inductor-cache
+    warmup: bool | None = None  # a short generation when the weights load; None -> on when compile is on
+    warmup_shape: tuple[int, int, int] | None = None  # width, height, frames; None -> the family's clip
+    warmup_steps: int = Field(2, ge=1, le=50)
+    preload: bool | None = None  # load (and warm up) when the worker starts; None -> when it warms up
+    cache: Cache = "off"  # reuse transformer outputs between steps (diffusers' cache hooks)
+    cache_threshold: float | None = Field(None, gt=0.0, le=1.0)  # first_block 0.05, mag 0.06 when None
+    cache_max_skip_steps: int = Field(3, ge=1)  # mag: most consecutive steps skipped
+    cache_retention_ratio: float = Field(0.2, ge=0.0, le=1.0)  # mag: the first fraction of steps never skipped
+    cache_mag_ratios: list[float] = Field(default_factory=list)  # mag: the checkpoint's calibrated ratios
+    cache_calibrate: bool = False  # mag: skip nothing, log the ratios of this checkpoint (to fill the above)
+    cache_interval: int = Field(5, ge=1)  # taylorseer: full computations every n steps
+    cache_start_step: int = Field(3, ge=0)  # taylorseer: full computations before this step
+    cache_max_order: int = Field(1, ge=1, le=4)  # taylorseer: Taylor expansion order
+    quantize: Quantize = "off"  # fp8: weights and matmuls in fp8 (torchao); needs fp8 compute (Ada, Hopper+)
+    attention: str = "native"  # diffusers' attention backend: native, flash, _flash_3, sage, xformers, ...
+    context_parallel: int = Field(1, ge=1, le=64)  # GPUs of one worker sharing each request (Ulysses)
 
     @field_validator("family", mode="before")
     @classmethod
@@ -69,6 +130,54 @@ class DiffusionSettings(EngineSettings):
                 "required: a local diffusers directory or a Hugging Face hub id such as 'Lightricks/LTX-Video'"
             )
         return value
+
+    @field_validator("attention", mode="before")
+    @classmethod
+    def _known_backend(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in ATTENTION_BACKENDS:
+                raise ValueError(f"unknown attention backend {value!r}; one of: {', '.join(ATTENTION_BACKENDS)}")
+        return value
+
+    @field_validator("warmup_shape")
+    @classmethod
+    def _warmup_shape(cls, value: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if value is not None and min(value) < 1:
+            raise ValueError("warmup_shape is [width, height, frames], each at least 1")
+        return value
+
+    @model_validator(mode="after")
+    def _levers(self) -> DiffusionSettings:
+        if self.cache == "mag" and not self.cache_mag_ratios and not self.cache_calibrate:
+            raise ValueError(
+                "cache = 'mag' needs the checkpoint's magnitude ratios: set cache_mag_ratios = [...] "
+                "(run once with cache_calibrate = true to print them), or use cache = 'first_block'"
+            )
+        if self.quantize == "fp8" and self.layerwise_fp8:
+            raise ValueError(
+                "quantize = 'fp8' (fp8 weights and compute) and layerwise_fp8 (fp8 storage, bf16 compute) "
+                "exclude each other; keep one"
+            )
+        if self.context_parallel > 1 and self.cpu_offload:
+            raise ValueError(
+                "context_parallel keeps the transformer on every GPU; it cannot be combined with cpu_offload"
+            )
+        return self
+
+    @property
+    def warms_up(self) -> bool:
+        """Whether loading the weights ends with a warm-up generation (compile's first graphs)."""
+        return self.compile != "off" if self.warmup is None else self.warmup
+
+    @property
+    def preloads(self) -> bool:
+        """Whether a worker loads these weights when it starts rather than on the first task."""
+        return self.warms_up if self.preload is None else self.preload
+
+    @property
+    def effective_warmup_shape(self) -> tuple[int, int, int]:
+        return self.warmup_shape or DEFAULT_WARMUP_SHAPE[self.family]
 
     @model_validator(mode="after")
     def _effective(self) -> DiffusionSettings:
