@@ -33,7 +33,7 @@ MAX_TEXT_CHARS = 1000
 MAX_NAME_CHARS = 200
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # one media input; the engine setting `max_input_bytes` may lower it
 
-BLOCK_TYPES = ("video", "image", "text", "audio")
+BLOCK_TYPES = ("video", "image", "text", "audio", "captions", "voice")
 MEDIA_TYPES = ("video", "image", "audio")
 VISUAL_TYPES = ("video", "image")
 
@@ -255,10 +255,97 @@ class AudioBlock(_Block):
     fade_out: Seconds = 0.0
 
 
-Block = VideoBlock | ImageBlock | TextBlock | AudioBlock
+CaptionStyleName = Literal["plain", "boxed", "highlight"]
+MAX_CUES = 2000
+
+
+class CueModel(_Model):
+    """One inline caption: seconds from the captions block's start, and its text."""
+
+    start: Seconds
+    end: Annotated[float, Field(gt=0)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CueModel:
+        if self.end <= self.start:
+            raise ValueError("a cue's end must come after its start")
+        return self
+
+
+class CaptionsBlock(_Block):
+    """Burned-in captions, from exactly one of: inline `cues`, an SRT/WebVTT file (`source`), or the
+    speech of another block (`transcribe`: that block's index or `id`). Times are from this block's start."""
+
+    type: Literal["captions"]
+    cues: Annotated[list[CueModel], Field(max_length=MAX_CUES)] | None = None
+    source: Source | None = None
+    transcribe: int | str | None = None
+    style: CaptionStyleName = "boxed"
+    font: FontFamily = "sans"
+    font_size: Annotated[float, Field(ge=4, le=400)] = 56.0
+    color: str = "#FFFFFF"
+    highlight_color: str = "#FFD400"
+    background: str = "#000000A0"
+    position: Anchor = "bottom"
+    offset: Offset = Offset()
+    max_width: Annotated[float, Field(gt=0, le=1)] = 0.9
+    language: Annotated[str, Field(max_length=20)] | None = None  # a hint for the recognizer
+
+    @field_validator("color", "highlight_color", "background")
+    @classmethod
+    def _colors(cls, value: str) -> str:
+        return _checked_color(value)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> CaptionsBlock:
+        given = [name for name in ("cues", "source", "transcribe") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a captions block needs exactly one of cues, source (an SRT or VTT file) or transcribe")
+        return self
+
+    @property
+    def fade_in(self) -> float:
+        return 0.0
+
+    @property
+    def fade_out(self) -> float:
+        return 0.0
+
+
+class VoiceBlock(_Block):
+    """Speech synthesized from `text` and placed like an audio block. Without `duration` the block lasts
+    as long as the text takes to say (`reelforge.media.voice.estimate_seconds`); the speech is fitted
+    into the block either way, so the timeline is known before any speech exists."""
+
+    type: Literal["voice"]
+    duration: Annotated[float, Field(gt=0)] = 0.0  # 0: estimated from the text when parsed
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    voice: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_+\-.]+$")] = "en"
+    speed: Annotated[float, Field(ge=0.5, le=2)] = 1.0
+    volume: Volume = 1.0
+    fade_in: Seconds = 0.0
+    fade_out: Seconds = 0.0
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is blank")
+        return value
+
+
+Block = VideoBlock | ImageBlock | TextBlock | AudioBlock | CaptionsBlock | VoiceBlock
 MediaBlock = VideoBlock | ImageBlock | AudioBlock
 VisualBlock = VideoBlock | ImageBlock
-_MODELS: dict[str, type[Block]] = {"video": VideoBlock, "image": ImageBlock, "text": TextBlock, "audio": AudioBlock}
+_MODELS: dict[str, type[Block]] = {
+    "video": VideoBlock,
+    "image": ImageBlock,
+    "text": TextBlock,
+    "audio": AudioBlock,
+    "captions": CaptionsBlock,
+    "voice": VoiceBlock,
+}
 
 
 class Template(_Model):
@@ -306,6 +393,8 @@ def _parse_block(raw: Any, pointer: str) -> Block:
     kind = raw.get("type")
     if kind not in _MODELS:
         raise invalid(f"block type must be one of {', '.join(BLOCK_TYPES)}, got {kind!r}", f"{pointer}/type")
+    if kind == "voice" and "duration" not in raw and isinstance(raw.get("text"), str):
+        raw = {**raw, "duration": estimate_speech_seconds(raw["text"])}
     try:
         block = _MODELS[kind].model_validate(raw)
     except ValidationError as exc:
@@ -337,6 +426,14 @@ def _to_invalid(exc: ValidationError, pointer: str, kind: str) -> ReelforgeError
     return invalid(f"{kind} block: {where}{message}", field)
 
 
+def estimate_speech_seconds(text: str) -> float:
+    """How long `text` takes to say at an ordinary pace (2.6 words a second, CJK 5 characters a second):
+    the length of a voice block that gives none."""
+    words = len(text.split())
+    wide = sum(1 for char in text if "\u2e80" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af")
+    return round(max(0.5, max(0, words - (1 if wide else 0)) / 2.6 + wide / 5.0 + 0.3), 2)
+
+
 def check_timeline(template: Template, prefix: str = "/template", *, max_duration: float = MAX_DURATION) -> None:
     """Cross-block rules: the total length and where transitions can happen."""
     total = template_duration(template)
@@ -349,6 +446,24 @@ def check_timeline(template: Template, prefix: str = "/template", *, max_duratio
     for index, block in enumerate(template.blocks):
         if isinstance(block, VideoBlock | ImageBlock) and block.transition is not None:
             _check_transition(template, index, f"{prefix}/blocks/{index}/transition")
+        if isinstance(block, CaptionsBlock) and block.transcribe is not None:
+            transcribed_block(template, index, f"{prefix}/blocks/{index}/transcribe")
+
+
+def transcribed_block(template: Template, index: int, pointer: str = "") -> int:
+    """The index of the audio, video or voice block a captions block transcribes (by index or `id`)."""
+    block = template.blocks[index]
+    assert isinstance(block, CaptionsBlock)
+    target = block.transcribe
+    if isinstance(target, str):
+        found = [i for i, b in enumerate(template.blocks) if b.id == target]
+        if not found:
+            raise invalid(f"no block has the id {target!r}", pointer)
+        target = found[0]
+    assert isinstance(target, int)
+    if not 0 <= target < len(template.blocks) or template.blocks[target].type not in ("audio", "video", "voice"):
+        raise invalid("transcribe names an audio, video or voice block of this template (its index or id)", pointer)
+    return target
 
 
 def _check_transition(template: Template, index: int, pointer: str) -> None:
@@ -392,12 +507,15 @@ def template_duration(template: Template) -> float:
 
 
 def media_sources(template: Template, prefix: str = "/template") -> list[tuple[str, str, Source]]:
-    """(pointer to `source`, block type, source) for every media block, in order: what to fetch and price."""
-    return [
-        (f"{prefix}/blocks/{i}/source", block.type, block.source)
-        for i, block in enumerate(template.blocks)
-        if isinstance(block, VideoBlock | ImageBlock | AudioBlock)
-    ]
+    """(pointer to `source`, block type, source) for every block with a file, in order: what to fetch and
+    price. A captions block's subtitle file has the type `subtitles` (priced as nothing by default)."""
+    found: list[tuple[str, str, Source]] = []
+    for i, block in enumerate(template.blocks):
+        if isinstance(block, VideoBlock | ImageBlock | AudioBlock):
+            found.append((f"{prefix}/blocks/{i}/source", block.type, block.source))
+        elif isinstance(block, CaptionsBlock) and block.source is not None:
+            found.append((f"{prefix}/blocks/{i}/source", "subtitles", block.source))
+    return found
 
 
 def with_refs(template: Template, refs: Mapping[str, str], prefix: str = "/template") -> dict[str, Any]:

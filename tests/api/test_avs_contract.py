@@ -373,7 +373,14 @@ def test_openapi_declares_the_avs_bodies_and_errors(openapi: dict) -> None:
         assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/AvsJob")
     template = openapi["paths"]["/api/v1/videos/from-json"]["post"]["requestBody"]["content"]["application/json"]
     blocks = template["schema"]["properties"]["template"]["properties"]["blocks"]["items"]["anyOf"]
-    assert {b["properties"]["type"]["const"] for b in blocks} == {"video", "image", "text", "audio"}
+    assert {b["properties"]["type"]["const"] for b in blocks} == {
+        "video",
+        "image",
+        "text",
+        "audio",
+        "captions",
+        "voice",
+    }
     assert "fadeIn" in json.dumps(blocks) and "uploadName" in json.dumps(blocks)
 
     tokens = openapi["paths"]["/api/v1/tokens"]["post"]

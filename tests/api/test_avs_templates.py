@@ -183,3 +183,16 @@ def test_ten_personalised_videos_from_one_request(server: ServerProcess, tmp_pat
         sizes.add(len(video.read_bytes()))
     assert len(sizes) == 10  # ten different videos
     assert balance(server, key["id"])[0] == 50  # ten jobs, 5 credits each
+
+
+def test_an_uploaded_subtitle_file_feeds_a_captions_block(avs: Avs) -> None:
+    template = {
+        "version": "1",
+        "blocks": [{"type": "captions", "start": 0, "duration": 1, "source": {"uploadName": "lines.srt"}}],
+    }
+    srt = b"1\n00:00:00,000 --> 00:00:01,000\nhello\n"
+    response = avs.post("from-json", {"template": template}, files=[("lines.srt", srt)])
+    assert response.status_code == 202, response.text
+    assert avs.balance() == 95  # the render; a subtitle file costs nothing
+    task = avs.api.services.tasks.get(response.json()["jobId"])
+    assert task.request.template["blocks"][0]["source"]["ref"].startswith("stored:")  # type: ignore[index]

@@ -35,6 +35,7 @@ from reelforge.domain.template import (
     MAX_BLOCKS,
     MAX_DURATION,
     MAX_INPUT_BYTES,
+    CaptionsBlock,
     Template,
     TextBlock,
     check_timeline,
@@ -54,8 +55,11 @@ from reelforge.engines.compose.graph import CompiledGraph, compile_graph
 from reelforge.engines.compose.inputs import prepare_inputs
 from reelforge.engines.compose.output import OutputOptions, encoder_args, output_options
 from reelforge.engines.compose.runner import run_ffmpeg
+from reelforge.engines.compose.speech import api_key, caption_cues, synthesize_voices
 from reelforge.media.encode import fps_fraction, write_thumbnail
 from reelforge.media.fonts import font_env
+from reelforge.media.transcribe import TranscriptionBackend
+from reelforge.media.voice import SpeechBackend
 
 MIN_SIDE, MAX_SIDE = 16, 4096
 MIN_FPS, MAX_FPS = 1, 60
@@ -71,6 +75,16 @@ class ComposeSettings(EngineSettings):
     max_input_bytes: int = Field(MAX_INPUT_BYTES, ge=1)
     timeout: float = Field(3600.0, gt=0)
     threads: int = Field(0, ge=0)
+    voice_url: str | None = None
+    """An OpenAI-compatible server for voice blocks (`/v1/audio/speech`); unset: espeak-ng, offline."""
+    voice_model: str = "tts-1"
+    voice_api_key_env: str | None = None
+    """The environment variable holding the speech server's API key (the key itself is never in a file)."""
+    transcribe_url: str | None = None
+    """An OpenAI-compatible server for `transcribe` captions (`/v1/audio/transcriptions`, e.g. a whisper
+    server); unset: PocketSphinx, offline, English."""
+    transcribe_model: str = "whisper-1"
+    transcribe_api_key_env: str | None = None
     fonts: dict[str, str] = Field(default_factory=dict)
     """Family -> a font file tried first for that family (the Noto stack still falls back; see `fonts.py`)."""
 
@@ -83,8 +97,8 @@ class ComposeEngine:
     capabilities = EngineCapabilities(
         kinds=frozenset({Kind.COMPOSE}),
         description=(
-            "AVS Template JSON v1 (video, image, text and audio blocks on one timeline; fit, position, "
-            "opacity, fades, transitions, Ken Burns, text style, volume) rendered to H.264 + AAC MP4 by "
+            "AVS Template JSON v1 (video, image, text, audio, captions and voice blocks on one timeline; fit, "
+            "position, opacity, fades, transitions, Ken Burns, text style, volume) rendered to H.264 + AAC MP4 by "
             "one ffmpeg filter graph."
         ),
         who="the compose engine",
@@ -151,6 +165,8 @@ class ComposeEngine:
         try:
             ctx.phase("preparing_assets")
             media = prepare_inputs(template, ctx, scratch, max_input_bytes=self.max_input_bytes)
+            media.update(synthesize_voices(template, ctx, scratch, self._speech()))
+            cues = caption_cues(template, ctx, media, scratch, self._transcriber())
             graph = compile_graph(
                 template,
                 media,
@@ -160,6 +176,7 @@ class ComposeEngine:
                 font_for=self._font,
                 window=(options.start, options.length),
                 gif=options.format == "gif",
+                cues=cues,
             )
             for name, text in graph.files.items():
                 (scratch / name).write_text(text, "utf-8")
@@ -212,12 +229,29 @@ class ComposeEngine:
         return text_font(block.font, block.bold, block.italic, self.fonts)
 
     def _env(self, template: Template) -> dict[str, str] | None:
-        """ffmpeg's environment: with the font stack's fonts.conf when the template draws text."""
+        """ffmpeg's environment: with the font stack's fonts.conf when the template draws text or captions."""
         texts = [block for block in template.blocks if isinstance(block, TextBlock)]
-        if not texts:
+        captions = [block for block in template.blocks if isinstance(block, CaptionsBlock)]
+        if not texts and not captions:
             return None
         extra = {font.extra_dir for font in map(self._font, texts) if font.extra_dir is not None}
+        extra |= {
+            font.extra_dir
+            for font in (text_font(block.font, extra=self.fonts) for block in captions)
+            if font.extra_dir is not None
+        }
         return font_env(sorted(extra))
+
+    def _speech(self) -> SpeechBackend:
+        return SpeechBackend(
+            self.settings.voice_url, self.settings.voice_model, api_key(self.settings.voice_api_key_env)
+        )
+
+    def _transcriber(self) -> TranscriptionBackend:
+        settings = self.settings
+        return TranscriptionBackend(
+            settings.transcribe_url, settings.transcribe_model, api_key(settings.transcribe_api_key_env)
+        )
 
 
 def grab_thumbnail(video: Path, target: Path, at: float, max_side: int = 640) -> Path:

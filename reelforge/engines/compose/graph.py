@@ -30,24 +30,27 @@ output has exactly N frames and layers change on the frame nearest their `start`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from reelforge.domain.template import (
     ANCHORS,
     AudioBlock,
+    CaptionsBlock,
     ImageBlock,
     Template,
     TextBlock,
     VideoBlock,
+    VoiceBlock,
     parse_color,
     template_duration,
 )
 from reelforge.engines.compose.fonts import TextFont, wrap_text
 from reelforge.engines.compose.inputs import MediaInfo
 from reelforge.engines.compose.layout import Placement, even, place, visible_part
-from reelforge.media import ass
+from reelforge.media import ass, captions
+from reelforge.media.captions import Cue
 from reelforge.media.encode import fps_fraction
 from reelforge.media.fonts import ass_size, runs
 from reelforge.media.text import measurer
@@ -128,11 +131,13 @@ def compile_graph(
     font_for: FontFor,
     window: tuple[float, float | None] = (0.0, None),
     gif: bool = False,
+    cues: Mapping[int, Sequence[Cue]] | None = None,
 ) -> CompiledGraph:
     """The ffmpeg inputs and filter_complex script that render `template` at `width` x `height`, `fps`;
     `window` (start, length or None) delivers only that part; `gif` ends in a palette instead of sound."""
     compiler = _Compiler(template, media, width, height, fps_fraction(fps), font_for)
     compiler.gif = gif
+    compiler.cues = dict(cues or {})
     first = min(compiler.total - 1, compiler.frame(window[0]))
     last = compiler.total if window[1] is None else min(compiler.total, compiler.frame(window[0] + window[1]))
     compiler.window = (first, max(1, last - first))
@@ -163,6 +168,7 @@ class _Compiler:
         self.matrix = output_matrix(template, media)
         self.window = (0, self.total)  # (first frame, frame count) delivered
         self.gif = False
+        self.cues: dict[int, Sequence[Cue]] = {}  # captions block index -> its cues
 
     # ------------------------------------------------------------ basics
 
@@ -234,6 +240,10 @@ class _Compiler:
                 current = current or self.canvas()
                 current = self.text(current, indices[0])
                 continue
+            if kind == "captions":
+                current = current or self.canvas()
+                current = self.captions(current, indices[0])
+                continue
             layer = self.visual_layer(indices)
             full = (
                 layer.placement.covers(self.width, self.height)
@@ -255,6 +265,8 @@ class _Compiler:
         for index, block in enumerate(self.template.blocks):
             if isinstance(block, TextBlock):
                 order.append(("text", [index]))
+            elif isinstance(block, CaptionsBlock):
+                order.append(("captions", [index]))
             elif isinstance(block, VideoBlock | ImageBlock):
                 if block.transition is not None and last_visual is not None:
                     last_visual.append(index)
@@ -490,6 +502,54 @@ class _Compiler:
         self.lines.append(f"[{below}]ass=filename={escape(name)}:shaping=complex[{out}]")
         return out
 
+    def captions(self, below: str, index: int) -> str:
+        """A captions block: its cues as libass events (plain, boxed or active-word highlight)."""
+        block = self.template.blocks[index]
+        assert isinstance(block, CaptionsBlock)
+        unit = min(self.width, self.height) / REFERENCE_SIDE
+        size = max(4, round(block.font_size * unit))
+        boxed = block.style == "boxed"
+        padding = round(0.25 * size) if boxed else 0
+        outline = 0 if boxed else max(1, round(size / 16))
+        font = self.font_for(TextBlock(type="text", start=0, duration=1, text="x", font=block.font))
+        measure = measurer(font.faces, size)
+        room = max(size, block.max_width * self.width - 2 * (padding + outline))
+        margin = round(TEXT_MARGIN * min(self.width, self.height)) + padding + outline
+        anchor_x, anchor_y = ANCHORS[block.position]
+        style = ass.Style(
+            font=font.family,
+            size=ass_size(font.head, size),
+            primary=ass.colour(parse_color(block.color)),
+            outline_colour=ass.colour(parse_color(block.background if boxed else "#000000")),
+            back="&HFF000000",
+            border_style=3 if boxed else 1,
+            outline=padding if boxed else outline,
+            alignment=ass.alignment(anchor_x, anchor_y),
+        )
+        caption_style = captions.CaptionStyle(
+            block.style,
+            style,
+            ass.colour(parse_color(block.highlight_color)),
+            margin + (self.width - 2 * margin) * anchor_x + block.offset.x * self.width,
+            margin + (self.height - 2 * margin) * anchor_y + block.offset.y * self.height,
+        )
+        half = float(Fraction(1, 2) / self.rate)
+        wrapped = [
+            captions.Cue(c.start, c.end, wrap_text(c.text, measure, room), c.words) for c in self.cues.get(index, [])
+        ]
+        events = captions.events(
+            wrapped,
+            caption_style,
+            offset=block.start - half,
+            until=block.end - half,
+            line=lambda text: self.sized_runs(text, font, size),
+        )
+        name = f"captions{index}.ass"
+        self.files[name] = ass.script(self.width, self.height, [style], events)
+        out = self.label("v")
+        self.lines.append(f"[{below}]ass=filename={escape(name)}:shaping=complex[{out}]")
+        return out
+
     @staticmethod
     def sized_runs(line: str, font: TextFont, size: int) -> str:
         """One line as ASS text, each run in another face of the stack given its own `\\fs`.
@@ -526,7 +586,13 @@ class _Compiler:
     def sound(self, index: int) -> str | None:
         """One block's sound, trimmed, faded and delayed to its start; None when it has none."""
         block = self.template.blocks[index]
-        if isinstance(block, AudioBlock):
+        tempo: list[str] = []
+        if isinstance(block, VoiceBlock):  # speech longer than its block is sped up to fit (at most 2x)
+            k = self.add_input(self.media[index], [])
+            spoken = self.media[index].duration or 0.0
+            if spoken > block.duration * 1.01:
+                tempo = [f"atempo={num(min(2.0, spoken / block.duration))}"]
+        elif isinstance(block, AudioBlock):
             options = ["-stream_loop", "-1"] if block.loop else []
             if block.trim:
                 options += ["-ss", num(block.trim)]
@@ -542,6 +608,7 @@ class _Compiler:
         steps = [
             f"[{k}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0",
             "aformat=sample_fmts=fltp:channel_layouts=stereo",
+            *tempo,
             f"atrim=end_sample={count}",
         ]
         if block.volume != 1:

@@ -38,7 +38,12 @@ class Upload:
 
 
 def media_type_of(name: str, content_type: str | None) -> str | None:
-    """`video`, `image` or `audio` from the declared content type, else from the file name."""
+    """`video`, `image` or `audio` from the declared content type, else from the file name; `subtitles` for an
+    SRT or WebVTT file (a captions block's `source`, priced as nothing unless the model says otherwise)."""
+    if name.lower().endswith((".srt", ".vtt")) or (content_type or "").lower().startswith(
+        ("text/vtt", "application/x-subrip")
+    ):
+        return "subtitles"
     for candidate in (content_type or "", mimetypes.guess_type(name)[0] or ""):
         major = candidate.split("/")[0].lower()
         if major in ("video", "image", "audio"):

@@ -94,7 +94,7 @@ async def read_body(request: Request) -> AsyncIterator[CreateBody]:
                 raise invalid(f"two files are named {name!r}; upload names must be unique", pointer)
             kind = media_type_of(name, part.content_type)
             if kind is None:
-                raise invalid(f"{name}: only video, image and audio files are accepted", pointer)
+                raise invalid(f"{name}: only video, image, audio and subtitle (.srt, .vtt) files are accepted", pointer)
             names.add(name)
             body.parts.append((name, kind, part))
         yield body
