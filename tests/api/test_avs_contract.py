@@ -170,7 +170,7 @@ def test_multipart_without_a_request_field_and_bad_bodies(avs: Avs) -> None:
 @pytest.mark.parametrize(
     ("files", "field", "message"),
     [
-        ([("red.mp4", CLIP), ("notes.txt", b"hello")], "files/1", "only video, image and audio files"),
+        ([("red.mp4", CLIP), ("notes.txt", b"hello")], "files/1", "only video, image, audio and subtitle"),
         ([("red.mp4", CLIP), ("red.mp4", CLIP)], "files/1", "upload names must be unique"),
         ([("red.mp4", b"")], "files/0", "red.mp4 is empty"),
     ],
