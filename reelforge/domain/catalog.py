@@ -48,9 +48,16 @@ class ModelSpec(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def price(self, request: GenerationRequest) -> int:
-        """Credits for `request`: whole seconds of output times the rate, plus the flat and per-asset prices."""
+        """Credits for `request`: seconds of output times the rate, rounded up to a whole credit, plus the
+        flat and per-asset prices.
+
+        Rounded up, never down: a 0.5 s video costs 1 credit at 1 credit/s, not 0, and 121 frames at 24 fps
+        (5.04 s) cost 6. Every dialect prices through here, so they all agree. The product is rounded to
+        micro-credits first, so float noise (4.000000001 s) does not cost a whole credit more.
+        """
         per_asset = sum(self.credits_per_asset.get(asset.type, 0) for asset in request.assets)
-        return math.ceil(round(request.duration) * self.credits_per_second) + self.credits_per_job + per_asset
+        seconds = math.ceil(round(request.duration * self.credits_per_second, 6))
+        return seconds + self.credits_per_job + per_asset
 
 
 class Catalog(BaseModel):

@@ -235,8 +235,11 @@ def scene_request(
     if spec.kind == Kind.IMAGE_TO_VIDEO:
         if not images:
             raise invalid("image-to-video needs an imageInput (URL or data URI)", "/imageInput")
-        source = accept_image(images[0], "/imageInput/0")
-        return GenerationRequest(kind=spec.kind, images=[ImageInput(source=source)], **common)
+        # Every image is used, never silently dropped: two or more make a multi-image video (each image an
+        # equal share, as `/v1/videos` does); an engine without multi_image refuses it with a 400 that says so.
+        sources = [accept_image(image, f"/imageInput/{index}") for index, image in enumerate(images)]
+        kind = spec.kind if len(sources) == 1 else Kind.MULTI_IMAGE
+        return GenerationRequest(kind=kind, images=[ImageInput(source=s) for s in sources], **common)
     return GenerationRequest(kind=Kind.TEXT_TO_VIDEO, **common)
 
 

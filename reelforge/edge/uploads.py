@@ -10,18 +10,16 @@ the new task does not reference. Dialects never delete uploads themselves.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import secrets
 from dataclasses import dataclass
-
-from PIL import Image, UnidentifiedImageError
 
 from reelforge.config import Settings
 from reelforge.domain.errors import ReelforgeError, invalid
 from reelforge.domain.request import STORED_PREFIX
 from reelforge.domain.task import Task
 from reelforge.media.fetch import check_url, decode_data_uri, is_data_uri
+from reelforge.media.images import check_image
 from reelforge.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -126,14 +124,16 @@ def storage_name(name: str) -> str:
 
 
 def image_size(data: bytes, field: str, what: str = "the data URI") -> tuple[int, int]:
-    """The size of an image's bytes, or a 400 naming `field` when they are not a readable image."""
+    """The size of an image's bytes, or a 400 naming `field` when a worker could not use them.
+
+    The worker's own rules (`media.images.check_image`: empty, not an image, truncated, over the pixel
+    limit), applied before anything is stored or charged, so a bad image never becomes a failed task.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            size = image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise invalid(f"{field}: {what} does not hold a readable image", field) from None
-    return size
+        return check_image(data)
+    except ReelforgeError as exc:
+        reason = exc.message.replace("the input image ", "it ", 1).replace("the input ", "it ", 1)
+        raise invalid(f"{field}: {what} does not hold a readable image: {reason}", field) from None
 
 
 def elide_data_uri(value: object) -> object:

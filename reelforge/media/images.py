@@ -37,6 +37,29 @@ def load_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     EXIF orientation is applied (phone photos are stored sideways with a rotate tag); an alpha channel
     is composited over black, the colour of letterboxing; an animation yields its first frame.
     """
+    image = _decode(data, max_pixels, transpose=True)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def check_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """The size of image bytes the workers will accept, or the `INVALID_PAYLOAD` a worker would fail with.
+
+    The API calls this at submit, before any credit is taken: the same rules as `load_image` (empty,
+    not an image, truncated, over `max_pixels`), by decoding the pixels once.
+    """
+    image = _decode(data, max_pixels)
+    try:
+        return image.size
+    finally:
+        image.close()
+
+
+def _decode(data: bytes, max_pixels: int, *, transpose: bool = False) -> Image.Image:
+    """Open and fully decode `data`, refusing bombs from the header, before any pixel is decoded."""
     if not data:
         raise ReelforgeError(ErrorCode.INVALID_PAYLOAD, "the input image is empty (0 bytes)")
     try:
@@ -51,21 +74,27 @@ def load_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
                     f"the limit is {max_pixels / 1e6:.0f} megapixels, so downscale it first",
                 )
             image.load()
-            image = ImageOps.exif_transpose(image)  # type: ignore[assignment]
+            if transpose:
+                image = ImageOps.exif_transpose(image)  # type: ignore[assignment]
     except ReelforgeError:
         raise
-    except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as exc:
+    except UnidentifiedImageError:
+        raise ReelforgeError(
+            ErrorCode.INVALID_PAYLOAD, "the input is not an image Pillow can read; send a PNG, JPEG, WebP or GIF file"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ReelforgeError(
+            ErrorCode.INVALID_PAYLOAD,
+            f"the input image is too large to decode (a decompression bomb?); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels",
+        ) from None
+    except _DECODE_ERRORS as exc:
         raise ReelforgeError(
             ErrorCode.INVALID_PAYLOAD,
             f"the input could not be decoded as an image ({type(exc).__name__}: {exc}); "
             "send a PNG, JPEG, WebP or GIF file",
         ) from None
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    return image
 
 
 def cover_fit(

@@ -303,7 +303,12 @@ class TaskService:
         """
         with self.db.write() as conn:
             task = self.lifecycle.lock(conn, task_id)
-            if task is None or task.key_id != key_id:
+            if (
+                task is None
+                or task.key_id != key_id
+                # a deleted task is gone from every API: 404, as every read of it answers
+                or conn.execute(select(tasks.c.deleted_at).where(tasks.c.id == task_id)).scalar() is not None
+            ):
                 raise ReelforgeError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id!r} not found")
             if task.status == TaskStatus.QUEUED:
                 jobs.finish(conn, task_id)

@@ -300,3 +300,15 @@ def test_openapi_declares_the_action_bodies_and_errors(api: InProcessApp) -> Non
     generate = schema_of(openapi["paths"]["/api/actions/ai.video.generate"]["post"]["requestBody"]["content"])
     assert "timeoutMs" in generate["properties"]  # accepted on every action (the Modkie CLI sends it)
     assert "/api/actions/{name}/schema" in openapi["paths"]
+
+
+def test_image_to_video_with_several_images_uses_every_one(account: Account) -> None:
+    """Extra images were dropped silently; now two or more make a multi-image video (none is lost)."""
+    second = data_uri(png_bytes(64, 48, seed=2))
+    response = account.act(
+        "ai.video.generate", {"prompt": "x", "scene": "image-to-video", "imageInput": [IMAGE, second]}
+    )
+    assert response.status_code == 200, response.text
+    task = account.api.services.tasks.get(response.json()["taskId"])
+    assert task.request.kind == "multi_image" and len(task.request.images) == 2
+    assert len(account.api.uploads()) == 2

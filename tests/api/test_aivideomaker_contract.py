@@ -100,7 +100,8 @@ def image() -> str:
             "i2v",
             {"image": "data:image/png;base64,aGVsbG8=", "duration": "5"},
             "/image",
-            "/image: the data URI does not hold a readable image",
+            "/image: the data URI does not hold a readable image: it is not an image Pillow can read; "
+            "send a PNG, JPEG, WebP or GIF file",
         ),
         ("i2v", {"image": image(), "duration": "5", "prompt": 3}, "/prompt", "prompt must be a string or null"),
         (

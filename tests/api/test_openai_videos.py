@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import av
 import httpx
+import numpy as np
 import openai
 import pytest
+from PIL import Image
 
 from reelforge.media.probe import probe
 from tests.conftest import ServerProcess
-from tests.helpers import LocalHTTPServer, balance, eventually, new_key, png_bytes
+from tests.helpers import LocalHTTPServer, balance, data_uri, eventually, new_key, png_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora as retiring
 MODEL = "agnes-video-v2.0"
@@ -174,7 +178,7 @@ def test_queue_bound_answers_503_and_delete_refunds_a_queued_video(start_server)
     second = agnes(busy, key["key"], {"model": MODEL, "prompt": "two", "num_frames": 121})
     assert second.status_code == 503 and second.json()["error"]["code"] == "QUEUE_FULL"
     assert int(second.headers["Retry-After"]) > 0
-    assert balance(busy, key["id"])[0] == 15  # only the first was charged
+    assert balance(busy, key["id"])[0] == 14  # only the first was charged: 121 frames at 24 fps, 5.04 s -> 6
     deleted = httpx.delete(
         f"{busy.url}/v1/videos/{first.json()['id']}", headers={"Authorization": f"Bearer {key['key']}"}
     )
@@ -201,3 +205,69 @@ def test_idempotent_create_through_the_sdk(start_server) -> None:
     with pytest.raises(openai.ConflictError):
         client.videos.create(**{**kwargs, "prompt": "twice"})
     assert len(list((idle.data_dir / "artifacts" / "uploads").iterdir())) == 1
+
+
+def solid_png(rgb: tuple[int, int, int], width: int = 320, height: int = 180) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+RED, GREEN, BLUE = (220, 30, 30), (30, 200, 40), (30, 40, 220)
+
+
+def centre_colour(frame: np.ndarray) -> np.ndarray:
+    """Mean RGB of the frame's centre (away from any caption at the bottom)."""
+    h, w = frame.shape[:2]
+    return frame[h // 4 : h // 2, w // 3 : 2 * w // 3].reshape(-1, 3).mean(axis=0)
+
+
+def assert_near(frame: np.ndarray, rgb: tuple[int, int, int], what: str) -> None:
+    seen = centre_colour(frame)
+    assert np.abs(seen - np.array(rgb)).max() <= 40, (what, seen.round(), rgb)
+
+
+def decoded_frames(client: openai.OpenAI, video_id: str, path: Path) -> list[np.ndarray]:
+    client.videos.download_content(video_id).write_to_file(path)
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def test_sdk_multipart_extra_body_images_and_keyframes_are_the_frames_of_the_video(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The SDK sends `videos.create` as multipart: `extra_body` images arrive as `image[]`,
+    `extra_body[image][]` and `extra_body[mode]` fields. Each must make the video its JSON form makes."""
+    key = new_key(server, credits=100)
+    client = sdk(server, key["key"])
+    red, green, blue = (data_uri(solid_png(c)) for c in (RED, GREEN, BLUE))
+    keyframes = client.videos.create(
+        model=MODEL,
+        prompt="from red to blue",
+        size="1280x720",
+        extra_body={"extra_body": {"image": [red, blue], "mode": "keyframes"}, "num_frames": 33, "frame_rate": 16},
+    )
+    multi = client.videos.create(
+        model=MODEL, prompt="a tour", extra_body={"image": [red, green, blue], "num_frames": 49, "frame_rate": 24}
+    )
+    nested = client.videos.create(
+        model=MODEL, prompt="two stills", extra_body={"extra_body": {"image": [green, blue]}, "num_frames": 25}
+    )
+    done = {v.id: client.videos.poll(v.id, poll_interval_ms=100) for v in (keyframes, multi, nested)}
+    assert all(v.status == "completed" for v in done.values()), done
+    assert done[keyframes.id].size == "1280x720" and done[keyframes.id].seconds == "2.06"
+
+    frames = decoded_frames(client, keyframes.id, tmp_path / "keyframes.mp4")
+    assert len(frames) == 33
+    assert_near(frames[0], RED, "first keyframe")
+    assert_near(frames[-1], BLUE, "last keyframe")
+
+    frames = decoded_frames(client, multi.id, tmp_path / "multi.mp4")
+    assert len(frames) == 49
+    assert_near(frames[2], RED, "first image")
+    assert_near(frames[24], GREEN, "second image")
+    assert_near(frames[-3], BLUE, "third image")
+
+    frames = decoded_frames(client, nested.id, tmp_path / "nested.mp4")
+    assert_near(frames[1], GREEN, "first of extra_body[image][]")
+    assert_near(frames[-2], BLUE, "second of extra_body[image][]")

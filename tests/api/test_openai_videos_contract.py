@@ -6,11 +6,13 @@ End-to-end behaviour (the `openai` SDK, real MP4s) stays in `test_openai_videos.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
+from PIL import Image
 
 from reelforge.api.dialects.openai_videos.protocol import CreateVideo
 from reelforge.api.dialects.openai_videos.sizes import standardize, table
@@ -337,3 +339,143 @@ def test_openapi_declares_both_create_bodies_the_remix_body_errors_and_answers(a
     assert listing["$ref"].endswith("/OpenAIVideoList")
     deleted = spec["paths"]["/v1/videos/{video_id}"]["delete"]["responses"]["200"]["content"]["application/json"]
     assert deleted["schema"]["$ref"].endswith("/OpenAIVideoDeleted")
+
+
+# ----------------------------------------------------- multipart bracket fields
+
+
+def _multipart(api: InProcessApp, secret: str, fields: list[tuple[str, str]]):
+    # a file part forces multipart, as the SDK does; it is one more image, the same in both forms
+    files = [("input_reference", ("ref.png", PNG, "image/png"))]
+    data: dict[str, list[str]] = {}
+    for name, value in fields:  # repeated names, in order
+        data.setdefault(name, []).append(value)
+    return api.client.post("/v1/videos", data=data, files=files, headers=auth(secret))
+
+
+@pytest.mark.parametrize(
+    ("fields", "json_body"),
+    [
+        (
+            [("image[]", "https://example.com/a.png"), ("image[]", "https://example.com/b.png")],
+            {"image": ["https://example.com/a.png", "https://example.com/b.png"]},
+        ),
+        (
+            [("extra_body[image][]", "https://example.com/a.png"), ("extra_body[mode]", "keyframes")],
+            {"extra_body": {"image": ["https://example.com/a.png"], "mode": "keyframes"}},
+        ),
+        (
+            [
+                ("extra_body[image][0]", "https://example.com/a.png"),
+                ("extra_body[image][1]", "https://example.com/b.png"),
+            ],
+            {"extra_body": {"image": ["https://example.com/a.png", "https://example.com/b.png"]}},
+        ),
+    ],
+)
+def test_multipart_bracket_fields_make_the_video_their_json_form_makes(
+    api: InProcessApp, fields: list, json_body: dict
+) -> None:
+    secret = api.new_key(100)
+    common = [("model", MODEL), ("prompt", "p"), ("num_frames", "33"), ("frame_rate", "16")]
+    sent = _multipart(api, secret, common + fields)
+    assert sent.status_code == 200, sent.text
+    twin = create_json(
+        api,
+        secret,
+        {
+            "prompt": "p",
+            "num_frames": 33,
+            "frame_rate": 16,
+            **json_body,
+            "image": [*json_body.get("image", []), data_uri(PNG)],
+        },
+    )
+    assert twin.status_code == 200, twin.text
+    multipart_task, json_task = (api.services.tasks.get(r.json()["id"]) for r in (sent, twin))
+    assert multipart_task.request.kind == json_task.request.kind != "text_to_video"
+    assert [i.frame for i in multipart_task.request.images] == [i.frame for i in json_task.request.images]
+    remote = [i.source for i in multipart_task.request.images if i.source.startswith("https:")]
+    assert remote == [i.source for i in json_task.request.images if i.source.startswith("https:")]
+    assert api.balance(secret) == 100 - 3 - 3  # 2.06 s each, rounded up
+
+
+def test_a_malformed_bracket_name_is_400_and_charges_nothing(api: InProcessApp) -> None:
+    secret = api.new_key(10)
+    error = error_of(_multipart(api, secret, [("prompt", "p"), ("extra_body[image", "x")]), 400)
+    assert error["param"] == "/extra_body[image" and "not well formed" in error["message"]
+    assert api.uploads() == [] and api.balance(secret) == 10
+
+
+# ------------------------------------------------------ images checked at submit
+
+
+def _png(width: int, height: int, mode: str = "L") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+BAD_IMAGES = {
+    "zero bytes": (b"", "empty"),
+    "truncated": (PNG[: len(PNG) // 2], "truncated"),
+    "text as png": (b"this is text, not a picture", "Pillow can read"),
+    "decompression bomb": (_png(30000, 30000), "too large to decode"),
+    "over the worker's pixel limit": (_png(8000, 8000), "64 megapixels); the limit is 50 megapixels"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_IMAGES))
+@pytest.mark.parametrize("transport", ["multipart input_reference", "data URI"])
+def test_an_image_a_worker_cannot_use_is_400_at_submit_before_any_credit(
+    api: InProcessApp, case: str, transport: str
+) -> None:
+    data, words = BAD_IMAGES[case]
+    secret = api.new_key(10)
+    if transport == "data URI":
+        response = create_json(api, secret, {"prompt": "x", "seconds": 2, "image": data_uri(data)})
+        param = "/image"
+    else:
+        response = create_multipart(api, secret, {"prompt": "x", "seconds": "2"}, image=data)
+        param = "/input_reference"
+    error = error_of(response, 400)
+    assert error["param"] == param and words in error["message"] and "readable image" in error["message"], error
+    assert api.uploads() == [] and api.balance(secret) == 10 and api.executor.dispatched == []
+
+
+# ------------------------------------------------------------ prompt limits
+
+
+def test_prompts_over_4000_characters_are_refused_on_create_and_remix(api: InProcessApp) -> None:
+    secret = api.new_key(20)
+    error = error_of(create_json(api, secret, {"prompt": "x" * 4001, "seconds": 1}), 400)
+    assert error["param"] == "/prompt" and "at most 4000" in error["message"]
+    error = error_of(create_json(api, secret, {"prompt": "x", "negative_prompt": "n" * 4001, "seconds": 1}), 400)
+    assert error["param"] == "/negative_prompt"
+    video = create_json(api, secret, {"prompt": "x" * 4000, "seconds": 1})
+    assert video.status_code == 200, video.text
+    remix = api.client.post(f"/v1/videos/{video.json()['id']}/remix", json={"prompt": "y" * 4001}, headers=auth(secret))
+    assert error_of(remix, 400)["param"] == "/prompt"
+    assert api.balance(secret) == 19
+
+
+# ------------------------------------------------------------ credits and cancel
+
+
+@pytest.mark.parametrize(
+    ("frames", "rate", "cost"), [(9, 24, 1), (17, 24, 1), (121, 24, 6), (97, 24, 5), (33, 16, 3), (49, 24, 3)]
+)
+def test_fractional_seconds_cost_whole_credits_rounded_up(api: InProcessApp, frames: int, rate: int, cost: int) -> None:
+    secret = api.new_key(10)
+    response = create_json(api, secret, {"prompt": "x", "num_frames": frames, "frame_rate": rate})
+    assert response.status_code == 200, response.text
+    assert api.balance(secret) == 10 - cost
+
+
+def test_cancel_of_a_deleted_video_is_404(api: InProcessApp) -> None:
+    secret = api.new_key(10)
+    video = create_json(api, secret, {"prompt": "x", "seconds": 1}).json()
+    assert api.client.delete(f"/v1/videos/{video['id']}", headers=auth(secret)).status_code == 200
+    cancel = api.client.put(f"/api/v1/tasks/{video['id']}/cancel", headers={"key": secret})
+    assert cancel.status_code == 404, cancel.text
+    assert cancel.json()["code"] == "TASK_NOT_FOUND"

@@ -25,6 +25,9 @@ DEFAULT_FRAMES, DEFAULT_FRAME_RATE = 121, 24
 MAX_FRAMES = 441
 MAX_SECONDS = 60
 MODES = ("ti2vid", "keyframes")
+MAX_PROMPT_CHARS = 4000
+"""Prompts (and negative prompts) longer than this are refused; the same limit as AVS' `prompt`. OpenAI
+publishes none; without one a megabyte prompt was stored and echoed in every list."""
 
 _IMAGES_SCHEMA = {
     "anyOf": [
@@ -90,6 +93,12 @@ def _check_mode(value: Any) -> Any:
     return value
 
 
+def _limited(name: str, text: str) -> str:
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidValue(f"{name} is {len(text)} characters; at most {MAX_PROMPT_CHARS} are accepted")
+    return text
+
+
 def _require_prompt(schema: dict[str, Any]) -> None:
     """`prompt` is required by the contract; it is validated (with the contract's message) rather than
     declared required, so that a missing prompt reads "prompt is required: describe the video"."""
@@ -102,7 +111,9 @@ class CreateVideo(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra=_require_prompt)
 
     # Field order is the order of checks: the first bad field is the one an error names.
-    prompt: str = Field(None, validate_default=True, description="What the video shows")  # type: ignore[assignment]
+    prompt: str = Field(  # type: ignore[assignment]
+        None, validate_default=True, description=f"What the video shows, at most {MAX_PROMPT_CHARS} characters"
+    )
     model: str | None = Field(None, description="A catalog model; default agnes-video-v2.0")
     frame_rate: float | None = Field(None, ge=1, le=60, description=f"Agnes: fps, 1-60 (default {DEFAULT_FRAME_RATE})")
     num_frames: int | None = Field(
@@ -130,7 +141,7 @@ class CreateVideo(BaseModel):
     def _prompt(cls, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise InvalidValue("prompt is required: describe the video")
-        return value.strip()
+        return _limited("prompt", value.strip())
 
     @field_validator("model", mode="before")
     @classmethod
@@ -236,7 +247,7 @@ class CreateVideo(BaseModel):
     def _negative(cls, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise InvalidValue("negative_prompt must be a string")
-        return value
+        return None if value is None else _limited("negative_prompt", value)
 
     # ------------------------------------------------------------ derived values
 
@@ -279,14 +290,16 @@ class RemixVideo(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra=_require_prompt)
 
-    prompt: str = Field(None, validate_default=True, description="The new prompt")  # type: ignore[assignment]
+    prompt: str = Field(  # type: ignore[assignment]
+        None, validate_default=True, description=f"The new prompt, at most {MAX_PROMPT_CHARS} characters"
+    )
 
     @field_validator("prompt", mode="before")
     @classmethod
     def _prompt(cls, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise InvalidValue("prompt is required: describe the remix")
-        return value.strip()
+        return _limited("prompt", value.strip())
 
 
 # ------------------------------------------------------------------ responses

@@ -37,6 +37,7 @@ from reelforge.api.dialects.openai_videos.translate import (
     create_submission,
     remix_submission,
 )
+from reelforge.api.forms import decode_fields
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses, inline_schema
@@ -52,7 +53,7 @@ from reelforge.services import Services
 from reelforge.tasks.service import Submission
 
 MAX_LIST = 100
-JSON_FIELDS = ("image", "extra_body", "input_reference")
+JSON_FIELDS = ("image", "extra_body", "input_reference", "characters")
 """Multipart text fields that may hold JSON (a list of image URLs, an object)."""
 
 
@@ -113,40 +114,40 @@ async def _json_object(request: Request, not_json: str, not_object: str | None) 
 
 
 async def _read_create(request: Request, max_bytes: int) -> tuple[dict[str, Any], InputFile | None]:
-    """(fields, the `input_reference` file if one was sent) of a create, from JSON or multipart."""
+    """(fields, the `input_reference` file if one was sent) of a create, from JSON or multipart.
+
+    Multipart text fields are decoded by their bracket names (`image[]`, `extra_body[image][]`,
+    `extra_body[mode]`, `characters[][id]`: `api/forms.py`) into the JSON object they stand for, so both
+    transports are validated by the same model with the same pointers.
+    """
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         not_json = "the request body must be JSON or multipart/form-data"
         return await _json_object(request, not_json, "the request body must be a JSON object"), None
     form = await request.form(max_files=1)
     try:
-        payload: dict[str, Any] = {}
+        fields: list[tuple[str, Any]] = []
         upload = None
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name != "input_reference":
                     raise invalid(f"unexpected file field {name!r}; send the image as input_reference", f"/{name}")
-                kind = (value.content_type or "").lower()
-                if kind not in UPLOAD_TYPES:
-                    raise invalid("input_reference must be a PNG, JPEG or WebP image", "/input_reference")
-                data = await value.read()
-                if len(data) > max_bytes:
-                    raise invalid("input_reference is larger than the upload limit", "/input_reference")
-                upload = InputFile(data, UPLOAD_TYPES[kind], digest(data))
-            elif name == "image" and "image" in payload:  # image=a&image=b: a list
-                first = payload["image"] if isinstance(payload["image"], list) else [payload["image"]]
-                payload["image"] = [*first, value]
+                upload = await _input_file(value, max_bytes)
             else:
-                payload[name] = _maybe_json(value) if name in JSON_FIELDS else value
-        return payload, upload
+                fields.append((name, value))
+        return decode_fields(fields, JSON_FIELDS), upload
     finally:
         await form.close()
 
 
-def _maybe_json(value: str) -> Any:
-    try:
-        return jsontext.loads(value) if value[:1] in "[{" else value
-    except ValueError:
-        return value
+async def _input_file(part: UploadFile, max_bytes: int) -> InputFile:
+    """The `input_reference` file part, read and typed; its pixels are checked in `build`, before storing."""
+    kind = (part.content_type or "").lower()
+    if kind not in UPLOAD_TYPES:
+        raise invalid("input_reference must be a PNG, JPEG or WebP image", "/input_reference")
+    data = await part.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise invalid("input_reference is larger than the upload limit", "/input_reference")
+    return InputFile(data, UPLOAD_TYPES[kind], digest(data))
 
 
 def poll_hint(task: Task, services: Services) -> dict[str, str]:
