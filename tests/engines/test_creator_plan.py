@@ -52,3 +52,28 @@ def test_titles_and_requested_lengths() -> None:
     assert requested_seconds("a 45-second ad") == 45
     assert requested_seconds("no length given") == 15
     assert requested_seconds("a 900 second epic") == 120
+
+
+def test_a_voiced_and_captioned_plan_reads_the_prompts_script() -> None:
+    from reelforge.engines.creator.plan import voice_for
+
+    assets = [PlannedAsset("https://x/a.png", "image", "a"), PlannedAsset("stored:m.wav", "audio", "m", 30.0)]
+    prompt = "A 10 second teaser with a voice-over and captions. Fresh bread every morning!"
+    template = plan(prompt, 10, assets)
+    blocks = {b["type"]: b for b in template["blocks"]}
+    assert blocks["voice"]["text"] == "teaser with a voice-over and captions. Fresh bread every morning!"
+    assert blocks["voice"]["voice"] == "en" and blocks["voice"]["duration"] == 10
+    assert blocks["audio"]["volume"] == 0.33  # music under the voice
+    cues = blocks["captions"]["cues"]
+    assert [c["text"] for c in cues] == ["teaser with a voice-over and captions.", "Fresh bread every morning!"]
+    assert cues[0]["start"] == 0 and cues[-1]["end"] == pytest.approx(10, abs=0.01)
+    assert blocks["captions"]["style"] == "highlight"
+    assert template_duration(parse_template(template, prefix="/plan")) == pytest.approx(10)
+
+    plain = plan("Fresh bread every morning", 10, assets)
+    assert {b["type"] for b in plain["blocks"]} == {"image", "audio", "text"}  # only when asked
+    asked = plan("新鲜面包 每天早上", 10, assets, options={"voiceover": True, "captions": False})
+    kinds = {b["type"]: b for b in asked["blocks"]}
+    assert kinds["voice"]["voice"] == "cmn" and "captions" not in kinds
+    assert kinds["text"]["text"] == "新鲜面包 每天早上"  # the title in the prompt's own script
+    assert (voice_for("مرحبا بكم"), voice_for("नमस्ते"), voice_for("Привет")) == ("ar", "hi", "ru")

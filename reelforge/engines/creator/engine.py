@@ -164,7 +164,7 @@ class CreatorEngine:
         if template is None:
             has_visuals = any(a.type in ("video", "image") for a in planned)
             clips = [] if has_visuals else clips_for(request.prompt or "", request.duration)
-            template = plan(request.prompt or "", request.duration, planned, clips)
+            template = plan(request.prompt or "", request.duration, planned, clips, _plan_options(request.extra))
         render_from = 50.0 if clips else 10.0
         for index, clip in enumerate(clips):
             span = (10 + 40 * index / len(clips), 10 + 40 * (index + 1) / len(clips))
@@ -225,3 +225,8 @@ class CreatorEngine:
         )
         engine.validate(clip_request)
         return Path(engine.run(clip_request, stage).video_path)
+
+
+def _plan_options(extra: dict[str, Any]) -> dict[str, Any]:
+    """The planner's options from the request (`voiceover`, `captions`, `voice`; the API passes them on)."""
+    return {name: extra[name] for name in ("voiceover", "captions", "voice") if name in extra}

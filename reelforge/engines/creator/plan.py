@@ -4,6 +4,13 @@ It sequences the visual assets over the requested length (videos keep their own 
 what is left), opens with a title taken from the prompt, lays audio assets under the whole video, and,
 when there is nothing to show, asks for generated clips (one per sentence of the prompt, cycling). Same
 inputs, same plan: it is the default because it needs nothing but the inputs.
+
+When asked (`voiceover` / `captions` in the request's options, or a prompt that says "with a voice-over",
+"narrated", "with captions" or "subtitled"), it adds a `voice` block reading the prompt's script over the
+whole video (music under it drops to a third) and a `captions` block of the script, one cue per sentence,
+timed by length; with a voice-over the captions light each word as it is said. The voice is the espeak-ng
+voice of the prompt's script (Chinese, Arabic, Hindi, Russian, ...); titles are set in the prompt's own
+script by the font stack.
 """
 
 from __future__ import annotations
@@ -57,10 +64,74 @@ def clips_for(prompt: str, seconds: float) -> list[ClipRequest]:
     return clips
 
 
+_VOICE_WORDS = re.compile(r"\b(voice[- ]?over|voiceover|narrat\w*|spoken|read aloud)\b", re.IGNORECASE)
+_CAPTION_WORDS = re.compile(r"\b(captions?|captioned|subtitles?|subtitled)\b", re.IGNORECASE)
+_LENGTH = re.compile(r"\b(?:a |an )?\d{1,3}\s*-?\s*(?:seconds?|secs?|s)\b(?:\s+long)?", re.IGNORECASE)
+# (first code point, last code point) -> espeak-ng voice, for the script of the prompt's first letters
+_SCRIPT_VOICES = [
+    (0x4E00, 0x9FFF, "cmn"),
+    (0x3040, 0x30FF, "ja"),
+    (0xAC00, 0xD7AF, "ko"),
+    (0x0600, 0x06FF, "ar"),
+    (0x0590, 0x05FF, "he"),
+    (0x0900, 0x097F, "hi"),
+    (0x0E00, 0x0E7F, "th"),
+    (0x0400, 0x04FF, "ru"),
+    (0x0370, 0x03FF, "el"),
+]
+
+
+def wants_voiceover(prompt: str, options: dict[str, Any]) -> bool:
+    value = options.get("voiceover")
+    return bool(value) if value is not None else bool(_VOICE_WORDS.search(prompt))
+
+
+def wants_captions(prompt: str, options: dict[str, Any]) -> bool:
+    value = options.get("captions")
+    return bool(value) if value is not None else bool(_CAPTION_WORDS.search(prompt))
+
+
+def voice_for(text: str) -> str:
+    """The espeak-ng voice for the script most of `text`'s letters are in (English by default)."""
+    counts: dict[str, int] = {}
+    for char in text:
+        code = ord(char)
+        for low, high, voice in _SCRIPT_VOICES:
+            if low <= code <= high:
+                counts[voice] = counts.get(voice, 0) + 1
+    latin = sum(1 for char in text if char.isascii() and char.isalpha())
+    best = max(counts.items(), key=lambda item: item[1], default=("en", 0))
+    return best[0] if best[1] > latin / 3 else "en"
+
+
+def script_of(prompt: str) -> str:
+    """What a voice-over reads: the prompt without its length ("a 20 second teaser" -> "teaser")."""
+    return re.sub(r"\s+", " ", _LENGTH.sub("", prompt)).strip() or prompt.strip()
+
+
+def caption_cues(script: str, seconds: float) -> list[dict[str, Any]]:
+    """One cue per sentence of `script`, sharing `seconds` by sentence length."""
+    lines = sentences(script)
+    total = sum(len(line) for line in lines) or 1
+    cues, at = [], 0.0
+    for line in lines:
+        end = min(seconds, at + seconds * len(line) / total)
+        if end - at > 0.05:
+            cues.append({"start": round(at, 3), "end": round(end, 3), "text": line[:1000]})
+        at = end
+    return cues
+
+
 def plan(
-    prompt: str, seconds: float, assets: list[PlannedAsset], clips: list[ClipRequest] | None = None
+    prompt: str,
+    seconds: float,
+    assets: list[PlannedAsset],
+    clips: list[ClipRequest] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The template for `prompt`; `clips` (from `clips_for`) stand in when no visual asset is given."""
+    """The template for `prompt`; `clips` (from `clips_for`) stand in when no visual asset is given;
+    `options` (`voiceover`, `captions`, `voice`) add a voice-over and captions of the prompt's script."""
+    options = options or {}
     visuals = [a for a in assets if a.type in ("video", "image")]
     if not visuals:
         visuals = [PlannedAsset(c.ref, "video", c.prompt, c.seconds) for c in (clips or [])]
@@ -90,11 +161,30 @@ def plan(
         )
         cursor += length
     total = round(cursor, 3) if blocks else seconds
+    voiceover = wants_voiceover(prompt, options)
     for audio in (a for a in assets if a.type == "audio"):
+        music: dict[str, Any] = {"type": "audio", "start": 0, "duration": total}
+        music["source"] = {"ref": audio.ref, "name": audio.name}
+        if voiceover:
+            music["volume"] = 0.33  # under the voice
+        blocks.append(music)
+    script = script_of(prompt)
+    if voiceover:
+        voice = options.get("voice") if isinstance(options.get("voice"), str) else voice_for(script)
         blocks.append(
-            {"type": "audio", "start": 0, "duration": total, "source": {"ref": audio.ref, "name": audio.name}}
+            {"type": "voice", "id": "voiceover", "start": 0, "duration": total, "text": script[:1000], "voice": voice}
         )
     blocks.append(
         {"type": "text", "start": 0, "duration": round(min(TITLE_SECONDS, total), 3), "text": title_from(prompt)}
     )
+    if wants_captions(prompt, options):
+        blocks.append(
+            {
+                "type": "captions",
+                "start": 0,
+                "duration": total,
+                "cues": caption_cues(script, total),
+                "style": "highlight" if voiceover else "boxed",
+            }
+        )
     return {"version": "1", "name": title_from(prompt), "blocks": blocks}

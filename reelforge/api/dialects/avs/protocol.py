@@ -188,6 +188,15 @@ class FromPromptRequest(_Create):
     asset_urls: list[Annotated[str, BeforeValidator(_url_string)]] = Field(
         default_factory=list, alias="assetUrls", max_length=MAX_ASSET_URLS, description="http(s) URLs of media"
     )
+    voiceover: bool | None = Field(
+        default=None, description='extension: read the prompt aloud over the video (default: when it says "voice-over")'
+    )
+    captions: bool | None = Field(
+        default=None, description='extension: caption the prompt\'s script (default: when it says "captions")'
+    )
+    voice: str | None = Field(
+        default=None, max_length=100, pattern=r"^[A-Za-z0-9_+\-.]+$", description="extension: the voice-over's voice"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -152,7 +152,16 @@ def from_prompt(body: FromPromptRequest, uploads: dict[str, Upload], settings: S
         fps=fmt.fps,
         duration=requested_seconds(body.prompt),
         assets=assets,
-        extra={"quality": output.quality, "aspectRatio": output.aspect_ratio, "mode": "prompt"},
+        extra={
+            "quality": output.quality,
+            "aspectRatio": output.aspect_ratio,
+            "mode": "prompt",
+            **{
+                k: v
+                for k, v in (("voiceover", body.voiceover), ("captions", body.captions), ("voice", body.voice))
+                if v is not None
+            },
+        },
     )
     echoed = {
         "prompt": body.prompt,
