@@ -479,3 +479,30 @@ def test_cancel_of_a_deleted_video_is_404(api: InProcessApp) -> None:
     cancel = api.client.put(f"/api/v1/tasks/{video['id']}/cancel", headers={"key": secret})
     assert cancel.status_code == 404, cancel.text
     assert cancel.json()["code"] == "TASK_NOT_FOUND"
+
+
+# ------------------------------------------------------------ Agnes durations
+
+
+@pytest.mark.parametrize(("frames", "rate"), [(441, 1), (441, 2), (241, 1.5), (9, 60), (441, 60), (81, 1)])
+def test_every_num_frames_and_frame_rate_agnes_allows_is_accepted(api: InProcessApp, frames: int, rate: float) -> None:
+    secret = api.new_key(1000)
+    response = create_json(api, secret, {"prompt": "x", "num_frames": frames, "frame_rate": rate})
+    assert response.status_code == 200, response.text
+    assert response.json()["seconds"] == f"{frames / rate:.2f}".rstrip("0").rstrip(".")
+
+
+def test_an_engine_duration_limit_names_num_frames_not_duration(tmp_path: Path) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f'[models."{MODEL}"]\nengine = "draft"\nkind = "text_to_video"\n\n'
+        f'[models."{MODEL}".settings]\nmax_duration = 10\n'
+    )
+    for app in in_process_app(tmp_path / "data", models_file=models):
+        secret = app.new_key(1000)
+        error = error_of(create_json(app, secret, {"prompt": "x", "num_frames": 241, "frame_rate": 12}), 400)
+        assert error["param"] == "/num_frames" and "241 frames at 12 fps" in error["message"], error
+        assert "the duration (num_frames / frame_rate)" in error["message"]
+        error = error_of(create_json(app, secret, {"prompt": "x", "seconds": "12"}), 400)
+        assert error["param"] == "/seconds", error
+        assert app.balance(secret) == 1000

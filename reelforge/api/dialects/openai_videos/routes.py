@@ -187,8 +187,29 @@ async def create_video(
             upload=upload,
         )
 
-    task = await create_path.create_async(key.id, build, idempotency)  # storage and DB off the event loop
+    try:
+        task = await create_path.create_async(key.id, build, idempotency)  # storage and DB off the event loop
+    except ReelforgeError as exc:
+        raise _in_agnes_terms(exc, body) from None
     return _video_response(task, request)
+
+
+def _in_agnes_terms(exc: ReelforgeError, body: CreateVideo) -> ReelforgeError:
+    """An engine's refusal of the canonical `/duration` or `/fps`, pointed at the field the caller sent.
+
+    The engine checks the canonical request; Agnes has no `duration` field, so its limits name
+    `/num_frames` (or OpenAI's `/seconds`) and `/frame_rate`, with the values the caller gave.
+    """
+    if exc.field == "/duration":
+        frames, rate = body.frames_and_rate()
+        exc.field = "/num_frames" if body.num_frames is not None or body.seconds is None else "/seconds"
+        said = "num_frames / frame_rate" if exc.field == "/num_frames" else "seconds"
+        detail = exc.message.replace("duration", f"the duration ({said})", 1)
+        exc.message = f"{frames} frames at {rate:g} fps is {frames / rate:g} s; {detail}"
+    elif exc.field == "/fps":
+        exc.field = "/frame_rate"
+        exc.message = exc.message.replace("fps must", "frame_rate must", 1)
+    return exc
 
 
 @router.get(
