@@ -85,5 +85,6 @@ class WorkerContext:
             allow_private=self._settings.private_input_urls_allowed,
             max_bytes=self._settings.fetch_max_bytes,
             timeout=self._settings.fetch_timeout,
-            accept_prefix=("image/", "video/", "audio/"),
+            # signed CDN URLs often answer application/octet-stream: the API typed those by their bytes
+            accept_prefix=("image/", "video/", "audio/", "application/octet-stream", "binary/octet-stream"),
         ).data

@@ -1,6 +1,7 @@
 """`CreatorEngine`: the AVS prompt-to-video job. Plan a template, generate what is missing, render it.
 
-Phases, each reported when it really starts: `preparing_assets` (fetch and probe the inputs),
+Phases, each reported when it really starts: `preparing_assets` (fetch and probe the inputs; a screen
+recording is analysed for scene changes and active segments),
 `generating` (plan the template; generate clips with the text-to-video engine when no visual asset was
 given), `rendering` (the `compose` engine on one ffmpeg graph).
 
@@ -39,6 +40,10 @@ from reelforge.engines.compose.engine import ComposeEngine, ComposeSettings
 from reelforge.engines.compose.inputs import probe_media
 from reelforge.engines.creator.llm import ChatPlanner, PlannerError
 from reelforge.engines.creator.plan import ClipRequest, PlannedAsset, clips_for, plan
+from reelforge.media.screen import analyse
+
+SCREEN_RECORDING = "screen_recording"
+"""An AVS `.vidova` upload: analysed (`media/screen.py`) and cut into highlights by the planner."""
 
 log = logging.getLogger(__name__)
 LOCAL_PREFIX = "local:"
@@ -149,7 +154,7 @@ class CreatorEngine:
         if not request.prompt:
             raise invalid("prompt is required", "/prompt")
         for index, asset in enumerate(request.assets):
-            if asset.type not in ("video", "image", "audio"):
+            if asset.type not in ("video", "image", "audio", SCREEN_RECORDING):
                 raise invalid(f"asset type {asset.type!r} is not video, image or audio", f"/assets/{index}")
 
     def run(self, request: GenerationRequest, ctx: RunContext) -> Artifact:
@@ -190,12 +195,17 @@ class CreatorEngine:
             data = ctx.read_input(asset.source)
             inputs[asset.source] = data
             seconds = None
-            if asset.type in ("video", "audio"):
+            if asset.type in ("video", "audio", SCREEN_RECORDING):
                 path = ctx.workdir / "assets" / f"{index}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 seconds = probe_media(path, asset.name or f"asset {index}", f"/assets/{index}").duration
-            planned.append(PlannedAsset(asset.source, asset.type, asset.name or f"asset-{index}", seconds))
+            name = asset.name or f"asset-{index}"
+            if asset.type == SCREEN_RECORDING:  # the analysis step: scene changes and active segments
+                found = analyse(path, seconds or 0.0)
+                planned.append(PlannedAsset(asset.source, "video", name, seconds, found.active, found.scene_changes))
+            else:
+                planned.append(PlannedAsset(asset.source, asset.type, name, seconds))
             ctx.progress(10 * (index + 1) / max(1, len(request.assets)))
         return planned
 

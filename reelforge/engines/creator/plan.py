@@ -1,7 +1,8 @@
 """The deterministic planner: a prompt and some assets in, an AVS Template JSON v1 out.
 
 It sequences the visual assets over the requested length (videos keep their own length, images share
-what is left), opens with a title taken from the prompt, lays audio assets under the whole video, and,
+what is left; a screen recording is cut into highlights from the active segments and scene changes its
+analysis found), opens with a title taken from the prompt, lays audio assets under the whole video, and,
 when there is nothing to show, asks for generated clips (one per sentence of the prompt, cycling). Same
 inputs, same plan: it is the default because it needs nothing but the inputs.
 
@@ -15,6 +16,7 @@ script by the font stack.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -26,12 +28,34 @@ MIN_IMAGE_SECONDS = 2.0
 TITLE_WORDS = 8
 
 
+HIGHLIGHT_SECONDS = 4.0
+"""The longest cut the planner takes from one active segment of a screen recording."""
+
+
 @dataclass(frozen=True)
 class PlannedAsset:
     ref: str
     type: str  # video | image | audio
     name: str
     seconds: float | None = None  # length of a video or audio input, when known
+    segments: tuple[tuple[float, float], ...] = ()
+    """A screen recording's active stretches (start, end seconds, `media/screen.py`); empty: use it whole."""
+    scene_changes: tuple[float, ...] = ()
+    """Where a screen recording's picture changes; highlights are split there."""
+    trim: float = 0.0
+    """Seconds into the source a planned cut starts (a highlight of a screen recording)."""
+
+
+def highlights(asset: PlannedAsset) -> list[tuple[float, float]]:
+    """(trim, length) cuts of a screen recording: each active segment split at its scene changes, each piece
+    at most `HIGHLIGHT_SECONDS` from its start (where the new screen appears)."""
+    cuts = []
+    for start, end in asset.segments:
+        bounds = [start, *(t for t in asset.scene_changes if start < t < end), end]
+        for low, high in itertools.pairwise(bounds):
+            if high - low >= 0.5:
+                cuts.append((round(low, 3), round(min(high - low, HIGHLIGHT_SECONDS), 3)))
+    return cuts
 
 
 @dataclass(frozen=True)
@@ -41,6 +65,14 @@ class ClipRequest:
     ref: str
     prompt: str
     seconds: float
+
+
+def _cuts(asset: PlannedAsset) -> list[PlannedAsset]:
+    """A screen recording stands for its highlights (each a cut with its own trim); anything else for itself."""
+    if not asset.segments:
+        return [asset]
+    cuts = [PlannedAsset(asset.ref, "video", asset.name, length, trim=trim) for trim, length in highlights(asset)]
+    return cuts or [asset]
 
 
 def title_from(prompt: str) -> str:
@@ -132,7 +164,7 @@ def plan(
     """The template for `prompt`; `clips` (from `clips_for`) stand in when no visual asset is given;
     `options` (`voiceover`, `captions`, `voice`) add a voice-over and captions of the prompt's script."""
     options = options or {}
-    visuals = [a for a in assets if a.type in ("video", "image")]
+    visuals = [cut for a in assets if a.type in ("video", "image") for cut in _cuts(a)]
     if not visuals:
         visuals = [PlannedAsset(c.ref, "video", c.prompt, c.seconds) for c in (clips or [])]
     blocks: list[dict[str, Any]] = []
@@ -151,14 +183,15 @@ def plan(
         length = round(min(wanted, seconds - cursor), 3)
         if length <= 0:
             continue
-        blocks.append(
-            {
-                "type": asset.type,
-                "start": round(cursor, 3),
-                "duration": length,
-                "source": {"ref": asset.ref, "name": asset.name},
-            }
-        )
+        block: dict[str, Any] = {
+            "type": asset.type,
+            "start": round(cursor, 3),
+            "duration": length,
+            "source": {"ref": asset.ref, "name": asset.name},
+        }
+        if asset.trim:
+            block["trim"] = asset.trim
+        blocks.append(block)
         cursor += length
     total = round(cursor, 3) if blocks else seconds
     voiceover = wants_voiceover(prompt, options)

@@ -2,7 +2,10 @@
 
 `uploads` are the job-scoped files already stored through the create's `UploadSession`, by file name;
 each distinct input (an upload or a URL) is one `Asset`, priced by the type of the block that uses it,
-and uploads no block uses are still inputs of the job, priced by their own type.
+and uploads no block uses are still inputs of the job, priced by their own type. A `.vidova` screen
+recording is its own type, `screen_recording` (0 as an upload; prompt mode adds its 5-credit analysis). A
+prompt job's `assetUrls` entry whose path has no telling extension (a signed CDN URL) is typed by its first
+bytes (`media/sniff.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from reelforge.api.dialects.avs.protocol import FromJsonRequest, FromPromptRequest, Webhook
 from reelforge.config import Settings
@@ -19,6 +23,7 @@ from reelforge.domain.formats import output_format
 from reelforge.domain.request import Asset, GenerationRequest, Kind
 from reelforge.domain.template import media_sources, template_duration, with_refs
 from reelforge.media.fetch import check_url
+from reelforge.media.sniff import sniff_url
 from reelforge.tasks.service import Submission
 
 DIALECT = "avs"
@@ -37,9 +42,17 @@ class Upload:
     source: str  # stored:<key>
 
 
+SCREEN_RECORDING = "screen_recording"
+"""A `.vidova` screen recording: priced as its own upload type (0), analysed in prompt mode (5)."""
+SCREEN_SUFFIX = ".vidova"
+
+
 def media_type_of(name: str, content_type: str | None) -> str | None:
-    """`video`, `image` or `audio` from the declared content type, else from the file name; `subtitles` for an
-    SRT or WebVTT file (a captions block's `source`, priced as nothing unless the model says otherwise)."""
+    """`screen_recording` for a `.vidova` name; `subtitles` for an SRT or WebVTT file (a captions block's
+    `source`, priced as nothing unless the model says otherwise); else `video`, `image` or `audio` from the
+    declared content type, else from the file name."""
+    if name.lower().endswith(SCREEN_SUFFIX):
+        return SCREEN_RECORDING
     if name.lower().endswith((".srt", ".vtt")) or (content_type or "").lower().startswith(
         ("text/vtt", "application/x-subrip")
     ):
@@ -93,7 +106,9 @@ def from_json(body: FromJsonRequest, uploads: dict[str, Upload], settings: Setti
         else:  # only a `ref`: the API's own form, never accepted from a caller
             raise invalid("must be an http(s) URL", f"{pointer}/url")
         refs[pointer] = ref
-        assets.setdefault(ref, Asset(source=ref, type=kind, name=source.upload_name or source.url))
+        name = source.upload_name or source.url or ""
+        priced = SCREEN_RECORDING if media_type_of(name.split("?")[0], None) == SCREEN_RECORDING else kind
+        assets.setdefault(ref, Asset(source=ref, type=priced, name=name))
     for upload in uploads.values():
         assets.setdefault(upload.source, Asset(source=upload.source, type=upload.type, name=upload.name))
     output = body.output
@@ -133,12 +148,13 @@ def from_prompt(body: FromPromptRequest, uploads: dict[str, Upload], settings: S
     for index, url in enumerate(body.asset_urls):
         pointer = f"/assetUrls/{index}"
         checked = checked_url(url, pointer, settings)
-        kind = media_type_of(checked.split("?")[0], None)
-        if kind is None:
-            raise invalid(
-                "cannot tell the media type from the URL; use a .mp4/.mov/.webm, image or audio "
-                "file name, or upload the file instead",
-                pointer,
+        kind = media_type_of(urlsplit(checked).path, None)
+        if kind is None:  # no telling extension (a signed CDN URL): typed by its first bytes
+            kind = sniff_url(
+                checked,
+                allow_private=settings.private_input_urls_allowed,
+                timeout=settings.fetch_timeout,
+                pointer=pointer,
             )
         assets.append(Asset(source=checked, type=kind, name=checked))
     assets += [Asset(source=u.source, type=u.type, name=u.name) for u in uploads.values()]

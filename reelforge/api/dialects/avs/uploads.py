@@ -19,9 +19,10 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from reelforge.api.dialects.avs.protocol import MAX_FILES
-from reelforge.api.dialects.avs.translate import media_type_of
+from reelforge.api.dialects.avs.translate import SCREEN_RECORDING, media_type_of
 from reelforge.domain import jsontext
 from reelforge.domain.errors import invalid
+from reelforge.media.sniff import readable_video
 
 MAX_REQUEST_FIELD_BYTES = 4 * 1024 * 1024
 
@@ -31,7 +32,7 @@ class File:
     """One `files` part, read and checked: what the create stores as `<session prefix>/<name>`."""
 
     name: str
-    type: str  # video | image | audio
+    type: str  # video | image | audio | screen_recording
     data: bytes
     digest: str  # SHA-256: what an Idempotency-Key compares
 
@@ -54,6 +55,12 @@ class CreateBody:
                 raise invalid(f"{name} is larger than the {max_file_bytes}-byte upload limit", pointer)
             if not data:
                 raise invalid(f"{name} is empty", pointer)
+            if kind == SCREEN_RECORDING and not readable_video(data):
+                raise invalid(
+                    f"{name} is not a screen recording reelforge can read: ffprobe finds no video stream in it "
+                    "(a .vidova must be a media container such as MP4, MOV or WebM)",
+                    pointer,
+                )
             files.append(File(name, kind, data, hashlib.sha256(data).hexdigest()))
         return files
 
