@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from reelforge.api.console import pages, session
+from reelforge.api.console import account, admin, catalog, pages, session, tasks
 
-CONSOLE_ROUTERS: tuple[APIRouter, ...] = (session.router, pages.router)
+CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
+    session.router,
+    catalog.router,
+    tasks.router,
+    account.router,
+    admin.router,
+    pages.router,
+)
 """What the composition root includes: the API routes, then the pages (`/`, `/console/*`, `/docs`, `/redoc`)."""
 
 __all__ = ["CONSOLE_ROUTERS"]

@@ -89,8 +89,8 @@ function signInPage(error) {
       main.querySelector("input").focus();
       return;
     }
-    if (!location.hash || location.hash === "#/") location.hash = "#/playground";
-    route();
+    if (!location.hash || location.hash === "#/") location.hash = "#/overview";  // hashchange routes
+    else route();
   });
   return form;
 }
