@@ -30,6 +30,7 @@ class AsyncClient:
     ) -> None:
         self.config = ClientConfig.resolve(base_url, api_key, timeout, max_retries)
         self._http = http or httpx.AsyncClient(timeout=self.config.timeout)
+        self._last_response: httpx.Response | None = None  # the last read's answer: its poll advice
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -49,6 +50,7 @@ class AsyncClient:
             response = None
             try:
                 response = await self._http.get(self._url(path), headers=core.headers(self.config.api_key))
+                self._last_response = response
                 if response.is_success or not core.should_retry(response, attempt, self.config.max_retries):
                     return core.checked(response, task_id)
             except httpx.TransportError as exc:
@@ -117,7 +119,9 @@ class AsyncClient:
                 on_progress(state)
             if state.get("status") in core.TERMINAL:
                 return await self.get(task_id)
-            if time.monotonic() + delay > deadline:
+            advice = core.poll_advice(self._last_response, state)
+            pause = max(delay, advice or 0.0)  # backing off, but never sooner than the server says
+            if time.monotonic() + pause > deadline:
                 raise core.WaitTimeout(
                     Envelope(
                         ok=False,
@@ -127,7 +131,7 @@ class AsyncClient:
                         errorMessage=f"still {state.get('status')} after {timeout:g} s",
                     )
                 )
-            await asyncio.sleep(delay)
+            await asyncio.sleep(pause)
             delay = core.next_poll(delay, max_interval)
 
     async def download(self, task_or_url: dict[str, Any] | str, path: str | Path) -> Path:

@@ -52,6 +52,31 @@ def retry_delay(attempt: int, response: httpx.Response | None, base: float = 0.5
     return delay
 
 
+POLL_HEADERS = ("openai-poll-after-ms", "poll-after-ms")
+POLL_HINTS = ("poll_after_ms", "pollAfterMs")
+
+
+def poll_advice(response: httpx.Response | None, body: Any = None) -> float | None:
+    """Seconds the server asks a poller to wait before asking again, or None when it gave no advice.
+
+    reelforge sends one figure for this everywhere (`reelforge.domain.polling`): the `openai-poll-after-ms`
+    header of `/v1/videos`, and `poll_after_ms` in MCP answers. `wait` never polls sooner than it says.
+    """
+    values: list[Any] = []
+    if response is not None:
+        values += [response.headers.get(name) for name in POLL_HEADERS]
+    if isinstance(body, dict):
+        values += [body.get(name) for name in POLL_HINTS]
+    for value in values:
+        try:
+            milliseconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if milliseconds >= 0:
+            return milliseconds / 1000
+    return None
+
+
 def next_poll(current: float, maximum: float) -> float:
     """Polls slow down by half each time (with a little jitter), up to `maximum`."""
     return min(maximum, current * 1.5) * random.uniform(0.9, 1.1)

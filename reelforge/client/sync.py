@@ -33,6 +33,7 @@ class Client:
     ) -> None:
         self.config = ClientConfig.resolve(base_url, api_key, timeout, max_retries)
         self._http = http or httpx.Client(timeout=self.config.timeout)
+        self._last_response: httpx.Response | None = None  # the last read's answer: its poll advice
         self._sleep = time.sleep
 
     def close(self) -> None:
@@ -56,6 +57,7 @@ class Client:
             response = None
             try:
                 response = self._http.get(self._url(path), headers=core.headers(self.config.api_key))
+                self._last_response = response
                 if response.is_success or not core.should_retry(response, attempt, self.config.max_retries):
                     return core.checked(response, task_id)
             except httpx.TransportError as exc:
@@ -117,7 +119,8 @@ class Client:
         max_interval: float = 10.0,
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """Poll until the task ends (backing off, honouring Retry-After); the task's details."""
+        """Poll until the task ends (backing off, honouring Retry-After and the server's poll advice:
+        `openai-poll-after-ms` / `poll-after-ms` headers, a `poll_after_ms` field); the task's details."""
         deadline = time.monotonic() + timeout
         delay = poll_interval
         while True:
@@ -126,7 +129,9 @@ class Client:
                 on_progress(state)
             if state.get("status") in core.TERMINAL:
                 return self.get(task_id)
-            if time.monotonic() + delay > deadline:
+            advice = core.poll_advice(self._last_response, state)
+            pause = max(delay, advice or 0.0)  # backing off, but never sooner than the server says
+            if time.monotonic() + pause > deadline:
                 raise core.WaitTimeout(
                     Envelope(
                         ok=False,
@@ -136,7 +141,7 @@ class Client:
                         errorMessage=f"still {state.get('status')} after {timeout:g} s",
                     )
                 )
-            self._sleep(delay)
+            self._sleep(pause)
             delay = core.next_poll(delay, max_interval)
 
     def download(self, task_or_url: dict[str, Any] | str, path: str | Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -145,3 +146,30 @@ def test_catalog_and_actions_reads(server: ServerProcess) -> None:
             return await client.models()
 
     assert [m["name"] for m in asyncio.run(run())] == [m["name"] for m in Client(server.url, server.key).models()]
+
+
+@pytest.mark.parametrize("advice", ["header", "hint"])
+def test_wait_never_polls_sooner_than_the_server_advises(advice: str) -> None:
+    """A stand-in for a server that advises 400 ms between polls (reelforge's `domain.polling` figure, sent as
+    `openai-poll-after-ms` or as a `poll_after_ms` field): the SDK's 10 ms backoff gives way to it."""
+    polls = {"n": 0}
+
+    def respond(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if path.endswith("/status"):
+            polls["n"] += 1
+            state: dict = {"status": "PROCESSING" if polls["n"] < 3 else "COMPLETED", "progress": 10 * polls["n"]}
+            extra = {"openai-poll-after-ms": "400"} if advice == "header" else {}
+            if advice == "hint":
+                state["poll_after_ms"] = 400
+            return 200, {"content-type": "application/json", **extra}, json.dumps(state).encode()
+        return 200, {"content-type": "application/json"}, json.dumps({"id": "ck1", "status": "COMPLETED"}).encode()
+
+    stand_in = LocalHTTPServer(respond)
+    try:
+        with Client(stand_in.url, "rf_x") as client:
+            assert client.wait("ck1", poll_interval=0.01, max_interval=0.02, timeout=30)["status"] == "COMPLETED"
+    finally:
+        stand_in.close()
+    times = [r["at"] for r in stand_in.requests if r["path"].endswith("/status")]
+    assert len(times) == 3
+    assert min(later - earlier for earlier, later in itertools.pairwise(times)) >= 0.4

@@ -129,3 +129,31 @@ def test_tasks_flow_over_http_ends_with_the_video(server: ServerProcess) -> None
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (1280, 720)
         assert float(container.duration / 1_000_000) == pytest.approx(5.0, abs=0.1)
+
+
+def test_a_running_then_failed_task_through_tasks_get(api: InProcessApp) -> None:
+    """A worker's view stood in by the task core itself: claimed, in a silent phase, then failed."""
+    key = api.new_key(100)
+    server, _ = in_process(api, key)
+    work = api.services.work
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with Client(server, mode=MODERN, extensions=[TasksClient()]) as client:
+            created = await client.session.call_tool("generate_video", PROMPT, allow_claimed=True)
+            assert work.claim("worker-1", task_id=created.task_id) is not None
+            work.set_phase(created.task_id, "loading")
+            running = await get_task(client.session, created.task_id)
+            work.fail(created.task_id, "ENGINE_ERROR", "the model ran out of memory", owner="worker-1")
+            return running, await get_task(client.session, created.task_id)
+
+    start = api.balance(key)
+    running, failed = anyio.run(scenario)
+    assert running["status"] == "working" and running["statusMessage"] == "running: loading (no percentage yet)"
+    assert running["pollIntervalMs"] == 1200  # a quarter of the 5 s expected, nothing done yet
+    assert failed["status"] == "failed" and "pollIntervalMs" not in failed and "result" not in failed
+    assert failed["error"]["code"] == -32603
+    assert failed["error"]["message"] == "ENGINE_ERROR: the model ran out of memory"
+    assert failed["error"]["data"]["error"] == {"code": "ENGINE_ERROR", "message": "the model ran out of memory"}
+    assert failed["error"]["data"]["task"]["status"] == "failed"
+    assert "ENGINE_ERROR" in failed["statusMessage"]
+    assert api.balance(key) == start  # charged 5, refunded once
