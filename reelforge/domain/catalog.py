@@ -57,7 +57,10 @@ class ModelSpec(BaseModel):
         """
         per_asset = sum(self.credits_per_asset.get(asset.type, 0) for asset in request.assets)
         seconds = math.ceil(round(request.duration * self.credits_per_second, 6))
-        return seconds + self.credits_per_job + per_asset
+        total = seconds + self.credits_per_job + per_asset
+        if request.extra.get("quality") == "preview":  # the compositor's preview tier: half price, rounded up
+            return math.ceil(total / 2)
+        return total
 
 
 class Catalog(BaseModel):

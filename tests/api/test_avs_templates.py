@@ -196,3 +196,10 @@ def test_an_uploaded_subtitle_file_feeds_a_captions_block(avs: Avs) -> None:
     assert avs.balance() == 95  # the render; a subtitle file costs nothing
     task = avs.api.services.tasks.get(response.json()["jobId"])
     assert task.request.template["blocks"][0]["source"]["ref"].startswith("stored:")  # type: ignore[index]
+
+
+def test_a_preview_costs_half(avs: Avs) -> None:
+    template = {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "x"}]}
+    response = avs.post("from-json", {"template": template, "output": {"quality": "preview"}})
+    assert response.status_code == 202, response.text
+    assert avs.balance() == 97  # 5 credits at full quality, 3 (half, rounded up) as a preview

@@ -6,7 +6,6 @@ Arabic caption track, a synthesized voice-over and music to MP4, WebM and GIF. S
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from tests.engines import media_factory as mf
 from tests.engines.fake_context import FakeContext
 from tests.engines.test_compose_outputs import probe_streams
 from tests.helpers import LocalHTTPServer, ffmpeg_exe
-
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="scripts/install-system-packages")
 
 W, H, FPS = 192, 108, 10
 ARABIC_SRT = (
