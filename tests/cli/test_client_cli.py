@@ -319,3 +319,29 @@ def test_the_modkie_provider_model_and_video_input_flags(server: ServerProcess, 
         peer.close()
     assert restyled.returncode == 0, restyled.stdout + restyled.stderr
     assert probe(tmp_path / "v2v.mp4").duration > 0 and peer.requests[0]["path"] == "/in.mp4"
+
+
+def test_a_video_made_but_not_saved_is_an_envelope_with_its_link(start_server, tmp_path: Path) -> None:
+    """After the charge nothing ends in a traceback: here the download link points nowhere (a wrong
+    REELFORGE_PUBLIC_URL), and the envelope still hands over the task and its link."""
+    lost = start_server(workers=1, env={"REELFORGE_PUBLIC_URL": "http://127.0.0.1:9"})
+    for command in (("generate",), ("video", "generate")):
+        done = cli(
+            *command,
+            "--prompt",
+            "x",
+            "--out",
+            str(tmp_path / "never" / "clip.mp4"),
+            "--json",
+            "--host",
+            lost.url,
+            "--api-key",
+            lost.key,
+            home=tmp_path,
+            env={"AIVIDEO_MAX_RETRIES": "0"},
+        )
+        assert done.returncode == 9 and "Traceback" not in done.stderr, done.stdout + done.stderr
+        body = json.loads(done.stdout)
+        assert (body["ok"], body["status"], body["errorCode"]) == (False, "COMPLETED", "NETWORK_ERROR")
+        assert body["data"]["videoUrl"].startswith("http://127.0.0.1:9/") and body["taskId"] in body["nextSteps"][0]
+        assert "was not saved to" in body["errorMessage"] and not (tmp_path / "never" / "clip.mp4").exists()
