@@ -203,3 +203,26 @@ def test_a_preview_costs_half(avs: Avs) -> None:
     response = avs.post("from-json", {"template": template, "output": {"quality": "preview"}})
     assert response.status_code == 202, response.text
     assert avs.balance() == 97  # 5 credits at full quality, 3 (half, rounded up) as a preview
+
+
+def test_a_webm_with_a_poster_over_http(server: ServerProcess, tmp_path: Path) -> None:
+    key = new_key(server, credits=20, name="webm")
+    token = httpx.post(f"{server.url}/api/v1/tokens", headers={"key": key["key"]}, json={"name": "t"}).json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    template = {"version": "1", "blocks": [{"type": "text", "start": 0, "duration": 1, "text": "世界 مرحبا"}]}
+    output = {"quality": "preview", "format": "webm", "poster": 0.5}
+    response = httpx.post(
+        f"{server.url}/api/v1/videos/from-json", headers=headers, json={"template": template, "output": output}
+    )
+    assert response.status_code == 202, response.text
+    from tests.api.test_avs import wait_job
+
+    done, _ = wait_job(server, response.json()["jobId"], token["token"])
+    assert done["status"] == "completed", done
+    video = httpx.get(done["result"]["downloadUrl"], timeout=30)
+    assert video.headers["content-type"] == "video/webm" and video.content[:4] == b"\x1a\x45\xdf\xa3"  # EBML
+    (tmp_path / "v.webm").write_bytes(video.content)
+    assert (probe(tmp_path / "v.webm").width, probe(tmp_path / "v.webm").height) == (426, 240)
+    poster = httpx.get(done["result"]["posterUrl"], timeout=30)
+    assert poster.headers["content-type"] == "image/jpeg" and poster.content[:2] == b"\xff\xd8"
+    assert balance(server, key["id"])[0] == 17  # a preview: half of 5, rounded up
