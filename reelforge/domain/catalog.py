@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.request import GenerationRequest, Kind
@@ -45,7 +46,23 @@ class ModelSpec(BaseModel):
     """Typical wall-clock seconds one task of this model runs (a GPU model: minutes). Poll advice
     (`domain/polling.py`: `openai-poll-after-ms`, MCP `poll_after_ms`, `pollIntervalMs`) scales with it;
     unset, the output's length stands in."""
+    sizes: list[str] = Field(default_factory=list)
+    """`/v1/videos`: the only sizes (`WIDTHxHEIGHT`) the model takes, kept exactly (no standardisation);
+    another size is a 400 listing them. OpenAI's Sora models: 720x1280, 1280x720, 1024x1792, 1792x1024."""
+    default_size: str | None = None
+    """`/v1/videos`: the size when none is asked for (OpenAI: 720x1280); the first of `sizes` when unset."""
+    default_seconds: float | None = None
+    """`/v1/videos`: the duration when none is asked for (OpenAI: 4); Agnes' 121 frames when unset."""
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ModelSpec:
+        for size in self.sizes:
+            if not re.fullmatch(r"[1-9][0-9]*x[1-9][0-9]*", size):
+                raise ValueError(f"sizes: {size!r} is not WIDTHxHEIGHT")
+        if self.default_size is not None and self.default_size not in self.sizes:
+            raise ValueError(f"default_size {self.default_size!r} must be one of sizes")
+        return self
 
     def price(self, request: GenerationRequest) -> int:
         """Credits for `request`: seconds of output times the rate, rounded up to a whole credit, plus the

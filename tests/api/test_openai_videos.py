@@ -271,3 +271,19 @@ def test_sdk_multipart_extra_body_images_and_keyframes_are_the_frames_of_the_vid
     frames = decoded_frames(client, nested.id, tmp_path / "nested.mp4")
     assert_near(frames[1], GREEN, "first of extra_body[image][]")
     assert_near(frames[-2], BLUE, "second of extra_body[image][]")
+
+
+def test_sdk_sora_call_unchanged_gets_openais_defaults(server: ServerProcess, tmp_path: Path) -> None:
+    """A client written for OpenAI's Sora, with only base_url and key changed."""
+    key = new_key(server, credits=100)
+    client = sdk(server, key["key"])
+    video = client.videos.create_and_poll(model="sora-2", prompt="a lighthouse at dusk", poll_interval_ms=100)
+    assert video.status == "completed", video
+    assert (video.model, video.size, video.seconds) == ("sora-2", "720x1280", "4")
+    client.videos.download_content(video.id).write_to_file(tmp_path / "sora.mp4")
+    info = probe(tmp_path / "sora.mp4")
+    assert (info.width, info.height, info.frame_count) == (720, 1280, 96)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.videos.create(model="sora-2-pro", prompt="x", seconds="4", size="1920x1080")  # type: ignore[arg-type]
+    assert caught.value.body["param"] == "/size"  # type: ignore[index]
+    assert balance(server, key["id"])[0] == 96

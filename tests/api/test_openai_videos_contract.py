@@ -506,3 +506,40 @@ def test_an_engine_duration_limit_names_num_frames_not_duration(tmp_path: Path) 
         error = error_of(create_json(app, secret, {"prompt": "x", "seconds": "12"}), 400)
         assert error["param"] == "/seconds", error
         assert app.balance(secret) == 1000
+
+
+# ------------------------------------------------------------ Sora model names
+
+
+@pytest.mark.parametrize(
+    "model", ["sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"]
+)
+def test_sora_names_take_openais_defaults_and_sizes_exactly(api: InProcessApp, model: str) -> None:
+    secret = api.new_key(1000)
+    video = api.client.post("/v1/videos", json={"model": model, "prompt": "x"}, headers=auth(secret)).json()
+    assert (video["model"], video["size"], video["seconds"]) == (model, "720x1280", "4"), video
+    for size in ("720x1280", "1280x720", "1024x1792", "1792x1024"):
+        for seconds in ("4", "8", "12"):
+            answer = api.client.post(
+                "/v1/videos",
+                json={"model": model, "prompt": "x", "size": size, "seconds": seconds},
+                headers=auth(secret),
+            ).json()
+            assert (answer["size"], answer["seconds"]) == (size, seconds), answer  # kept, not standardised
+    sora = api.client.post
+    error = error_of(
+        sora("/v1/videos", json={"model": model, "prompt": "x", "size": "1920x1080"}, headers=auth(secret)), 400
+    )
+    assert error["param"] == "/size" and "720x1280, 1280x720, 1024x1792, 1792x1024" in error["message"]
+    error = error_of(
+        sora("/v1/videos", json={"model": model, "prompt": "x", "seconds": "5"}, headers=auth(secret)), 400
+    )
+    assert error["param"] == "/seconds" and '"4", "8", "12"' in error["message"]
+
+
+def test_sora_prices_follow_openais_ratio(api: InProcessApp) -> None:
+    secret = api.new_key(100)
+    api.client.post("/v1/videos", json={"model": "sora-2", "prompt": "x", "seconds": "8"}, headers=auth(secret))
+    assert api.balance(secret) == 92
+    api.client.post("/v1/videos", json={"model": "sora-2-pro", "prompt": "x", "seconds": "4"}, headers=auth(secret))
+    assert api.balance(secret) == 80

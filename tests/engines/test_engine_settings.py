@@ -94,8 +94,8 @@ def test_load_catalog_names_the_model_and_key() -> None:
         load_catalog_text('[models.t2v]\nengine = "draft"\nkind = "text_to_video"\ndurationz = [5]\n')
     assert caught.value.problems == [
         "model 't2v': durationz: unknown key (known: aspect_ratios, credits_per_asset, credits_per_job, "
-        "credits_per_second, description, durations, engine, expected_seconds, fps, height, kind, max_prompts, "
-        "provider_names, segment_seconds, settings, standardize_sizes)"
+        "credits_per_second, default_seconds, default_size, description, durations, engine, expected_seconds, fps, "
+        "height, kind, max_prompts, provider_names, segment_seconds, settings, sizes, standardize_sizes)"
     ]
     with pytest.raises(CatalogError, match="model 't2v': kind: Input should be"):
         load_catalog_text('[models.t2v]\nengine = "draft"\nkind = "text_to_vid"\n')

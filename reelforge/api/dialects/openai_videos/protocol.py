@@ -251,14 +251,18 @@ class CreateVideo(BaseModel):
 
     # ------------------------------------------------------------ derived values
 
-    def frames_and_rate(self) -> tuple[int, float]:
-        """Frame count and rate: Agnes' num_frames/frame_rate, else OpenAI's seconds at the rate."""
-        rate = self.frame_rate if self.frame_rate is not None else float(DEFAULT_FRAME_RATE)
+    def frames_and_rate(
+        self, default_rate: float = DEFAULT_FRAME_RATE, default_seconds: float | None = None
+    ) -> tuple[int, float]:
+        """Frame count and rate: Agnes' num_frames/frame_rate, else OpenAI's seconds at the rate, else the
+        model's default duration (OpenAI's models: 4 s), else Agnes' 121 frames."""
+        rate = self.frame_rate if self.frame_rate is not None else float(default_rate)
         if self.num_frames is not None:
             return self.num_frames, rate
-        if self.seconds is None:
+        seconds = self.seconds if self.seconds is not None else default_seconds
+        if seconds is None:
             return DEFAULT_FRAMES, rate
-        return max(1, round(self.seconds * rate)), rate
+        return max(1, round(seconds * rate)), rate
 
     def dimensions(self) -> tuple[int, int]:
         """The size asked for (before standardisation): width/height, else size, else the defaults."""
@@ -266,6 +270,12 @@ class CreateVideo(BaseModel):
             width, height = self.size.split("x")
             return int(width), int(height)
         return self.width or DEFAULT_WIDTH, self.height or DEFAULT_HEIGHT
+
+    def asked_size(self) -> str | None:
+        """The size asked for as `WIDTHxHEIGHT` (width/height win over size), None when none was."""
+        if self.width is not None or self.height is not None:
+            return f"{self.width or DEFAULT_WIDTH}x{self.height or DEFAULT_HEIGHT}"
+        return self.size
 
     def effective_mode(self) -> str:
         extra = self.extra_body.mode if self.extra_body else None

@@ -50,10 +50,12 @@ def create_submission(
     """The `Submission` for one create; its images are stored through `session`."""
     model = body.model or default_model
     spec = spec_of(model)  # INVALID_MODEL before anything is stored
-    frames, rate = body.frames_and_rate()
-    width, height = body.dimensions()
-    if spec.standardize_sizes:
-        width, height, _, _ = standardize(width, height)
+    frames, rate = body.frames_and_rate(spec.fps, spec.default_seconds)
+    width, height = model_size(body, spec)
+    if spec.durations and not any(abs(frames / rate - allowed) < 1e-9 for allowed in spec.durations):
+        pointer = "/num_frames" if body.num_frames is not None else "/seconds"
+        allowed = ", ".join(f'"{d:g}"' for d in spec.durations)
+        raise invalid(f"seconds must be one of {allowed} for {model}, got {frames / rate:g}", pointer)
     values = body.image_values()
     count = len(values) + (1 if upload else 0)
     if count > MAX_IMAGES:
@@ -85,6 +87,22 @@ def create_submission(
         negative_prompt=body.negative_prompt,
     )
     return Submission(model=model, request=request, input=echoed(body), dialect=DIALECT)
+
+
+def model_size(body: CreateVideo, spec: ModelSpec) -> tuple[int, int]:
+    """The frame size on `spec`: one of its `sizes` kept exactly (OpenAI's models), else Agnes' standardised
+    size (or the size asked for, on engines with a grid of their own)."""
+    if spec.sizes:
+        size = body.asked_size() or spec.default_size or spec.sizes[0]
+        if size not in spec.sizes:
+            pointer = "/size" if body.width is None and body.height is None else "/width"
+            raise invalid(f"size must be one of {', '.join(spec.sizes)} for {spec.name}, got {size}", pointer)
+        across, down = size.split("x")
+        return int(across), int(down)
+    width, height = body.dimensions()
+    if spec.standardize_sizes:
+        width, height, _, _ = standardize(width, height)
+    return width, height
 
 
 def echoed(body: CreateVideo) -> dict[str, Any]:
