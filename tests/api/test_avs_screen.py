@@ -120,3 +120,29 @@ def test_a_prompt_job_cuts_highlights_from_the_active_segment(
     middle = frames[len(frames) // 2].astype(float)
     # ffmpeg's test pattern (many colours), not a still solid blue or red screen
     assert middle.std(axis=(0, 1)).mean() > 40 and len(np.unique(middle.reshape(-1, 3), axis=0)) > 50
+
+
+def test_a_vidova_url_is_checked_at_submit(api: InProcessApp, recording: bytes) -> None:
+    served = {
+        "/rec.vidova": recording,
+        "/bad.vidova": b"VIDOVA\x00 not a container" * 10,
+        "/pic.vidova": b"\x89PNG\r\n\x1a\n",
+    }
+    peer = LocalHTTPServer(lambda m, path, h, b: (200, {"content-type": "application/octet-stream"}, served[path]))
+    try:
+        avs = Avs(api)
+        good = avs.post("from-prompt", {**PROMPT, "assetUrls": [f"{peer.url}/rec.vidova"]})
+        assert good.status_code == 202, good.text
+        assert ledger_cost(avs, good.json()["jobId"]) == 8 + 5
+        dispatched = list(api.executor.dispatched)
+        for name, field in (("bad.vidova", "/assetUrls/0"), ("pic.vidova", "/assetUrls/0")):
+            response = avs.post("from-prompt", {**PROMPT, "assetUrls": [f"{peer.url}/{name}"]})
+            assert response.status_code == 400 and response.json()["error"]["field"] == field, response.text
+        template = video_template()
+        template["blocks"][0]["source"] = {"url": f"{peer.url}/bad.vidova"}
+        response = avs.post("from-json", {"template": template})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["field"] == "/template/blocks/0/source/url"
+        assert api.executor.dispatched == dispatched and avs.balance() == 100 - 13
+    finally:
+        peer.close()

@@ -74,6 +74,19 @@ def checked_url(url: str, pointer: str, settings: Settings, *, webhook: bool = F
     return url
 
 
+def checked_screen_url(url: str, pointer: str, settings: Settings) -> None:
+    """A `.vidova` URL must hold a video container (its first bytes, `media/sniff.py`); a 400 naming it if not."""
+    kind = sniff_url(
+        url, allow_private=settings.private_input_urls_allowed, timeout=settings.fetch_timeout, pointer=pointer
+    )
+    if kind != "video":
+        raise invalid(
+            f"{url} is not a screen recording reelforge can read: it holds {kind}, not a video container "
+            "(a .vidova must be a media container such as MP4, MOV or WebM)",
+            pointer,
+        )
+
+
 def _submission(
     model: str, generation: GenerationRequest, echoed: dict[str, Any], webhook: Webhook | None, settings: Settings
 ) -> Submission:
@@ -108,6 +121,8 @@ def from_json(body: FromJsonRequest, uploads: dict[str, Upload], settings: Setti
         refs[pointer] = ref
         name = source.upload_name or source.url or ""
         priced = SCREEN_RECORDING if media_type_of(name.split("?")[0], None) == SCREEN_RECORDING else kind
+        if priced == SCREEN_RECORDING and source.url is not None:
+            checked_screen_url(ref, f"{pointer}/url", settings)
         assets.setdefault(ref, Asset(source=ref, type=priced, name=name))
     for upload in uploads.values():
         assets.setdefault(upload.source, Asset(source=upload.source, type=upload.type, name=upload.name))
@@ -156,6 +171,8 @@ def from_prompt(body: FromPromptRequest, uploads: dict[str, Upload], settings: S
                 timeout=settings.fetch_timeout,
                 pointer=pointer,
             )
+        elif kind == SCREEN_RECORDING:
+            checked_screen_url(checked, pointer, settings)
         assets.append(Asset(source=checked, type=kind, name=checked))
     assets += [Asset(source=u.source, type=u.type, name=u.name) for u in uploads.values()]
     output = body.output
