@@ -90,7 +90,11 @@ class Settings(BaseSettings):
 
     # HTTP
     query_rate_limit: str = "60/minute"
-    """Per-IP limit on the task query endpoints, in `limits` notation."""
+    """Per-client-IP limit on every read route of every dialect (status, details, lists) and on `/mcp`, in
+    `limits` notation; empty: none."""
+    key_query_rate_limit: str = "600/minute"
+    """Per-API-key limit on the same reads, wherever the key calls from (AVS tokens count for their key);
+    empty: none."""
     rate_limit_storage: str = "memory://"
     """Where rate-limit counters live, as a `limits` storage URI. `memory://` counts per API process; a fleet
     sets `redis://host:6379/0` so every API server counts against the same limit."""

@@ -26,14 +26,16 @@ from reelforge.api.dialects.aivideomaker import AIVIDEOMAKER_DIALECT
 from reelforge.api.dialects.avs import AVS_DIALECT
 from reelforge.api.dialects.openai_videos import OPENAI_VIDEOS_DIALECT
 from reelforge.api.errors import install_error_handlers
-from reelforge.api.ratelimit import QueryRateLimit
+from reelforge.api.fastread import FastReads
 from reelforge.domain.task import Task
 from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links
+from reelforge.edge.ratelimit import ReadLimits
 from reelforge.mcp import http as mcp_http
 from reelforge.runtime.executor import Executor
 from reelforge.services import Services
 from reelforge.tasks.expiry import ExpirySweeper
+from reelforge.tasks.reads import PollReads
 from reelforge.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ def create_app(
             if sweeping:
                 await sweeping
             await asyncio.to_thread(executor.stop)
+            poll_reads.close()
 
     app = FastAPI(
         title="reelforge",
@@ -96,8 +99,14 @@ def create_app(
     app.state.executor = executor
     app.state.dispatcher = dispatcher
     app.state.create_path = create_path
-    app.state.query_limit = QueryRateLimit(settings.query_rate_limit, settings.rate_limit_storage)
+    app.state.read_limits = read_limits = ReadLimits(
+        settings.query_rate_limit, settings.key_query_rate_limit, settings.rate_limit_storage
+    )
+    app.state.poll_reads = poll_reads = PollReads(services.db)
     install_error_handlers(app, [(prefix, d.render_error) for d in DIALECTS for prefix in d.prefixes])
+    # Added first, so it is the innermost middleware: everything added after it still sees every request.
+    fast_reads = tuple(read for dialect in DIALECTS for read in dialect.reads)
+    app.add_middleware(FastReads, reads=fast_reads, limits=read_limits, polls=poll_reads)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,
@@ -110,5 +119,5 @@ def create_app(
             app.include_router(router)
     for router in CONSOLE_ROUTERS:  # the web console at /, its API under /api/console, /docs and /redoc
         app.include_router(router)
-    app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions)))
+    app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions, read_limits)))
     return app

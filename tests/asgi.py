@@ -61,7 +61,13 @@ class InProcessApp:
 
 
 def in_process_app(data_dir: Path, **settings: object) -> Iterator[InProcessApp]:
-    values = {"data_dir": data_dir, "allow_private_urls": True, "query_rate_limit": "100000/minute", **settings}
+    values = {
+        "data_dir": data_dir,
+        "allow_private_urls": True,
+        "query_rate_limit": "100000/minute",
+        "key_query_rate_limit": "100000/minute",
+        **settings,
+    }
     services = build_services(Settings(**values))  # type: ignore[arg-type]
     executor = QueueOnly()
     app = create_app(services, executor, run_dispatcher=False)

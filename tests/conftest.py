@@ -193,6 +193,7 @@ def server_env(data_dir: Path, extra: dict[str, str] | None = None, database_url
             "REELFORGE_WEBHOOK_BACKOFF_BASE": "0.3",
             # tests poll a lot from one IP; the 429 behaviour has its own test with a low limit
             "REELFORGE_QUERY_RATE_LIMIT": "100000/minute",
+            "REELFORGE_KEY_QUERY_RATE_LIMIT": "100000/minute",
         }
     )
     if database_url:

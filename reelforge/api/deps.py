@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from reelforge.api.ratelimit import limit_ip
 from reelforge.edge.create import CreatePath
 from reelforge.services import Services
 
@@ -21,6 +22,5 @@ async def get_create_path(request: Request) -> CreatePath:
     return request.app.state.create_path
 
 
-async def query_limit(request: Request) -> None:
-    """The per-IP limit on query endpoints (`REELFORGE_QUERY_RATE_LIMIT`), 429 with Retry-After past it."""
-    await request.app.state.query_limit(request)
+query_limit = limit_ip
+"""The per-IP read limit (`REELFORGE_QUERY_RATE_LIMIT`), 429 with Retry-After past it (`api/ratelimit.py`)."""

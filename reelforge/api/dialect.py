@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
@@ -19,6 +19,7 @@ from reelforge.domain import jsontext
 from reelforge.domain.errors import ReelforgeError
 from reelforge.domain.task import Task
 from reelforge.edge.links import Links
+from reelforge.tasks.reads import Polled
 
 ErrorRenderer = Callable[[ReelforgeError], dict[str, Any]]
 TaskRenderer = Callable[[Task, Links], dict[str, Any]]
@@ -71,6 +72,25 @@ def dialect_router(render_error: ErrorRenderer, *, auth_hint: str | None = None,
 
 
 @dataclass(frozen=True)
+class FastRead:
+    """A polling read the fast path answers (`api/fastread.py`) without the framework's per-request cost.
+
+    The route stays declared in the router (OpenAPI, and every answer that is not a clean success: a bad
+    credential, an unknown task, a limit); this only says how the success looks, with the same renderer.
+    """
+
+    path: str
+    """The route's path with one `{}` where the task id goes, e.g. `/api/v1/tasks/{}/status`."""
+    respond: Callable[[Request, Polled], Response]
+    """The 200 answer for a polled task (`Polled.task` is set when `full`)."""
+    render_error: ErrorRenderer
+    full: bool = False
+    """Whether the answer needs the whole task (details) or only its status and progress."""
+    credential: Literal["key", "public_token"] = "key"
+    """An API key (`key`, `x-api-key` or `Authorization: Bearer`), or an AVS `public_api` token."""
+
+
+@dataclass(frozen=True)
 class Dialect:
     name: str
     """The name tasks are stored under (`tasks.dialect`): it picks the webhook renderer for a task."""
@@ -80,3 +100,5 @@ class Dialect:
     """The webhook body for one of this dialect's tasks; None when the dialect sends no webhooks."""
     prefixes: tuple[str, ...] = field(default_factory=tuple)
     """Paths whose requests that match no route (404, 405) get this dialect's error shape."""
+    reads: tuple[FastRead, ...] = field(default_factory=tuple)
+    """The dialect's polling reads (status, details) that the fast read path answers."""

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.edge.create import CreatePath
 from reelforge.edge.credentials import key_from_headers
+from reelforge.edge.ratelimit import ReadLimits
 from reelforge.mcp.server import build_server
 from reelforge.mcp.tools import Caller, VideoTools
 from reelforge.services import Services
@@ -47,14 +48,27 @@ def session_manager(services: Services, create_path: CreatePath) -> StreamableHT
 
 
 class MCPEndpoint:
-    """ASGI app for `/mcp`: refuses a request without a valid key (401) before the MCP layer sees it."""
+    """ASGI app for `/mcp`: refuses a request without a valid key (401) before the MCP layer sees it.
 
-    def __init__(self, services: Services, manager: StreamableHTTPSessionManager) -> None:
+    With `limits`, every request counts against the read limits (per client IP before authentication, per
+    key after it), as the dialects' read routes do; past one it is answered 429 with Retry-After.
+    """
+
+    def __init__(
+        self, services: Services, manager: StreamableHTTPSessionManager, limits: ReadLimits | None = None
+    ) -> None:
         self.services = services
         self.manager = manager
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
+        client = scope.get("client")
+        if self.limits is not None:
+            retry_after = await self.limits.ip_retry_after(client[0] if client else "unknown")
+            if retry_after is not None:
+                await _limited(send, self.limits.error(retry_after, per_key=False), retry_after)
+                return
         try:
             # Kept in the scope's state, which the SDK's Request for this message shares: tools read it there.
             # The lookup is a database read: off the event loop (docs/design.md, "Database calls").
@@ -65,7 +79,28 @@ class MCPEndpoint:
         except ReelforgeError as exc:
             await _unauthorized(send, exc)
             return
+        if self.limits is not None:
+            retry_after = await self.limits.key_retry_after(request.state.api_key.id)
+            if retry_after is not None:
+                await _limited(send, self.limits.error(retry_after, per_key=True), retry_after)
+                return
         await self.manager.handle_request(scope, receive, send)
+
+
+async def _limited(send: Send, exc: ReelforgeError, retry_after: int) -> None:
+    body = json.dumps({"error": {"code": str(exc.code), "message": exc.message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _unauthorized(send: Send, exc: ReelforgeError) -> None:

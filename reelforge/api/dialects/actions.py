@@ -30,6 +30,7 @@ from reelforge.api.dialect import Dialect, dialect_router, generic_body
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses
+from reelforge.api.ratelimit import READ_LIMITS
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.scenes import (
     MAX_WAIT_MS,
@@ -286,6 +287,7 @@ async def generate_and_wait(
     summary="A task's status and, once done, its video URL",
     response_model=TaskAnswer,
     responses=errors(400, 401, 404),
+    dependencies=READ_LIMITS,
 )
 def query(
     data: QueryInput,

@@ -10,7 +10,6 @@ stored image when anything refuses the create (402, 409, the engine's check) or 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -18,8 +17,8 @@ from fastapi.responses import JSONResponse
 
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
-from reelforge.api.deps import get_create_path, get_services, query_limit
-from reelforge.api.dialect import Dialect, dialect_router
+from reelforge.api.deps import get_create_path, get_services
+from reelforge.api.dialect import Dialect, FastRead, dialect_router
 from reelforge.api.dialects.aivideomaker.protocol import (
     AIVideoMakerCancelled,
     AIVideoMakerCreated,
@@ -39,6 +38,7 @@ from reelforge.api.dialects.aivideomaker.translate import (
     render_task,
 )
 from reelforge.api.links import links_for
+from reelforge.api.ratelimit import READ_LIMITS
 from reelforge.domain import jsontext
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import ReelforgeError, invalid
@@ -48,6 +48,7 @@ from reelforge.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from reelforge.edge.idempotency import Idempotency
 from reelforge.media.fetch import check_url
 from reelforge.services import Services
+from reelforge.tasks.reads import Polled
 
 PREFIX = "/api/v1"
 AUTH_HINT = "the `key` header (`key: rf_...`)"
@@ -131,6 +132,22 @@ def task_links(request: Request, task_id: str) -> dict[str, str]:
     }
 
 
+def status_answer(status: TaskStatus, progress: int) -> JSONResponse:
+    """A pre-shaped body (the declared model documents it; validating two fields per poll costs more)."""
+    return JSONResponse({"status": STATUS_NAMES[status], "progress": progress})
+
+
+def details_answer(request: Request, polled: Polled) -> JSONResponse:
+    assert polled.task is not None
+    return JSONResponse(render_task(polled.task, links_for(request)))
+
+
+FAST_READS = (
+    FastRead(f"{PREFIX}/tasks/{{}}/status", lambda _, p: status_answer(p.status, p.progress), render_error),
+    FastRead(f"{PREFIX}/tasks/{{}}", details_answer, render_error, full=True),
+)
+
+
 def build_router() -> APIRouter:
     router = dialect_router(render_error, prefix=PREFIX, tags=["AIVideoMaker v1"], auth_hint=AUTH_HINT)
 
@@ -163,7 +180,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/tasks",
         summary="List your tasks, newest first",
-        dependencies=[Depends(query_limit)],
+        dependencies=READ_LIMITS,
         response_model=AIVideoMakerTaskList,
         response_model_exclude_unset=True,
         responses={400: _error("limit outside 1-1000 or offset outside 0-2^31-1 (INVALID_PAYLOAD)"), **QUERY_ERRORS},
@@ -185,7 +202,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/tasks/{task_id}",
         summary="Task details",
-        dependencies=[Depends(query_limit)],
+        dependencies=READ_LIMITS,
         response_model=AIVideoMakerTask,
         response_model_exclude_unset=True,
         responses=QUERY_ERRORS,
@@ -193,24 +210,21 @@ def build_router() -> APIRouter:
     def details(
         task_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
     ) -> dict[str, Any]:
-        return render_task(services.tasks.get(task_id, key.id), links_for(request))
+        return render_task(services.tasks.get(task_id, key.id), links_for(request))  # the fast path: details_answer
 
     @router.get(
         "/tasks/{task_id}/status",
         summary="Task status (for polling)",
-        dependencies=[Depends(query_limit)],
+        dependencies=READ_LIMITS,
         responses={200: {"model": AIVideoMakerStatus}, **QUERY_ERRORS},
     )
-    async def status(task_id: str, request: Request, services: Services = Depends(get_services)) -> JSONResponse:
-        """The polling path, kept lean: one thread-pool hop for both reads (key, then status) and a
-        pre-shaped body (the declared model documents it; validating two fields per poll costs more)."""
-
-        def read() -> tuple[TaskStatus, int]:
-            key = require_key(request)
-            return services.tasks.status_of(task_id, key.id)
-
-        status, progress = await asyncio.to_thread(read)
-        return JSONResponse({"status": STATUS_NAMES[status], "progress": progress})
+    def status(
+        task_id: str, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
+    ) -> JSONResponse:
+        """Declared for OpenAPI and answering what is not a clean success; the fast read path
+        (`api/fastread.py`, `status_answer`) answers the polls themselves."""
+        status, progress = services.tasks.status_of(task_id, key.id)
+        return status_answer(status, progress)
 
     @router.put(
         "/tasks/{task_id}/cancel",
@@ -232,4 +246,6 @@ def build_router() -> APIRouter:
     return router
 
 
-AIVIDEOMAKER_DIALECT = Dialect(DIALECT, (build_router(),), render_error, render_task, prefixes=(PREFIX,))
+AIVIDEOMAKER_DIALECT = Dialect(
+    DIALECT, (build_router(),), render_error, render_task, prefixes=(PREFIX,), reads=FAST_READS
+)

@@ -18,7 +18,7 @@ Modules: `protocol` (the bodies as pydantic models), `uploads` (reading JSON or 
 from __future__ import annotations
 
 from reelforge.api.dialect import Dialect, generic_body
-from reelforge.api.dialects.avs.routes import render_job
+from reelforge.api.dialects.avs.routes import FAST_READS, render_job
 from reelforge.api.dialects.avs.routes import router as jobs_router
 from reelforge.api.dialects.avs.templates import router as templates_router
 from reelforge.api.dialects.avs.tokens import router as tokens_router
@@ -30,6 +30,7 @@ AVS_DIALECT = Dialect(
     generic_body,
     render_job,
     prefixes=("/api/v1/videos", "/api/v1/jobs", "/api/v1/tokens", "/api/v1/templates"),
+    reads=FAST_READS,
 )
 
 

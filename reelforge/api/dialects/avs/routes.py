@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from reelforge.accounts.tokens import ApiToken
 from reelforge.api.auth import key_from_headers
 from reelforge.api.deps import get_create_path, get_services
-from reelforge.api.dialect import dialect_router, generic_body
+from reelforge.api.dialect import FastRead, dialect_router, generic_body
 from reelforge.api.dialects.avs import translate
 from reelforge.api.dialects.avs.protocol import (
     AvsJob,
@@ -29,12 +29,14 @@ from reelforge.api.dialects.avs.translate import DIALECT, JSON_MODEL, PROMPT_MOD
 from reelforge.api.dialects.avs.uploads import CreateBody, read_body
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
+from reelforge.api.ratelimit import limit_ip, limit_key_id
 from reelforge.config import Settings
 from reelforge.domain.task import Task, TaskStatus
 from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links, expired_message
 from reelforge.edge.uploads import UploadSession
 from reelforge.services import Services
+from reelforge.tasks.reads import Polled
 from reelforge.tasks.service import Submission
 
 STATUS_NAMES = {
@@ -55,6 +57,11 @@ def require_public_token(request: Request) -> ApiToken:
     token = tokens.authenticate(key_from_headers(request), kind="public_api")
     request.state.api_token = token
     return token
+
+
+async def limit_token(request: Request, token: ApiToken = Depends(require_public_token)) -> None:
+    """The per-key read limit for a token's key (every token of a key shares the key's limit)."""
+    await limit_key_id(request, token.key_id)
 
 
 # ------------------------------------------------------------- rendering
@@ -185,6 +192,7 @@ async def from_prompt(
     summary="AvsJob status, phase and result",
     response_model=AvsJob,
     responses=errors(401, 403, 404),
+    dependencies=[Depends(limit_ip), Depends(limit_token)],
 )
 def get_job(
     job_id: str,
@@ -194,3 +202,12 @@ def get_job(
 ) -> JSONResponse:
     task = services.tasks.get(job_id, token.key_id)  # a plain `def`: FastAPI runs it on its thread pool
     return JSONResponse(render_job(task, links_for(request)))
+
+
+def _polled_job(request: Request, polled: Polled) -> JSONResponse:
+    assert polled.task is not None
+    return JSONResponse(render_job(polled.task, links_for(request)))
+
+
+FAST_READS = (FastRead("/api/v1/jobs/{}", _polled_job, generic_body, full=True, credential="public_token"),)
+"""`GET /api/v1/jobs/{id}` through the fast read path (`api/fastread.py`); the route answers everything else."""

@@ -31,9 +31,10 @@ from reelforge.api.deps import get_create_path, get_services
 from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.api.dialects.avs import translate
 from reelforge.api.dialects.avs.protocol import AvsJob, FromJsonRequest, errors, parse_body
-from reelforge.api.dialects.avs.routes import render_job, require_public_token
+from reelforge.api.dialects.avs.routes import limit_token, render_job, require_public_token
 from reelforge.api.links import links_for
 from reelforge.api.openapi import inline_schema
+from reelforge.api.ratelimit import limit_ip
 from reelforge.domain import jsontext, merge
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.task import Task
@@ -201,6 +202,7 @@ async def create_template(
     summary="List this key's stored templates, newest first (extension)",
     response_model=StoredTemplateList,
     responses=errors(400, 401, 403),
+    dependencies=[Depends(limit_ip), Depends(limit_token)],
 )
 def list_templates(
     limit: int = Query(20, ge=1, le=100),
@@ -217,6 +219,7 @@ def list_templates(
     summary="One stored template (extension)",
     response_model=StoredTemplateOut,
     responses=errors(401, 403, 404),
+    dependencies=[Depends(limit_ip), Depends(limit_token)],
 )
 def get_template(
     template_id: str, token: ApiToken = Depends(require_public_token), services: Services = Depends(get_services)

@@ -17,6 +17,7 @@ from reelforge.api.auth import require_key
 from reelforge.api.deps import get_services
 from reelforge.api.dialect import dialect_router, generic_body
 from reelforge.api.dialects.avs.protocol import AvsIssuedToken, AvsToken, AvsTokenList, AvsTokenRequest, errors
+from reelforge.api.ratelimit import READ_LIMITS
 from reelforge.services import Services
 
 
@@ -61,7 +62,11 @@ def create_token(
 
 
 @router.get(
-    "", summary="List the account's tokens (never their secrets)", response_model=AvsTokenList, responses=errors(401)
+    "",
+    summary="List the account's tokens (never their secrets)",
+    response_model=AvsTokenList,
+    responses=errors(401),
+    dependencies=READ_LIMITS,
 )
 def list_tokens(key: ApiKey = Depends(require_key), services: Services = Depends(get_services)) -> dict[str, Any]:
     return {"tokens": [render_token(t) for t in services.tokens.tokens_of(key.id)]}

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from reelforge.api.dialect import Dialect
 from reelforge.api.dialects.openai_videos.render import render_error, render_video
-from reelforge.api.dialects.openai_videos.routes import router
+from reelforge.api.dialects.openai_videos.routes import FAST_READS, router
 from reelforge.api.dialects.openai_videos.translate import DIALECT
 
-OPENAI_VIDEOS_DIALECT = Dialect(DIALECT, (router,), render_error, render_video, prefixes=("/v1/", "/agnesapi"))
+OPENAI_VIDEOS_DIALECT = Dialect(
+    DIALECT, (router,), render_error, render_video, prefixes=("/v1/", "/agnesapi"), reads=FAST_READS
+)
 
 __all__ = ["OPENAI_VIDEOS_DIALECT"]

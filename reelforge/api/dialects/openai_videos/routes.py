@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from reelforge.accounts.keys import ApiKey
 from reelforge.api.auth import require_key
 from reelforge.api.deps import get_create_path, get_services
-from reelforge.api.dialect import dialect_router
+from reelforge.api.dialect import FastRead, dialect_router
 from reelforge.api.dialects.openai_videos.protocol import (
     CreateVideo,
     OpenAIError,
@@ -41,6 +41,7 @@ from reelforge.api.forms import decode_fields
 from reelforge.api.idempotency import idempotency_of
 from reelforge.api.links import links_for
 from reelforge.api.openapi import Responses, error_responses, inline_schema
+from reelforge.api.ratelimit import READ_LIMITS
 from reelforge.domain import jsontext
 from reelforge.domain.errors import ErrorCode, ReelforgeError, invalid
 from reelforge.domain.polling import task_poll_after_ms
@@ -50,6 +51,7 @@ from reelforge.edge.idempotency import digest
 from reelforge.edge.links import expired_error
 from reelforge.edge.uploads import UploadSession
 from reelforge.services import Services
+from reelforge.tasks.reads import Polled
 from reelforge.tasks.service import Submission
 
 MAX_LIST = 100
@@ -160,6 +162,15 @@ def _video_response(task: Task, request: Request) -> JSONResponse:
     return JSONResponse(render_video(task, links_for(request)), headers=poll_hint(task, request.app.state.services))
 
 
+def _polled_video(request: Request, polled: Polled) -> JSONResponse:
+    assert polled.task is not None
+    return _video_response(polled.task, request)
+
+
+FAST_READS = (FastRead("/v1/videos/{}", _polled_video, render_error, full=True),)
+"""`GET /v1/videos/{id}` through the fast read path (`api/fastread.py`); the route answers everything else."""
+
+
 @router.post(
     "/v1/videos",
     summary="Create a video (JSON, or multipart with an input_reference image)",
@@ -217,6 +228,7 @@ def _in_agnes_terms(exc: ReelforgeError, body: CreateVideo) -> ReelforgeError:
     summary="List your videos (cursor pages)",
     response_model=OpenAIVideoList,
     responses=_errors(400, 401, 404),
+    dependencies=READ_LIMITS,
 )
 def list_videos(
     request: Request,
@@ -247,6 +259,7 @@ def list_videos(
     summary="Retrieve a video (also Agnes' legacy task query)",
     response_model=OpenAIVideo,
     responses=_errors(401, 404),
+    dependencies=READ_LIMITS,
 )
 def retrieve_video(
     video_id: str, request: Request, key: ApiKey = Depends(require_key), services: Services = Depends(get_services)
@@ -259,6 +272,7 @@ def retrieve_video(
     summary="Agnes: retrieve a video by video_id",
     response_model=OpenAIVideo,
     responses=_errors(400, 401, 404),
+    dependencies=READ_LIMITS,
 )
 def agnes_retrieve(
     request: Request,
@@ -300,6 +314,7 @@ def delete_video(
         200: {"content": {"video/mp4": {}, "image/jpeg": {}}, "description": "The MP4, or the JPEG thumbnail"},
         **_errors(400, 401, 404, 409, 410),
     },
+    dependencies=READ_LIMITS,
 )
 def video_content(
     video_id: str,
