@@ -1,4 +1,8 @@
-"""The embedded executor: worker processes started by `reelforge serve`, fed by polling the job table.
+"""The embedded executor: worker processes started by `reelforge serve`, woken when a task is dispatched.
+
+Each worker inherits the read end of a pipe; `dispatch` writes a byte to every worker's pipe, so an idle
+worker claims at once (`runtime/wakeup.py`). The job table stays the truth and the workers still poll it
+(`poll_interval`), so a wake-up lost (a full pipe, a restart) costs one poll interval, never a task.
 
 Workers are separate processes (not threads) so a CPU-heavy engine never stalls the API's event loop and
 a crash in native code takes down one worker, not the server. A watchdog restarts a worker that died;
@@ -16,6 +20,7 @@ from typing import IO
 
 from reelforge.config import Settings
 from reelforge.domain.task import Task
+from reelforge.runtime.wakeup import ENV_FD, WakePipes
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ class EmbeddedExecutor:
         self._procs: list[subprocess.Popen] = []
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self._pipes = WakePipes()
 
     def _spawn(self, index: int) -> subprocess.Popen:
         env = dict(os.environ)
@@ -60,8 +66,13 @@ class EmbeddedExecutor:
             "--log-level",
             self.log_level,
         ]
-        # A worker never reads stdin; under `reelforge mcp` stdin is the protocol channel, not theirs.
-        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.stdout)
+        wake_fd = self._pipes.open(index)
+        env[ENV_FD] = str(wake_fd)
+        try:
+            # A worker never reads stdin; under `reelforge mcp` stdin is the protocol channel, not theirs.
+            return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.stdout, pass_fds=(wake_fd,))
+        finally:
+            os.close(wake_fd)  # the worker holds its own copy
 
     def start(self) -> None:
         self._procs = [self._spawn(i) for i in range(self.count)]
@@ -93,9 +104,11 @@ class EmbeddedExecutor:
                 proc.wait()
         if self._watchdog:
             self._watchdog.join(timeout=2)
+        self._pipes.close()
 
     def dispatch(self, task: Task) -> None:
-        """Nothing to send: workers poll the job table every `poll_interval` seconds."""
+        """Wake the idle workers (a byte down each pipe, never blocking); the fairest claim wins."""
+        self._pipes.wake_all()
 
     def cancel(self, task_id: str) -> None:
         """Nothing to send: the running engine sees the cancel flag through `ctx.cancelled()`."""

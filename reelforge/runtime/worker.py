@@ -20,6 +20,7 @@ from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
 from reelforge.engines.base import Artifact, Engine, TaskCancelled, create_engine
 from reelforge.runtime.context import WorkerContext
+from reelforge.runtime.wakeup import ENV_FD, WakingEvent, listen_pipe, listen_postgres
 from reelforge.services import Services
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,26 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.models = models or None
         self.parent_pid = parent_pid
-        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        """Set when work may be waiting (a wake-up, `runtime/wakeup.py`) or the worker should stop."""
+        self.stop_event: threading.Event = WakingEvent(self.wake)
         self._engines: dict[str, Engine] = {}
         self._last_reap = 0.0
 
     # ----------------------------------------------------------------- loop
 
+    def listen(self) -> None:
+        """Start the wake-up listeners this worker has: its server's pipe, PostgreSQL's NOTIFY."""
+        fd = os.environ.get(ENV_FD)
+        if fd and fd.isdigit():
+            os.environ.pop(ENV_FD)  # the pipe is this process's, not its children's
+            listen_pipe(int(fd), self.wake)
+        if not self.services.db.is_sqlite:
+            listen_postgres(self.services.db.url, self.wake, self.stop_event.is_set)
+
     def run_forever(self) -> None:
         log.info("worker %s started (models: %s)", self.name, ", ".join(self.models or ["all"]))
+        self.listen()
         backoff = self.settings.poll_interval
         while not self.stop_event.is_set():
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
@@ -60,7 +73,9 @@ class Worker:
                 ran = False
                 backoff = min(backoff * 2 + 0.5, 30.0)
             if not ran:
-                self.stop_event.wait(backoff)
+                # A wake-up ends the wait at once; the poll interval is the fallback for a lost one.
+                self.wake.wait(backoff)
+                self.wake.clear()
         log.info("worker %s stopped", self.name)
 
     def run_once(self) -> bool:
