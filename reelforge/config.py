@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     """Seconds an `Idempotency-Key` keeps answering with the task it first created."""
     max_queued_tasks: int = 10000
     """Bound on tasks waiting in the queue; past it, creates answer 503 (backpressure). 0: no bound."""
+    max_queued_per_key: int = 2000
+    """Cap on one API key's tasks waiting in the queue, so one key cannot fill `max_queued_tasks` alone;
+    past it, that key's creates answer 503 QUEUE_FULL. 0: no cap."""
 
     # credits
     starter_credits: int = 500

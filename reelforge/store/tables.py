@@ -118,6 +118,7 @@ jobs = Table(
     "jobs",
     metadata,
     Column("task_id", String(40), ForeignKey("tasks.id"), primary_key=True),
+    Column("key_id", String(40)),  # the task's key, copied here so the fair claim reads per-key heads by index
     Column("queue", String(100), nullable=False),
     Column("state", String(20), nullable=False),  # queued | leased | done
     Column("lease_owner", String(100)),
@@ -126,6 +127,7 @@ jobs = Table(
     Column("available_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_jobs_state_available", "state", "available_at"),
+    Index("ix_jobs_state_key_available", "state", "key_id", "available_at", "created_at", "task_id"),
 )
 
 webhook_outbox = Table(

@@ -13,13 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, select, text, update
 
 from reelforge.store.tables import jobs, tasks, utcnow
 
 QUEUED = "queued"
 LEASED = "leased"
 DONE = "done"
+
+NOTIFY_CHANNEL = "reelforge_jobs"
+"""PostgreSQL `NOTIFY` channel: a job was queued (the payload is its queue); idle workers `LISTEN` on it."""
+_NOTIFY = text("SELECT pg_notify(:channel, :queue)")
+
+
+def _announce(conn: Connection, queue: str) -> None:
+    """On PostgreSQL, wake listening workers when this transaction commits (`runtime/wakeup.py`)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "queue": queue})
 
 
 @dataclass(frozen=True)
@@ -48,51 +58,94 @@ def enqueue(conn: Connection, task_id: str, queue: str, key_id: str | None = Non
     place = now
     if key_id is not None:
         head = conn.execute(select(func.min(jobs.c.available_at)).where(jobs.c.state == QUEUED)).scalar()
-        own_last = conn.execute(
-            select(func.max(jobs.c.available_at))
-            .select_from(jobs.join(tasks, tasks.c.id == jobs.c.task_id))
-            .where(jobs.c.state == QUEUED, tasks.c.key_id == key_id)
+        own_last = conn.execute(  # one probe of ix_jobs_state_key_available
+            select(func.max(jobs.c.available_at)).where(jobs.c.state == QUEUED, jobs.c.key_id == key_id)
         ).scalar()
         if own_last is not None:
             place = max(head or now, own_last + _FAIR_STEP)
         elif head is not None:
             place = min(head, now)
         place = min(place, now + _FAIR_HORIZON)  # deeper backlogs keep their order by `created_at`
+    if key_id is None:
+        key_id = conn.execute(select(tasks.c.key_id).where(tasks.c.id == task_id)).scalar()
     conn.execute(
-        insert(jobs).values(task_id=task_id, queue=queue, state=QUEUED, attempts=0, available_at=place, created_at=now)
+        insert(jobs).values(
+            task_id=task_id, key_id=key_id, queue=queue, state=QUEUED, attempts=0, available_at=place, created_at=now
+        )
     )
+    _announce(conn, queue)
 
 
-def _candidates(now: datetime, queues: list[str] | None, task_id: str | None, max_running_per_key: int) -> Select:
-    """Ready jobs in the order a worker should take them: fair between API keys.
+def _loads(conn: Connection) -> dict[str, int]:
+    """Running jobs per key (leased now, on any queue): as many rows as busy keys, from the leased jobs."""
+    query = select(jobs.c.key_id, func.count().label("n")).where(jobs.c.state == LEASED).group_by(jobs.c.key_id)
+    return {row.key_id: int(row.n) for row in conn.execute(query)}
+
+
+# The keys with queued jobs, one index probe each (a "loose index scan" of ix_jobs_state_key_available: neither
+# SQLite nor PostgreSQL skips through an index for DISTINCT on its own), then each key's head: its first ready job
+# in the fair order. So a claim costs O(keys x log jobs) however deep one key's backlog is.
+_HEADS = """
+WITH RECURSIVE waiting(key_id) AS (
+    SELECT MIN(key_id) FROM jobs WHERE state = 'queued'
+    UNION ALL
+    SELECT (SELECT MIN(j.key_id) FROM jobs j WHERE j.state = 'queued' AND j.key_id > w.key_id)
+    FROM waiting w WHERE w.key_id IS NOT NULL
+)
+SELECT j.task_id, j.key_id, j.available_at, j.created_at
+FROM waiting w
+JOIN jobs j ON j.task_id = (
+    SELECT h.task_id FROM jobs h
+    WHERE h.state = 'queued' AND h.key_id = w.key_id AND h.available_at <= :now {queues}
+    ORDER BY h.available_at, h.created_at, h.task_id
+    LIMIT 1
+)
+WHERE w.key_id IS NOT NULL
+"""
+
+
+@dataclass(frozen=True, order=True)
+class _Head:
+    load: int
+    available_at: datetime
+    created_at: datetime
+    task_id: str
+    key_id: str
+
+
+def _heads(
+    conn: Connection, now: datetime, queues: list[str] | None, task_id: str | None, max_running_per_key: int
+) -> list[_Head]:
+    """Ready candidates in the order a worker should take them: fair between API keys.
 
     A key's load is how many of its jobs are leased right now (on any queue). Jobs of keys at
     `max_running_per_key` (0: no limit) are not candidates; the rest are ordered by their key's load, then
     by how long they waited. So a key with 1,000 queued tasks gets a turn like any other key instead of
-    starving it: whenever a worker frees up, the least-served key that has work goes next.
+    starving it: whenever a worker frees up, the least-served key that has work goes next. Only each
+    key's first ready job can be first in that order, so only those heads are read.
     """
-    running = (
-        select(tasks.c.key_id, func.count().label("n"))
-        .select_from(jobs.join(tasks, tasks.c.id == jobs.c.task_id))
-        .where(jobs.c.state == LEASED)
-        .group_by(tasks.c.key_id)
-        .subquery("running")
-    )
-    load = func.coalesce(running.c.n, 0)
-    query = (
-        select(jobs.c.task_id, tasks.c.key_id)
-        .select_from(
-            jobs.join(tasks, tasks.c.id == jobs.c.task_id).outerjoin(running, running.c.key_id == tasks.c.key_id)
+    loads = _loads(conn)
+    if task_id is not None:
+        query = select(jobs.c.task_id, jobs.c.key_id, jobs.c.available_at, jobs.c.created_at).where(
+            jobs.c.task_id == task_id, jobs.c.state == QUEUED, jobs.c.available_at <= now
         )
-        .where(jobs.c.state == QUEUED, jobs.c.available_at <= now)
-    )
-    if queues:
-        query = query.where(jobs.c.queue.in_(queues))
-    if task_id:
-        query = query.where(jobs.c.task_id == task_id)
+        if queues:
+            query = query.where(jobs.c.queue.in_(queues))
+        rows = list(conn.execute(query))
+    else:
+        params: dict[str, object] = {"now": now}
+        clause = ""
+        if queues:
+            clause = "AND h.queue IN ({})".format(", ".join(f":q{i}" for i in range(len(queues))))
+            params.update({f"q{i}": queue for i, queue in enumerate(queues)})
+        rows = list(conn.execute(text(_HEADS.format(queues=clause)).columns(*_HEAD_COLUMNS), params))
+    heads = [_Head(loads.get(row.key_id, 0), row.available_at, row.created_at, row.task_id, row.key_id) for row in rows]
     if max_running_per_key > 0:
-        query = query.where(load < max_running_per_key)
-    return query.order_by(load, jobs.c.available_at, jobs.c.created_at, jobs.c.task_id)
+        heads = [head for head in heads if head.load < max_running_per_key]
+    return sorted(heads)
+
+
+_HEAD_COLUMNS = (jobs.c.task_id, jobs.c.key_id, jobs.c.available_at, jobs.c.created_at)
 
 
 def has_ready(conn: Connection, queues: list[str] | None = None, *, max_running_per_key: int = 0) -> bool:
@@ -109,7 +162,7 @@ def has_ready(conn: Connection, queues: list[str] | None = None, *, max_running_
         return False
     if max_running_per_key <= 0:
         return True
-    return conn.execute(_candidates(now, queues, None, max_running_per_key).limit(1)).first() is not None
+    return bool(_heads(conn, now, queues, None, max_running_per_key))
 
 
 def waiting(conn: Connection, queues: list[str] | None = None) -> bool:
@@ -146,23 +199,38 @@ def claim(
     under that lock, and a key found at its limit is passed over. SQLite's single writer needs neither.
     """
     now = utcnow()
-    skipped_keys: list[str] = []
-    for _ in range(_MAX_KEY_RETRIES):
-        query = _candidates(now, queues, task_id, max_running_per_key)
-        if skipped_keys:
-            query = query.where(tasks.c.key_id.not_in(skipped_keys))
-        query = query.limit(1)
+    skipped_keys: set[str] = set()
+    heads = _heads(conn, now, queues, task_id, max_running_per_key)
+    for head in heads[:_MAX_KEY_RETRIES]:
+        if head.key_id in skipped_keys:
+            continue
+        chosen = head.task_id
         if for_update:
-            query = query.with_for_update(skip_locked=True, of=jobs)
-        chosen = conn.execute(query).first()
-        if chosen is None:
-            return None
-        if max_running_per_key > 0 and for_update and lock_key is not None:
-            lock_key(conn, chosen.key_id)
-            if running_of_key(conn, chosen.key_id) >= max_running_per_key:
-                skipped_keys.append(chosen.key_id)
+            # Concurrent claimers lock the heads they took: this key's first job nobody holds (SKIP LOCKED),
+            # else the next key's.
+            query = (
+                select(jobs.c.task_id)
+                .where(jobs.c.state == QUEUED, jobs.c.key_id == head.key_id, jobs.c.available_at <= now)
+                .order_by(jobs.c.available_at, jobs.c.created_at, jobs.c.task_id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if task_id is not None:
+                query = query.where(jobs.c.task_id == task_id)
+            elif queues:
+                query = query.where(jobs.c.queue.in_(queues))
+            found = conn.execute(query).scalar()
+            if found is None:
                 continue
-        return _lease(conn, chosen.task_id, owner, now, lease_seconds)
+            chosen = found
+        if max_running_per_key > 0 and for_update and lock_key is not None:
+            lock_key(conn, head.key_id)
+            if running_of_key(conn, head.key_id) >= max_running_per_key:
+                skipped_keys.add(head.key_id)
+                continue
+        lease = _lease(conn, chosen, owner, now, lease_seconds)
+        if lease is not None:
+            return lease
     return None
 
 
@@ -173,11 +241,7 @@ _MAX_KEY_RETRIES = 8
 
 def running_of_key(conn: Connection, key_id: str) -> int:
     """How many jobs of `key_id` are leased now (a fresh read: call it under the key's lock)."""
-    query = (
-        select(func.count())
-        .select_from(jobs.join(tasks, tasks.c.id == jobs.c.task_id))
-        .where(jobs.c.state == LEASED, tasks.c.key_id == key_id)
-    )
+    query = select(func.count()).where(jobs.c.state == LEASED, jobs.c.key_id == key_id)
     return int(conn.execute(query).scalar_one())
 
 
@@ -221,7 +285,9 @@ def requeue(conn: Connection, task_id: str, delay_seconds: float = 0.0, *, refun
         values["available_at"] = utcnow() + timedelta(seconds=delay_seconds)
     if refund_attempt:
         values["attempts"] = jobs.c.attempts - 1
-    conn.execute(update(jobs).where(jobs.c.task_id == task_id).values(**values))
+    requeued = conn.execute(update(jobs).where(jobs.c.task_id == task_id).values(**values).returning(jobs.c.queue))
+    for row in requeued:
+        _announce(conn, row.queue)
 
 
 def lock(conn: Connection, task_id: str, *, for_update: bool) -> Row | None:
@@ -263,3 +329,9 @@ def queue_position(conn: Connection, task_id: str) -> int | None:
         )
     ).scalar_one()
     return int(ahead) + 1
+
+
+def queued_of_key(conn: Connection, key_id: str) -> int:
+    """How many of `key_id`'s jobs are queued (a range of ix_jobs_state_key_available)."""
+    query = select(func.count()).where(jobs.c.state == QUEUED, jobs.c.key_id == key_id)
+    return int(conn.execute(query).scalar_one())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reelforge.accounts import ledger
@@ -31,6 +31,9 @@ from reelforge.tasks.lifecycle import TaskLifecycle, task_row_webhook
 from reelforge.tasks.records import row_to_task
 
 log = logging.getLogger(__name__)
+
+# Serialises the global queue-bound check of concurrent submits on PostgreSQL (released at commit).
+_QUEUE_BOUND_LOCK = text("SELECT pg_advisory_xact_lock(7346152)")
 
 # Built once: the polling endpoints run this on every request.
 _STATUS_BY_ID = select(tasks.c.status, tasks.c.progress, tasks.c.key_id).where(
@@ -153,14 +156,7 @@ class TaskService:
         now = utcnow()
         task_id = new_task_id()
         with self.db.write() as conn:
-            bound = self.settings.max_queued_tasks
-            if bound and jobs.queued_count(conn) >= bound:
-                raise ReelforgeError(
-                    ErrorCode.QUEUE_FULL,
-                    f"The queue is full ({bound} tasks waiting); try again shortly",
-                    retry_after=30,
-                )
-            self.lifecycle.lock_key(conn, key_id, must_be_active=True)
+            self._check_queue_room(conn, key_id)
             available = ledger.balance(conn, key_id)
             if available < cost:
                 raise ReelforgeError(
@@ -213,6 +209,31 @@ class TaskService:
             task = self.lifecycle.load(conn, task_id)
             self.lifecycle.emit(conn, task, task_row_webhook(conn, task_id))
         return task
+
+    def _check_queue_room(self, conn: Connection, key_id: str) -> None:
+        """The global queue bound and the key's own cap, both counted under a lock held to commit.
+
+        The key's row lock (`lock_key`) serialises one key's submits, so its cap is exact; the global count
+        needs every submit serialised against the others: SQLite's IMMEDIATE transaction already is, on
+        PostgreSQL a transaction-scoped advisory lock does it (only when a bound is set).
+        """
+        bound = self.settings.max_queued_tasks
+        if bound and self.db.for_update:
+            conn.execute(_QUEUE_BOUND_LOCK)
+        if bound and jobs.queued_count(conn) >= bound:
+            raise ReelforgeError(
+                ErrorCode.QUEUE_FULL,
+                f"The queue is full ({bound} tasks waiting); try again shortly",
+                retry_after=30,
+            )
+        self.lifecycle.lock_key(conn, key_id, must_be_active=True)
+        cap = self.settings.max_queued_per_key
+        if cap and jobs.queued_of_key(conn, key_id) >= cap:
+            raise ReelforgeError(
+                ErrorCode.QUEUE_FULL,
+                f"This API key already has {cap} tasks waiting (the per-key cap); submit more once some have started",
+                retry_after=30,
+            )
 
     # ------------------------------------------------------------------- read
 

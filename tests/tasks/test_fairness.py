@@ -182,3 +182,58 @@ def test_the_attempt_cap_holds_at_claim_time(services: Services) -> None:
     task = services.tasks.get(task_id)
     assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.WORKER_LOST
     assert services.tasks.balance(key.id) == 10
+
+
+def test_one_key_cannot_fill_the_queue_past_its_own_cap(services: Services) -> None:
+    services.settings.max_queued_per_key = 2
+    greedy, other = (services.keys.create(credits=100).key for _ in range(2))
+    for _ in range(2):
+        submit(services, greedy.id)
+    with pytest.raises(ReelforgeError) as caught:
+        submit(services, greedy.id)
+    assert caught.value.code == ErrorCode.QUEUE_FULL and caught.value.retry_after
+    assert "per-key cap" in caught.value.message
+    assert services.tasks.balance(greedy.id) == 98  # the refused task charged nothing
+    submit(services, other.id)  # another key still has room
+    services.work.claim("w")  # the greedy key's first task starts: one of its places is free again
+    submit(services, greedy.id)
+
+
+def test_concurrent_submits_never_overshoot_the_queue_bound(services: Services) -> None:
+    services.settings.max_queued_tasks = 5
+    services.settings.max_queued_per_key = 0
+    keys = [services.keys.create(credits=100).key for _ in range(4)]
+    refused: list[str] = []
+
+    def flood(key_id: str) -> None:
+        for _ in range(4):
+            try:
+                submit(services, key_id)
+            except ReelforgeError as exc:
+                refused.append(exc.code)
+
+    threads = [threading.Thread(target=flood, args=(key.id,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert services.work.has_waiting()
+    with services.db.read() as conn:
+        from reelforge.tasks import jobs
+
+        assert jobs.queued_count(conn) == 5
+    assert refused == [ErrorCode.QUEUE_FULL] * 11
+    assert sum(services.tasks.balance(key.id) for key in keys) == 400 - 5
+
+
+def test_a_claim_reads_per_key_heads_in_the_fair_order_with_deep_backlogs(services: Services) -> None:
+    """Many jobs of one key, a few of others: each claim goes to the least-loaded key's oldest job."""
+    heavy, light, late = (services.keys.create(credits=1000).key for _ in range(3))
+    heavy_ids = [submit(services, heavy.id) for _ in range(30)]
+    light_ids = [submit(services, light.id) for _ in range(2)]
+    late_id = submit(services, late.id)
+    claimed = [services.work.claim(f"w{i}").id for i in range(6)]
+    # loads 0,0,0 -> each key's head in place order; then loads 1,1,1 -> again; light has one left, late none
+    assert claimed[:3] == [heavy_ids[0], light_ids[0], late_id]
+    assert claimed[3:5] == [heavy_ids[1], light_ids[1]]
+    assert claimed[5] == heavy_ids[2]
