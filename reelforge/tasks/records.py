@@ -9,13 +9,15 @@ from reelforge.domain.request import GenerationRequest
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
 
 
-def row_to_task(row: Any) -> Task:
+def row_to_task(row: Any, request: GenerationRequest | None = None) -> Task:
+    """The task of a `tasks` row; `request`, when given, is the row's request already validated (a task's
+    request never changes after submit, so a reader may keep it: validating it is most of this cost)."""
     return Task(
         id=row.id,
         key_id=row.key_id,
         model=row.model,
         dialect=row.dialect,
-        request=GenerationRequest.model_validate(row.request),
+        request=request if request is not None else GenerationRequest.model_validate(row.request),
         input=row.input,
         status=TaskStatus(row.status),
         progress=row.progress,
