@@ -47,7 +47,18 @@ def test_a_declaring_client_gets_a_task_at_once_and_can_cancel_it(api: InProcess
             acknowledged = await cancel_task(session, second.task_id)
             after = await get_task(session, second.task_id)
             again = await cancel_task(session, second.task_id)  # already ended: still acknowledged
-            return {"first": first, "before": before, "ack": acknowledged, "after": after, "again": again}
+            template = {"version": "1", "blocks": [{"type": "text", "text": "Hi", "start": 0, "duration": 2}]}
+            rendered = await session.call_tool("render_template", {"template": template}, allow_claimed=True)
+            listed = await session.call_tool("list_models", {})  # not a task tool: answered as always
+            return {
+                "first": first,
+                "before": before,
+                "ack": acknowledged,
+                "after": after,
+                "again": again,
+                "rendered": rendered,
+                "listed": listed,
+            }
 
     charged = api.balance(key)
     seen = anyio.run(scenario)
@@ -61,8 +72,11 @@ def test_a_declaring_client_gets_a_task_at_once_and_can_cancel_it(api: InProcess
     assert seen["ack"]["resultType"] == "complete" and set(seen["ack"]) <= {"resultType", "_meta"}
     assert seen["after"]["status"] == "cancelled" and "pollIntervalMs" not in seen["after"]
     assert seen["again"]["resultType"] == "complete"
-    assert api.balance(key) == charged - 5  # two tasks of 5 credits charged, the cancelled one refunded
+    assert seen["rendered"].result_type == "task" and seen["rendered"].status == "working"
+    assert not seen["listed"].is_error and seen["listed"].structured_content["models"]
+    assert api.balance(key) == charged - 5 - 5  # t2v 5 (the cancelled one refunded), avs-json render 5
     assert api.executor.cancelled == [second_id(seen)]
+    assert len(api.executor.dispatched) == 3
 
 
 def second_id(seen: dict[str, Any]) -> str:
