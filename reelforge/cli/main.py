@@ -62,13 +62,16 @@ def serve(
     import uvicorn
 
     from reelforge.cli.devkey import ensure_dev_key
-    from reelforge.runtime.loader import build_executor, describe_executor
+    from reelforge.runtime.loader import build_executor, check_hosts, describe_executor
     from reelforge.server import create_app
 
     configure_logging(log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     settings = settings_for(data_dir, public_url=public_url, executor=executor)
     services = start_services(settings, "serve")
+    if settings.executor == "embedded" and workers and (problems := check_hosts(services.tasks.engines())):
+        typer.echo("reelforge serve: cannot start: its workers cannot run:\n  " + "\n  ".join(problems), err=True)
+        raise typer.Exit(2)
     dev = ensure_dev_key(services) if settings.dev_key else None
     # celery: no workers here; they run wherever `reelforge worker` runs
     runner = build_executor(services, workers=workers, log_level=log_level)
@@ -147,6 +150,9 @@ def worker(
         models=chosen,
         parent_pid=os.getppid() if exit_with_parent else None,
     )
+    if problems := runner.start_engines():  # e.g. fp8 on a GPU without fp8 compute (docs/gpu.md)
+        typer.echo("reelforge worker: cannot start:\n  " + "\n  ".join(problems), err=True)
+        raise typer.Exit(2)
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("worker %s: signal %d, stopping after giving back the running task", runner.name, signum)

@@ -100,6 +100,9 @@ class Task:
     """When the output's files are deleted (completion + `output_ttl`); None: kept forever."""
     outputs_expired: bool = False
     """The expiry sweep deleted the files (the output's metadata stays)."""
+    timings: dict[str, Any] | None = None
+    """Where the successful run's seconds went: the engine's stages (`load`, `denoising`, `steps`, ...), the
+    runtime's `run` (the engine's wall time) and `store`, and `total`; None before it ended (docs/gpu.md)."""
 
     def output_expired(self, now: datetime) -> bool:
         """True once the output is gone or past its expiry, whether or not the sweep has run yet, so every

@@ -63,6 +63,9 @@ class Artifact:
 
 @runtime_checkable
 class RunContext(Protocol):
+    """What an engine sees of the runtime. A context may also offer `record_timings(dict)` (the worker's does:
+    seconds per stage, kept with the task); engines that time their stages look it up with `getattr`."""
+
     task_id: str
     workdir: Path
 

@@ -126,6 +126,10 @@ class VideoSnapshot(BaseModel):
     height: int | None = None
     fps: float | None = None
     error: ToolErrorInfo | None = None
+    timings: dict[str, Any] | None = Field(
+        None,
+        description="Seconds per stage of the finished task (load, denoising, decode, encode, store, total)",
+    )
     embedded: bool = Field(False, description="True when the MP4 itself is attached as an embedded resource")
     expires_at: datetime | None = Field(
         None, description="When the output files are deleted (then error is OUTPUT_EXPIRED and there are no URLs)"

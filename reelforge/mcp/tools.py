@@ -264,6 +264,7 @@ class VideoTools:
             phase=task.phase,
             model=task.model,
             credits=task.cost,
+            timings=task.timings,
             queue_position=position,
             video_url=video_url,
             thumbnail_url=thumbnail_url,

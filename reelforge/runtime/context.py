@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from reelforge.config import Settings
 from reelforge.domain.request import STORED_PREFIX
@@ -45,6 +45,7 @@ class WorkerContext:
         self._last_progress_at = 0.0
         self._cancel_seen = False
         self._last_cancel_check = 0.0
+        self.timings: dict[str, Any] = {}  # the engine's stage timings, stored with the task when it succeeds
 
     def progress(self, percent: float) -> None:
         value = max(0, min(100, int(percent)))
@@ -67,6 +68,9 @@ class WorkerContext:
 
     def phase(self, name: str) -> None:
         self._service.set_phase(self.task_id, name)
+
+    def record_timings(self, timings: dict[str, Any]) -> None:
+        self.timings = dict(timings)
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled():

@@ -10,6 +10,7 @@ broker; a Celery worker's own executor only announces what its reaper re-queues)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Literal
 
 from reelforge.config import Settings, catalog_origin, parse_catalog
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from reelforge.runtime.executor import Executor
     from reelforge.services import Services
 
-__all__ = ["CatalogError", "build_executor", "check_models", "describe_executor", "load_services"]
+__all__ = ["CatalogError", "build_executor", "check_hosts", "check_models", "describe_executor", "load_services"]
 
 
 def check_models(settings: Settings) -> dict[str, Engine]:
@@ -41,6 +42,21 @@ def check_models(settings: Settings) -> dict[str, Engine]:
     if problems:
         raise CatalogError(origin, problems)
     return engines
+
+
+def check_hosts(engines: Mapping[str, Engine], *, start: bool = False) -> list[str]:
+    """What this machine lacks for the engines that run here, one line per problem naming the model.
+
+    Only engines with host requirements take part (the diffusion engine: fp8 compute, an attention backend's
+    package, GPUs for context parallelism). With `start` (a worker) they also begin what they do at a
+    worker's start (loading and warming up a model that preloads).
+    """
+    problems = []
+    for name, engine in engines.items():
+        check = getattr(engine, "start" if start else "check_host", None)
+        if check is not None:
+            problems += [f"model {name!r}: {problem}" for problem in check()]
+    return problems
 
 
 def load_services(settings: Settings) -> Services:

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
@@ -90,6 +91,14 @@ class Worker:
         self.execute(task)
         return True
 
+    def start_engines(self) -> list[str]:
+        """Before the first claim: each served engine checks this machine and starts what it does at a
+        worker's start (a diffusion model that preloads begins loading); one line per problem."""
+        from reelforge.runtime.loader import check_hosts
+
+        names = self.models or self.services.tasks.catalog.names
+        return check_hosts({name: self.engine_for(name) for name in names}, start=True)
+
     # ------------------------------------------------------------- one task
 
     def engine_for(self, model: str) -> Engine:
@@ -112,10 +121,12 @@ class Worker:
         ctx = WorkerContext(task.id, workdir, service, self.services.storage, self.settings, stop)
         log.info("task %s (%s) started, attempt %d", task.id, task.model, task.attempts)
         try:
+            started = time.perf_counter()
             artifact = self.engine_for(task.model).run(task.request, ctx)
+            stored = time.perf_counter()
             output = self._store(task, artifact)
             reporting.set()
-            ended = service.complete(task.id, output, owner=self.name)
+            ended = service.complete(task.id, output, owner=self.name, timings=_timings(ctx, started, stored))
             if ended.status != TaskStatus.SUCCEEDED:  # cancelled or deleted meanwhile: keep nothing
                 self.services.storage.delete_prefix(f"tasks/{task.id}")
             log.info("task %s ended %s", task.id, ended.status.value)
@@ -191,6 +202,15 @@ class Worker:
             fps=artifact.fps,
             poster_key=poster_key,
         )
+
+
+def _timings(ctx: WorkerContext, started: float, stored: float) -> dict[str, Any]:
+    """The engine's stage timings (if it reported any) with the runtime's: `run` (the engine's wall time),
+    `store` (uploading the files) and `total`, in seconds."""
+    now = time.perf_counter()
+    timings: dict[str, Any] = {k: v for k, v in ctx.timings.items() if k != "total"}
+    timings.update(run=round(stored - started, 3), store=round(now - stored, 3), total=round(now - started, 3))
+    return timings
 
 
 class _AnyEvent:

@@ -110,6 +110,7 @@ tasks = Table(
     Column("expires_at", UTCDateTime),  # when the output files are deleted; NULL: never (or no output)
     # True once the expiry sweep deleted the output files (the output's metadata stays)
     Column("outputs_expired", Boolean, nullable=False, default=False, server_default=false()),
+    Column("timings", JSON),  # seconds per stage of the run that produced the output (docs/gpu.md); NULL: none
     Index("ix_tasks_key_created", "key_id", "created_at"),
     Index("ix_tasks_outputs_expired_expires_at", "outputs_expired", "expires_at"),  # the sweep's query
 )

@@ -36,6 +36,7 @@ def row_to_task(row: Any, request: GenerationRequest | None = None) -> Task:
         phase=row.phase,
         expires_at=row.expires_at,
         outputs_expired=bool(row.outputs_expired),
+        timings=row.timings,
     )
 
 
@@ -69,6 +70,7 @@ def task_snapshot(task: Task) -> dict[str, Any]:
         "phase": task.phase,
         "expires_at": _iso(task.expires_at),
         "outputs_expired": task.outputs_expired,
+        "timings": task.timings,
     }
 
 
@@ -100,4 +102,5 @@ def snapshot_to_task(data: dict[str, Any]) -> Task:
         phase=data.get("phase"),
         expires_at=when("expires_at"),
         outputs_expired=data.get("outputs_expired", False),
+        timings=data.get("timings"),
     )

@@ -102,6 +102,10 @@ class TaskService:
             )
         return spec
 
+    def engines(self) -> dict[str, Engine]:
+        """Model -> its engine as built by the start-up check (what `reelforge serve` checks the host against)."""
+        return dict(self._validators)
+
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> None:
         engine = self._validators.get(spec.name)
         if engine is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -102,8 +103,11 @@ class WorkQueue:
                 .values(phase=phase, updated_at=utcnow())
             )
 
-    def complete(self, task_id: str, output: TaskOutput, *, owner: str | None = None) -> Task:
-        """Record the finished video; a task cancelled meanwhile ends CANCELLED (refunded) instead."""
+    def complete(
+        self, task_id: str, output: TaskOutput, *, owner: str | None = None, timings: dict[str, Any] | None = None
+    ) -> Task:
+        """Record the finished video (and where the run's seconds went); a task cancelled meanwhile ends
+        CANCELLED (refunded) instead."""
         with self.db.write() as conn:
             task = self.lifecycle.lock(conn, task_id, owner=owner)
             if task is None or task.status != TaskStatus.RUNNING:
@@ -121,6 +125,7 @@ class WorkQueue:
                     output=output.to_dict(),
                     progress=100,
                     expires_at=utcnow() + timedelta(seconds=ttl) if ttl > 0 else None,
+                    timings=timings,
                 )
             )
             return self.lifecycle.transition(conn, self.lifecycle.load(conn, task_id), TaskStatus.SUCCEEDED)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from reelforge.media.probe import probe
-from tests.conftest import ServerProcess
-from tests.engines.tiny_pipelines import build_tiny_ltx, build_tiny_wan
+from tests.conftest import ServerProcess, run_cli
+from tests.engines.tiny_pipelines import build_tiny_ltx, build_tiny_ltx2, build_tiny_wan
 from tests.helpers import LocalHTTPServer, balance, new_key, png_bytes
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -43,14 +43,36 @@ family = "wan"
 weights = "{wan}"
 default_steps = 3
 pipeline_kwargs = {{ max_sequence_length = 16 }}
+
+# LTX-2 with sound, loaded and warmed up when the worker starts (preload follows warmup)
+[models.ltx2-tiny]
+engine = "diffusion"
+kind = "text_to_video"
+description = "LTX-2, tiny random weights (tests: noise and hiss)"
+credits_per_second = 1
+standardize_sizes = false
+
+[models.ltx2-tiny.settings]
+family = "ltx2"
+weights = "{ltx2}"
+default_steps = 4
+warmup = true
+warmup_shape = [32, 32, 9]
+pipeline_kwargs = {{ max_sequence_length = 16 }}
 """
+
+STAGES = ("inputs", "text_encoding", "setup", "denoising", "decode", "encode")
 
 
 @pytest.fixture(scope="module")
 def diffusion_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("diffusion")
     models = root / "models.toml"
-    models.write_text(MODELS.format(ltx=build_tiny_ltx(root / "ltx"), wan=build_tiny_wan(root / "wan")))
+    models.write_text(
+        MODELS.format(
+            ltx=build_tiny_ltx(root / "ltx"), wan=build_tiny_wan(root / "wan"), ltx2=build_tiny_ltx2(root / "ltx2")
+        )
+    )
     server = ServerProcess(
         root / "data", workers=1, env={"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1"}
     ).start()
@@ -258,3 +280,65 @@ def test_the_catalog_lists_diffusion_models_with_capabilities(diffusion_server: 
     listed = {model["name"]: model for model in response.json()["models"]}
     assert listed["ltx-tiny"]["engine"] == "diffusion"
     assert "text_to_video" in listed["ltx-tiny"]["capabilities"]["kinds"]
+
+
+def test_ltx2_through_the_server_has_sound_and_says_where_its_seconds_went(
+    diffusion_server: ServerProcess, tmp_path: Path
+) -> None:
+    import av
+
+    key = new_key(diffusion_server, credits=100)["key"]
+    body = {"model": "ltx2-tiny", "prompt": "rain", "width": 64, "height": 64, "num_frames": 17, "frame_rate": 8}
+    video, _ = watch(diffusion_server, key, create(diffusion_server, key, body)["id"], timeout=300)
+    assert video["status"] == "completed", video
+    info, pixels = frames_of(diffusion_server, key, video["id"], tmp_path / "ltx2.mp4")
+    assert (info.width, info.height, len(pixels)) == (64, 64, 17)
+    with av.open(str(tmp_path / "ltx2.mp4")) as container:
+        (audio,) = container.streams.audio
+        samples = sum(frame.samples for frame in container.decode(audio))
+        assert audio.codec_context.name == "aac"
+        assert samples / audio.codec_context.sample_rate == pytest.approx(17 / 8, abs=1024 / 16000)
+
+    timings = video["timings"]
+    for stage in (*STAGES, "run", "store", "total"):
+        assert timings[stage] >= 0, (stage, timings)
+    assert timings["steps_done"] == 4 and len(timings["steps"]) == 4
+    # the engine's stages (plus a load or warm-up this task waited for) make up its run; run + store the total
+    engine_stages = sum(timings.get(stage, 0.0) for stage in (*STAGES, "load", "warmup"))
+    assert engine_stages == pytest.approx(timings["run"], rel=0.1, abs=0.1)
+    assert timings["run"] + timings["store"] == pytest.approx(timings["total"], abs=0.01)
+    # preloaded and warmed up when the worker started, not on this task's time
+    log = diffusion_server.log()
+    assert "warmed up ltx2 at 32x32, 9 frames" in log
+
+    # the same record in the other dialects that show task details
+    headers = {"key": key}
+    details = httpx.get(f"{diffusion_server.url}/api/v1/tasks/{video['id']}", headers=headers).json()
+    assert details["timings"] == timings
+
+
+def test_a_worker_refuses_to_start_on_levers_its_machine_cannot_run(tmp_path: Path) -> None:
+    """fp8 compute and a flash-attention backend on this CPU-only machine: both named, nothing started."""
+    models = tmp_path / "models.toml"
+    models.write_text(
+        """
+[models.fast]
+engine = "diffusion"
+kind = "text_to_video"
+description = "x"
+credits_per_second = 1
+
+[models.fast.settings]
+family = "ltx"
+weights = "/nonexistent/ltx"
+quantize = "fp8"
+attention = "flash"
+"""
+    )
+    env = {"REELFORGE_MODELS_FILE": str(models), "HF_HUB_OFFLINE": "1"}
+    for command in (["worker"], ["serve", "--port", "0"]):
+        result = run_cli(tmp_path / "data", *command, env=env, check=False)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "cannot start" in result.stderr
+        assert "model 'fast': quantize = 'fp8' needs a CUDA GPU with fp8 compute" in result.stderr
+        assert "model 'fast': attention = 'flash' cannot run here" in result.stderr

@@ -116,6 +116,9 @@ class TaskAnswer(BaseModel):
     model: str
     progress: int
     error: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = Field(
+        None, description="Addition: seconds per stage of the finished task (load, denoising, encode, store, total)"
+    )
 
 
 class ActionsErrorDetail(BaseModel):
@@ -205,6 +208,7 @@ def render_answer(task: Task, links: Links) -> dict[str, Any]:
         model=str(task.input.get("model")) if named else task.model,
         progress=task.progress,
         error=error,
+        timings=task.timings,
     ).model_dump()
 
 

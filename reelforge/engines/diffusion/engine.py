@@ -102,12 +102,17 @@ class DiffusionEngine:
         """Reject what the model cannot make, naming the field; cheap, no torch."""
         plan(request, self.settings, self.capabilities)
 
-    def start(self) -> list[str]:
-        """At a worker's start (on the GPU host): what this machine lacks for the settings, one sentence each;
-        when it has everything and the model preloads, loading and warm-up begin on a background thread."""
+    def check_host(self) -> list[str]:
+        """What this machine lacks for the settings' levers, one sentence each (imports torch: run it only
+        where the model runs, a worker or a server with embedded workers)."""
         from reelforge.engines.diffusion.levers import host_problems
 
-        problems = host_problems(self.settings, resolve_device(self.settings.device))
+        return host_problems(self.settings, resolve_device(self.settings.device))
+
+    def start(self) -> list[str]:
+        """At a worker's start: `check_host`, then, when nothing is missing and the model preloads, loading
+        and warm-up begin on a background thread (a task arriving meanwhile waits in `loading`/`warming`)."""
+        problems = self.check_host()
         if not problems and self.settings.preloads:
             self.pipelines.start_preload()
         return problems

@@ -311,6 +311,9 @@ class AIVideoMakerTask(BaseModel):
     progress: int = Field(description="Addition: 0-100")
     completedAt: str | None
     error: AIVideoMakerTaskError | None = Field(None, description="Addition: why a FAILED task failed")
+    timings: dict[str, Any] | None = Field(
+        None, description="Addition: seconds per stage of the finished task (load, denoising, encode, store, total)"
+    )
 
 
 class AIVideoMakerTaskList(BaseModel):

@@ -172,6 +172,8 @@ def render_task(task: Task, links: Links) -> dict[str, Any]:
     if task.error_code:
         body["error"] = {"code": task.error_code, "message": task.error_message}
     body["createdVia"] = task.dialect  # addition: which API made it (its `input` shown in this contract's fields)
+    if task.timings:  # addition: where the finished task's seconds went (docs/gpu.md, "Stage timings")
+        body["timings"] = task.timings
     return body
 
 

@@ -302,6 +302,9 @@ class AvsJob(BaseModel):
     updatedAt: str | None
     error: AvsJobError | None
     result: AvsJobResult | None
+    timings: dict[str, Any] | None = Field(
+        None, description="Addition: seconds per stage of the finished job (load, denoising, encode, store, total)"
+    )
 
 
 class AvsToken(BaseModel):

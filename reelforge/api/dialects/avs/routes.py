@@ -92,7 +92,7 @@ def render_job(task: Task, links: Links) -> dict[str, Any]:
         if links.expired(task):  # addition: downloadUrl is null because the files were deleted
             result.update(expired=True, message=expired_message(task))
     error = {"code": task.error_code, "message": task.error_message} if task.error_code else None
-    return {
+    job: dict[str, Any] = {
         "jobId": task.id,
         "mode": task.request.extra.get("mode", task.model),
         "status": STATUS_NAMES[task.status],
@@ -103,6 +103,9 @@ def render_job(task: Task, links: Links) -> dict[str, Any]:
         "error": error,
         "result": result,
     }
+    if task.timings:  # addition: where the finished job's seconds went (docs/gpu.md, "Stage timings")
+        job["timings"] = task.timings
+    return job
 
 
 # ---------------------------------------------------------------- creates

@@ -341,6 +341,9 @@ class OpenAIVideo(BaseModel):
     task_id: str
     video_id: str
     video_url: str | None = Field(None, description="A signed link to the MP4, once completed")
+    timings: dict[str, Any] | None = Field(
+        None, description="Addition: seconds per stage of the finished video (load, denoising, encode, store, total)"
+    )
 
 
 class OpenAIVideoList(BaseModel):

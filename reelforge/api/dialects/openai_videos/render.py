@@ -58,7 +58,7 @@ def render_video(task: Task, links: Links) -> dict[str, Any]:
         error = {"code": task.error_code, "message": task.error_message}
     elif links.expired(task):  # still `completed`, as OpenAI keeps it; the error says the file is gone
         error = {"code": ErrorCode.OUTPUT_EXPIRED.value, "message": expired_message(task)}
-    return {
+    video: dict[str, Any] = {
         "id": task.id,
         "object": "video",
         "model": task.model,
@@ -76,3 +76,6 @@ def render_video(task: Task, links: Links) -> dict[str, Any]:
         "video_id": task.id,
         "video_url": video_url,
     }
+    if task.timings:  # addition: where the finished video's seconds went (docs/gpu.md, "Stage timings")
+        video["timings"] = task.timings
+    return video

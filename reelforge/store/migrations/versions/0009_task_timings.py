@@ -1,0 +1,23 @@
+"""task timings: tasks.timings, where a task's seconds went (engine stages, store), shown in task details
+
+Revision ID: 0009
+Revises: 0008
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Tasks that ended before this revision have no timings (NULL); the APIs then show none.
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("timings", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("timings")
