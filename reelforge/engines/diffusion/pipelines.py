@@ -258,7 +258,7 @@ class PipelineSet:
         source = str(path) if path is not None else settings.weights
         try:
             import diffusers
-            import torch
+            import torch  # noqa: F401  (the extra's other half: fail here, naming it, if it is missing)
         except ImportError as exc:
             raise ReelforgeError(
                 ErrorCode.ENGINE_ERROR,
@@ -266,31 +266,57 @@ class PipelineSet:
             ) from None
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.dtype, self.device)
-        classes = PIPELINE_CLASSES[settings.family]
-        wanted = {mode: name for mode, name in classes.items() if _mode_needed(mode, settings)}
         # diffusers 0.36+ renamed `torch_dtype` to `dtype` (the old name warns); older ones know only the old.
         dtype_kwarg = {
             "dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype
         }
         try:
             base = diffusers.DiffusionPipeline.from_pretrained(source, **dtype_kwarg)
-            pipes: dict[str, Any] = {}
-            by_class: dict[str, Any] = {}
-            for mode, class_name in wanted.items():
-                cls = getattr(diffusers, class_name, None)
-                if cls is None:
-                    log.warning(
-                        "diffusers %s has no %s; %s requests will fail", diffusers.__version__, class_name, mode
-                    )
-                    continue
-                if class_name not in by_class:
-                    # from_pipe shares the modules; the dtype keeps it from casting them to float32.
-                    by_class[class_name] = base if type(base) is cls else cls.from_pipe(base, **dtype_kwarg)
-                pipes[mode] = by_class[class_name]
+            pipes = self._derive(base, dtype_kwarg)
         except Exception as exc:  # any failure to load is the weights' (or the install's) fault: name the path
             raise ReelforgeError(
                 ErrorCode.ENGINE_ERROR, f"could not load diffusion weights from {source}: {type(exc).__name__}: {exc}"
             ) from exc
+        self._prepare(base, pipes)
+        log.info("loaded %s weights from %s on %s (%s)", settings.family, source, self.device, self.dtype)
+
+    def adopt(self, base: Any) -> None:
+        """Serve an already built pipeline (its modules in memory, e.g. random full-size weights made by
+        bench/gpu.py) as if loaded from `weights`: the same derived pipelines, memory options and levers."""
+        import diffusers
+
+        with self._lock:
+            self.device = resolve_device(self.settings.device)
+            self.dtype = resolve_dtype(self.settings.dtype, self.device)
+            dtype_kwarg = {
+                "dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype
+            }
+            self._prepare(base, self._derive(base, dtype_kwarg))
+
+    def _derive(self, base: Any, dtype_kwarg: dict[str, Any]) -> dict[str, Any]:
+        """The pipeline of each mode the model serves, all sharing `base`'s modules (`from_pipe`)."""
+        import diffusers
+
+        classes = PIPELINE_CLASSES[self.settings.family]
+        wanted = {mode: name for mode, name in classes.items() if _mode_needed(mode, self.settings)}
+        pipes: dict[str, Any] = {}
+        by_class: dict[str, Any] = {}
+        for mode, class_name in wanted.items():
+            cls = getattr(diffusers, class_name, None)
+            if cls is None:
+                log.warning("diffusers %s has no %s; %s requests will fail", diffusers.__version__, class_name, mode)
+                continue
+            if class_name not in by_class:
+                # from_pipe shares the modules; the dtype keeps it from casting them to float32.
+                by_class[class_name] = base if type(base) is cls else cls.from_pipe(base, **dtype_kwarg)
+            pipes[mode] = by_class[class_name]
+        return pipes
+
+    def _prepare(self, base: Any, pipes: dict[str, Any]) -> None:
+        """Memory options, placement and the speed levers, once, on the shared modules."""
+        import torch
+
+        settings = self.settings
         for pipe in pipes.values():
             pipe.set_progress_bar_config(disable=True)
         if settings.layerwise_fp8:
@@ -304,14 +330,12 @@ class PipelineSet:
         try:
             self.applied = apply_levers(base.transformer, settings, self.device)
         except Exception as exc:
-            del base, pipes
             free_memory(self.device)
             raise ReelforgeError(
                 ErrorCode.ENGINE_ERROR, f"could not apply the speed settings: {type(exc).__name__}: {exc}"
             ) from exc
         self._pipes = pipes
         self.loads += 1
-        log.info("loaded %s weights from %s on %s (%s)", settings.family, source, self.device, self.dtype)
 
     def _enable_vae_tiling(self, pipe: Any = None) -> None:
         pipe = pipe if pipe is not None else next(iter(self._pipes.values()))
