@@ -28,7 +28,7 @@ from reelforge.media.fetch import PinnedAsyncTransport, Resolver, check_syntax
 from reelforge.store.db import Database
 from reelforge.store.tables import api_keys, utcnow, webhook_outbox
 from reelforge.tasks.records import snapshot_to_task
-from reelforge.webhooks.signing import AVS_MAX_ATTEMPTS, avs_headers, standard_headers
+from reelforge.webhooks.signing import AVS_MAX_ATTEMPTS, AVS_RETRY_STEPS, avs_headers, standard_headers
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ class WebhookDispatcher:
             values.update(state="failed")
             log.warning("webhook %s to task %s gave up after %d attempts: %s", row.id, row.task_id, attempts, error)
         else:
-            delay = self.settings.webhook_backoff_base * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+            step = AVS_RETRY_STEPS[attempts - 1] if row.scheme == "avs" else 2 ** (attempts - 1)
+            delay = self.settings.webhook_backoff_base * step * random.uniform(0.8, 1.2)
             values.update(next_attempt_at=now + timedelta(seconds=delay))
             log.info("webhook %s failed (%s); retry %d in %.1fs", row.id, error, attempts, delay)
         with self.db.write() as conn:

@@ -17,6 +17,10 @@ from standardwebhooks import Webhook
 
 # Total deliveries per event: AVS promises "up to 3 retries"; Standard uses the configured maximum.
 AVS_MAX_ATTEMPTS = 4
+# The three AVS retries wait these multiples of `webhook_backoff_base` (30 s, 2 min and 10 min at the default
+# 2 s), so a receiver that is down for minutes (a deploy, a restart) still gets the event; a plain doubling
+# spent all three retries in 14 s.
+AVS_RETRY_STEPS = (15, 60, 300)
 
 
 def standard_headers(secret: str, msg_id: str, body: str, when: datetime) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -247,3 +248,33 @@ def test_from_prompt_with_assets_and_a_signed_webhook(server: ServerProcess, acc
         assert delivery["headers"]["x-avs-timestamp"]
     payload = json.loads(second["body"])
     assert payload["jobId"] == done["jobId"] and payload["result"]["downloadUrl"]
+
+
+def test_avs_webhook_outlives_a_receiver_outage_of_minutes(server: ServerProcess, account: dict) -> None:
+    """The three AVS retries are spread over minutes: a receiver down for 6 s at the tests' 0.3 s backoff base
+    (40 s at the default 2 s base) still gets the terminal event; the old doubling spent them all in about 2 s."""
+    outage_until: list[float] = []
+
+    def respond(*_: object) -> tuple[int, dict[str, str], bytes]:
+        if not outage_until:
+            outage_until.append(time.monotonic() + 6.0)
+        return (503 if time.monotonic() < outage_until[0] else 200), {}, b"down" if len(outage_until) else b"ok"
+
+    receiver = LocalHTTPServer(respond)
+    try:
+        body = {
+            "prompt": "A 2 second teaser. Waves crash on rocks.",
+            "output": {"aspectRatio": "16:9", "quality": "draft"},
+            "webhook": {"url": f"{receiver.url}/avs", "secret": "whsec_outage"},
+        }
+        response = httpx.post(f"{server.url}/api/v1/videos/from-prompt", headers=bearer(account["token"]), json=body)
+        assert response.status_code == 202, response.text
+        done, _ = wait_job(server, response.json()["jobId"], account["token"])
+        delivered = lambda: any(r["at"] >= outage_until[0] for r in receiver.requests) if outage_until else False  # noqa: E731
+        eventually(delivered, timeout=45, what="the terminal event delivered after the outage")
+    finally:
+        receiver.close()
+    assert done["status"] == "completed", done
+    assert all(r["headers"]["x-avs-event"] == "job.completed" for r in receiver.requests)
+    assert all(r["body"] == receiver.requests[0]["body"] for r in receiver.requests)
+    assert len(receiver.requests) <= 4  # the first delivery and at most three retries
