@@ -3,6 +3,7 @@ routes (403 for other keys), prices equal to what a create debits, ledger, deliv
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -157,6 +158,11 @@ def test_the_catalog_declares_each_models_create_route_with_its_rules(api: InPro
     assert models["lv"]["create"]["bodySchema"]["properties"]["prompt"]["maxItems"] == 6
     assert models["avs-json"]["create"]["auth"] == "avs_token" and models["avs-json"]["mcpTool"] == "render_template"
     assert models["v2v"]["create"]["fixed"] == {"scene": "video-to-video", "model": "v2v"}
+    agnes = models["agnes-video-v2.0"]["create"]
+    assert agnes["path"] == "/v1/videos" and "extra_body" in agnes["bodySchema"]["properties"]
+    extra = agnes["bodySchema"]["properties"]["extra_body"]
+    extra = next(option for option in extra.get("anyOf", [extra]) if option.get("type") == "object")
+    assert set(extra["properties"]) >= {"image", "mode"}
     bad = api.client.post("/api/console/price", headers=auth(api.new_key()), json={"model": "nope"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_MODEL"
 
@@ -227,3 +233,16 @@ def test_console_routes_are_declared_in_openapi(api: InProcessApp) -> None:
         assert path in paths, path
         for operation in paths[path].values():
             assert "401" in operation["responses"], path
+
+
+def test_the_event_stream_sends_the_task_and_ends_once_it_is_terminal(api: InProcessApp) -> None:
+    secret = api.new_key()
+    task_id = create(api, secret)
+    api.client.post(f"/api/console/tasks/{task_id}/cancel", headers=auth(secret))
+    with api.client.stream("GET", f"/api/console/tasks/{task_id}/events", headers=auth(secret)) as answer:
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+        text = "".join(answer.iter_text())
+    events = [block for block in text.split("\n\n") if block.startswith("event: task")]
+    assert len(events) == 1
+    body = json.loads(events[0].split("data: ", 1)[1])
+    assert body["id"] == task_id and body["status"] == "cancelled" and body["cost"] == 5

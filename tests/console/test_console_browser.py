@@ -104,6 +104,11 @@ def test_playground_generates_a_draft_and_shows_its_progress(
     page: Any, console_server: ServerProcess, shots: Path
 ) -> None:
     go(page, console_server, "playground")
+    page.select_option("#model", "agnes-video-v2.0")  # /v1/videos: multi-image and keyframes fields
+    page.wait_for_selector("fieldset [name='extra_body.mode']")
+    page.fill("[name=seconds]", "4")
+    page.wait_for_function("() => document.querySelector('#price').dataset.credits === '4'")
+    assert "/v1/videos" in page.inner_text("#snippet")
     page.select_option("#model", "t2v")
     page.fill("[name=prompt]", "A lighthouse at dusk, waves rolling in")
     page.select_option("[name=duration]", json.dumps(8))

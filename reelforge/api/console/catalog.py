@@ -1,9 +1,10 @@
 """The playground's catalog: each model with the request that creates it (the dialect route and its body's
 JSON Schema, narrowed to the model's own rules) and a price quote from `ModelSpec.price`, the code that debits.
 
-A model is offered through the route that takes it natively: the AIVideoMaker create for text, image and
-long-video models, the AVS creates (with an AVS token) for the template and prompt compositor, and the
-actions API for video-to-video and ad-video. The body schemas are the dialects' own pydantic models, the same
+A model is offered through the route that takes it natively: OpenAI's `/v1/videos` for its own (Agnes) model
+(multi-image and keyframes), the AIVideoMaker create for the other text, image and long-video models, the
+AVS creates (with an AVS token) for the template and prompt compositor, and the actions API for
+video-to-video and ad-video. The body schemas are the dialects' own pydantic models, the same
 that validate the create, so a form built from them sends exactly what the API checks.
 """
 
@@ -24,6 +25,7 @@ from reelforge.api.dialects.actions import GenerateInput
 from reelforge.api.dialects.aivideomaker.protocol import ImageToVideoBody, LongVideoBody, TextToVideoBody
 from reelforge.api.dialects.avs.protocol import FromJsonRequest, FromPromptRequest
 from reelforge.api.dialects.avs.translate import JSON_MODEL, PROMPT_MODEL
+from reelforge.api.dialects.openai_videos.protocol import CreateVideo
 from reelforge.api.openapi import inline_schema
 from reelforge.domain.catalog import ModelSpec
 from reelforge.domain.errors import invalid
@@ -127,7 +129,20 @@ def narrowed(schema: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
     return schema
 
 
-def create_route(spec: ModelSpec) -> CreateRoute:
+def create_route(spec: ModelSpec, openai_model: str | None = None) -> CreateRoute:
+    """The route that takes `spec` natively; `openai_model` is `/v1/videos`' own (Agnes) model, offered there
+    with its multi-image and keyframes fields."""
+    if spec.name == openai_model:
+        schema = inline_schema(CreateVideo)
+        schema.get("properties", {}).pop("model", None)
+        return CreateRoute(
+            dialect="openai_videos",
+            method="POST",
+            path="/v1/videos",
+            auth="key",
+            bodySchema=narrowed(schema, spec),
+            fixed={"model": spec.name},
+        )
     if spec.name == JSON_MODEL:
         return CreateRoute(
             dialect="avs",
@@ -167,7 +182,7 @@ def create_route(spec: ModelSpec) -> CreateRoute:
     )
 
 
-def describe(spec: ModelSpec) -> ConsoleModel:
+def describe(spec: ModelSpec, openai_model: str | None = None) -> ConsoleModel:
     return ConsoleModel(
         name=spec.name,
         engine=spec.engine,
@@ -182,7 +197,7 @@ def describe(spec: ModelSpec) -> ConsoleModel:
         segmentSeconds=spec.segment_seconds,
         height=spec.height,
         fps=spec.fps,
-        create=create_route(spec),
+        create=create_route(spec, openai_model),
         mcpTool={JSON_MODEL: "render_template", PROMPT_MODEL: None}.get(spec.name, "generate_video"),
         openai=spec.kind in (Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO),
     )
@@ -196,7 +211,8 @@ def describe(spec: ModelSpec) -> ConsoleModel:
 )
 def models(key: ApiKey = Depends(require_key), services: Services = Depends(get_services)) -> ModelList:
     catalog = services.tasks.catalog
-    return ModelList(models=[describe(catalog.models[name]) for name in catalog.names])
+    openai_model = services.settings.default_video_model
+    return ModelList(models=[describe(catalog.models[name], openai_model) for name in catalog.names])
 
 
 def quote(spec: ModelSpec, query: PriceQuery) -> Price:

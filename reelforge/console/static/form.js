@@ -3,15 +3,17 @@
 
 import { field, h } from "./ui.js";
 
-const SKIPPED = new Set(["webhook", "timeoutMs", "workspaceId", "provider"]);
+const SKIPPED = new Set(["webhook", "timeoutMs", "workspaceId", "provider", "num_inference_steps"]);
 const LIST_FIELDS = new Set(["imageInput", "videoInput", "assetUrls"]);
-const IMAGE_FIELDS = new Set(["image", "imageInput"]);
+const IMAGE_FIELDS = new Set(["image", "imageInput", "input_reference"]);
 
 /** The non-null alternative of an `anyOf: [X, {type: null}]`, and whether null was allowed. */
 function unwrap(schema) {
   if (schema?.anyOf) {
     const options = schema.anyOf.filter((s) => s.type !== "null");
     const nullable = options.length < schema.anyOf.length;
+    const list = options.find((s) => s.type === "array");
+    if (list) return { ...schema, ...list, anyOf: undefined, nullable };  // "one or many": offer many
     const first = options.find((s) => s.type !== "string") ?? options[0];
     if (options.length === 1 || options.every((o) => ["string", "integer"].includes(o.type)))
       return { ...schema, ...(options.length === 1 ? options[0] : { type: first.type }), anyOf: undefined, nullable };

@@ -54,7 +54,7 @@ const SIZES = { "16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720" };
 
 export function openai(origin, model, body) {
   if (!model.openai) return `# ${model.name} is not offered through /v1/videos (a ${model.kind} model).`;
-  const seconds = body.duration ?? body.options?.duration ?? model.durations[0];
+  const seconds = body.seconds ?? body.duration ?? body.options?.duration ?? model.durations[0];
   const lines = [
     "import os",
     "from openai import OpenAI",
@@ -66,7 +66,13 @@ export function openai(origin, model, body) {
   ];
   if (seconds) lines.push(`    seconds=${py(String(seconds))},`);
   const ratio = body.aspectRatio ?? body.options?.aspectRatio;
-  if (ratio && SIZES[ratio]) lines.push(`    size=${py(SIZES[ratio])},`);
+  if (body.size) lines.push(`    size=${py(body.size)},`);
+  else if (ratio && SIZES[ratio]) lines.push(`    size=${py(SIZES[ratio])},`);
+  const extra = {};
+  for (const name of ["num_frames", "frame_rate", "width", "height", "image", "mode", "seed", "negative_prompt"])
+    if (body[name] !== undefined) extra[name] = body[name];
+  if (body.extra_body) extra.extra_body = body.extra_body;
+  if (Object.keys(extra).length) lines.push(`    extra_body=${py(short(extra), 4)},`);
   if (model.kind === "image_to_video") lines.push("    # input_reference=open('first-frame.png', 'rb'),  # the image");
   lines.push(")", "video = client.videos.poll(video.id)", "print(video.status)");
   return lines.join("\n");

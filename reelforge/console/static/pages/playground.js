@@ -17,10 +17,12 @@ const TABS = [
 
 function priceQuery(model, body) {
   const query = { model: model.name, assets: {} };
-  const duration = body.duration ?? body.options?.duration;
-  if (duration !== undefined) query.duration = Number(duration);
+  let duration = body.duration ?? body.options?.duration ?? body.seconds;
+  if (body.num_frames) duration = (body.num_frames - 1) / (body.frame_rate ?? model.fps);
+  if (duration !== undefined && duration !== "" && !isNaN(Number(duration))) query.duration = Number(duration);
   if (Array.isArray(body.prompt)) query.prompts = Math.max(1, body.prompt.length);
-  const images = (body.image ? 1 : 0) + (body.imageInput?.length ?? 0);
+  const list = (v) => (Array.isArray(v) ? v.length : v ? 1 : 0);
+  const images = list(body.image) + list(body.imageInput) + list(body.extra_body?.image);
   if (images) query.assets.image = images;
   if (body.videoInput?.length) query.assets.video = body.videoInput.length;
   if (body.template && typeof body.template === "object") query.template = body.template;
@@ -139,7 +141,7 @@ export default {
         const answer = await api(current.create.path, { method: current.create.method, body: sent, ...(key ? { key } : {}) });
         const taskId = answer.taskId ?? answer.jobId ?? answer.id;
         watchPanel.hidden = false;
-        clear(watchPanel, h("h2", {}, "Running"));
+        clear(watchPanel, h("h2", {}, "Your task"));
         const panel = h("div");
         watchPanel.append(panel);
         stopWatch?.();
