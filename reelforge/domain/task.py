@@ -52,6 +52,7 @@ class TaskOutput:
     height: int
     fps: float
     poster_key: str | None = None  # a full-size still (compose `output.poster`), when one was asked for
+    spritesheet_key: str | None = None  # a JPEG grid of sampled frames (None: made before spritesheets existed)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -64,12 +65,14 @@ class TaskOutput:
         }
         if self.poster_key is not None:
             data["poster_key"] = self.poster_key
+        if self.spritesheet_key is not None:
+            data["spritesheet_key"] = self.spritesheet_key
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskOutput:
         known = {k: data[k] for k in ("video_key", "thumbnail_key", "duration", "width", "height", "fps")}
-        return cls(**known, poster_key=data.get("poster_key"))
+        return cls(**known, poster_key=data.get("poster_key"), spritesheet_key=data.get("spritesheet_key"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.domain.task import Task, TaskOutput, TaskStatus
 from reelforge.engines.base import Artifact, Engine, TaskCancelled, create_engine
+from reelforge.media.spritesheet import write_spritesheet
 from reelforge.runtime.context import WorkerContext
 from reelforge.runtime.wakeup import ENV_FD, WakingEvent, listen_pipe, listen_postgres
 from reelforge.services import Services
@@ -186,6 +187,8 @@ class Worker:
             thumb_key = storage.put_file(f"{prefix}/thumbnail.jpg", Path(artifact.thumbnail_path))
             poster = artifact.poster_path
             poster_key = None if poster is None else storage.put_file(f"{prefix}/poster.jpg", Path(poster))
+            sheet = _spritesheet(task.id, video)
+            sheet_key = None if sheet is None else storage.put_file(f"{prefix}/spritesheet.jpg", sheet)
         except Exception:
             log.error("task %s: storing the result failed: %s", task.id, traceback.format_exc())
             with contextlib.suppress(Exception):
@@ -201,6 +204,7 @@ class Worker:
             height=artifact.height,
             fps=artifact.fps,
             poster_key=poster_key,
+            spritesheet_key=sheet_key,
         )
 
 
@@ -211,6 +215,16 @@ def _timings(ctx: WorkerContext, started: float, stored: float) -> dict[str, Any
     timings: dict[str, Any] = {k: v for k, v in ctx.timings.items() if k != "total"}
     timings.update(run=round(stored - started, 3), store=round(now - stored, 3), total=round(now - started, 3))
     return timings
+
+
+def _spritesheet(task_id: str, video: Path) -> Path | None:
+    """The video's spritesheet (`media/spritesheet.py`), next to it; None (logged) if it cannot be made:
+    a preview must not fail a finished video."""
+    try:
+        return write_spritesheet(video, video.with_name("spritesheet.jpg"))
+    except Exception:
+        log.warning("task %s: no spritesheet: %s", task_id, traceback.format_exc())
+        return None
 
 
 class _AnyEvent:

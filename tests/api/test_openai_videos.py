@@ -268,6 +268,15 @@ def test_sdk_multipart_extra_body_images_and_keyframes_are_the_frames_of_the_vid
     assert_near(frames[24], GREEN, "second image")
     assert_near(frames[-3], BLUE, "third image")
 
+    # the spritesheet: 16 frames sampled across the video, 4 wide, made when the video was stored
+    sheet = Image.open(io.BytesIO(client.videos.download_content(multi.id, variant="spritesheet").content))
+    assert sheet.format == "JPEG" and sheet.size == (4 * 256, 4 * 192), sheet.size  # 960x720 tiles, 256 wide
+    tiles = np.asarray(sheet.convert("RGB"))
+    tile = lambda k: tiles[(k // 4) * 192 : (k // 4 + 1) * 192, (k % 4) * 256 : (k % 4 + 1) * 256]  # noqa: E731
+    assert_near(tile(0), RED, "first tile")
+    assert_near(tile(8), GREEN, "middle tile")
+    assert_near(tile(15), BLUE, "last tile")
+
     frames = decoded_frames(client, nested.id, tmp_path / "nested.mp4")
     assert_near(frames[1], GREEN, "first of extra_body[image][]")
     assert_near(frames[-2], BLUE, "second of extra_body[image][]")

@@ -543,3 +543,20 @@ def test_sora_prices_follow_openais_ratio(api: InProcessApp) -> None:
     assert api.balance(secret) == 92
     api.client.post("/v1/videos", json={"model": "sora-2-pro", "prompt": "x", "seconds": "4"}, headers=auth(secret))
     assert api.balance(secret) == 80
+
+
+def test_a_video_stored_without_a_spritesheet_answers_404_for_it(api: InProcessApp) -> None:
+    from reelforge.domain.task import TaskOutput
+    from reelforge.store.tables import tasks
+
+    secret = api.new_key(10)
+    video = create_json(api, secret, {"prompt": "x", "seconds": 1}).json()
+    old = TaskOutput("tasks/x/video.mp4", "tasks/x/thumbnail.jpg", 1.0, 960, 720, 24.0)  # from before spritesheets
+    with api.services.db.write() as conn:
+        conn.execute(tasks.update().where(tasks.c.id == video["id"]).values(status="succeeded", output=old.to_dict()))
+    response = api.client.get(
+        f"/v1/videos/{video['id']}/content", params={"variant": "spritesheet"}, headers=auth(secret)
+    )
+    assert error_of(response, 404)["code"] == "NOT_FOUND"
+    response = api.client.get(f"/v1/videos/{video['id']}/content", params={"variant": "gif"}, headers=auth(secret))
+    assert "video, thumbnail or spritesheet" in error_of(response, 400)["message"]

@@ -175,7 +175,7 @@ def test_expired_outputs_are_deleted_and_answer_410(
     first = httpx.get(link, follow_redirects=True, timeout=30)  # S3: a 307 to a presigned URL, followed
     assert first.status_code == 200 and first.content[4:8] == b"ftyp"
     assert [hop.status_code for hop in first.history] == ([307] if kind == "s3-redirect" else [])
-    assert stored(server, kind, task_id, request) == ["thumbnail.jpg", "video.mp4"]
+    assert stored(server, kind, task_id, request) == ["spritesheet.jpg", "thumbnail.jpg", "video.mp4"]
 
     eventually(lambda: not stored(server, kind, task_id, request), interval=0.2, what="the sweep deleted the files")
 

@@ -311,7 +311,10 @@ def delete_video(
     summary="Download the video or its thumbnail",
     response_class=Response,
     responses={
-        200: {"content": {"video/mp4": {}, "image/jpeg": {}}, "description": "The MP4, or the JPEG thumbnail"},
+        200: {
+            "content": {"video/mp4": {}, "image/jpeg": {}},
+            "description": "The MP4, or a JPEG: the thumbnail or the spritesheet (16 frames sampled across it, 4 wide)",
+        },
         **_errors(400, 401, 404, 409, 410),
     },
     dependencies=READ_LIMITS,
@@ -323,8 +326,8 @@ def video_content(
     key: ApiKey = Depends(require_key),
     services: Services = Depends(get_services),
 ) -> Response:
-    if variant not in ("video", "thumbnail"):
-        raise invalid("variant must be video or thumbnail (spritesheets are not produced)", "variant")
+    if variant not in ("video", "thumbnail", "spritesheet"):
+        raise invalid("variant must be video, thumbnail or spritesheet", "variant")
     task = services.tasks.get(video_id, key.id)
     if task.output is None:
         raise ReelforgeError(
@@ -333,7 +336,14 @@ def video_content(
         )
     if links_for(request).expired(task):
         raise expired_error(task)
-    storage_key = task.output.video_key if variant == "video" else task.output.thumbnail_key
+    keys = {
+        "video": task.output.video_key,
+        "thumbnail": task.output.thumbnail_key,
+        "spritesheet": task.output.spritesheet_key,
+    }
+    storage_key = keys[variant]
+    if storage_key is None:  # a video stored before spritesheets were made
+        raise ReelforgeError(ErrorCode.NOT_FOUND, f"video {video_id!r} has no spritesheet; remix it to get one")
     media_type = "video/mp4" if variant == "video" else "image/jpeg"
     path = services.storage.local_path(storage_key)
     if path is not None:
