@@ -50,6 +50,7 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 def served_latencies(count: int, tmp: Path, database_url: str | None = None) -> list[float]:
+    tmp.mkdir(parents=True, exist_ok=True)
     models = tmp / "models.toml"
     models.write_text(TINY_MODELS)
     env = {
