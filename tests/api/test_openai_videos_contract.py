@@ -560,3 +560,11 @@ def test_a_video_stored_without_a_spritesheet_answers_404_for_it(api: InProcessA
     assert error_of(response, 404)["code"] == "NOT_FOUND"
     response = api.client.get(f"/v1/videos/{video['id']}/content", params={"variant": "gif"}, headers=auth(secret))
     assert "video, thumbnail or spritesheet" in error_of(response, 400)["message"]
+
+
+def test_unmatched_v1_paths_are_typed_like_openais_errors(api: InProcessApp) -> None:
+    secret = api.new_key(1)
+    error = error_of(api.client.get("/v1/nothing", headers=auth(secret)), 404)
+    assert (error["type"], error["code"]) == ("not_found_error", "NOT_FOUND")
+    error = error_of(api.client.put("/v1/videos", headers=auth(secret)), 405)
+    assert (error["type"], error["code"]) == ("invalid_request_error", "METHOD_NOT_ALLOWED")
