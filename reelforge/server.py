@@ -17,13 +17,15 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from reelforge import __version__
-from reelforge.api import system
+from reelforge.api import openapi_links, system
+from reelforge.api.auth import require_key
 from reelforge.api.body_limit import BodyLimitMiddleware
 from reelforge.api.console import CONSOLE_ROUTERS
 from reelforge.api.dialect import Dialect
 from reelforge.api.dialects.actions import ACTIONS_DIALECT
 from reelforge.api.dialects.aivideomaker import AIVIDEOMAKER_DIALECT
 from reelforge.api.dialects.avs import AVS_DIALECT
+from reelforge.api.dialects.avs.routes import require_public_token
 from reelforge.api.dialects.openai_videos import OPENAI_VIDEOS_DIALECT
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.fastread import FastReads
@@ -113,11 +115,13 @@ def create_app(
         upload_max_bytes=settings.max_upload_bytes,
         upload_prefixes=("/api/v1/videos/",),
     )
-    app.include_router(system.router)
-    for dialect in DIALECTS:
-        for router in dialect.routers:
-            app.include_router(router)
+    routers = [system.router, *(router for dialect in DIALECTS for router in dialect.routers)]
+    for router in routers:
+        app.include_router(router)
     for router in CONSOLE_ROUTERS:  # the web console at /, its API under /api/console, /docs and /redoc
         app.include_router(router)
     app.router.routes.append(Route(mcp_http.PATH, endpoint=mcp_http.MCPEndpoint(services, mcp_sessions, read_limits)))
+    openapi_links.install(
+        app, [*routers, *CONSOLE_ROUTERS], key_dependency=require_key, token_dependency=require_public_token
+    )
     return app

@@ -30,7 +30,9 @@ class UrlSigner:
 
     def verify(self, key: str, expires: int, signature: str) -> None:
         """Raise unless the URL was signed by us for this key and has not expired."""
-        if not hmac.compare_digest(self.signature(key, expires), signature):
+        # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError (a fuzzed link was a 500).
+        given = signature.encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(self.signature(key, expires).encode(), given):
             raise ReelforgeError(ErrorCode.FORBIDDEN, "invalid download signature")
         if expires < time.time():
             raise ReelforgeError(
