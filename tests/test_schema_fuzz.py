@@ -45,7 +45,12 @@ class Fuzzed:
 
     def __init__(self, data_dir: Path) -> None:
         self.services = build_services(
-            Settings(data_dir=data_dir, allow_private_urls=True, query_rate_limit="100000000/minute")
+            Settings(
+                data_dir=data_dir,
+                allow_private_urls=True,
+                query_rate_limit="100000000/minute",
+                key_query_rate_limit="100000000/minute",
+            )
         )
         self.app = create_app(self.services, QueueOnly(), run_dispatcher=False)
         made = self.services.keys.create("fuzz", 10**12)
