@@ -18,11 +18,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright import sync_api  # the test extra; never skipped: a missing browser stack fails the run
 
 from tests.conftest import ServerProcess
 from tests.helpers import eventually
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
