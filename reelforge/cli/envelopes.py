@@ -24,6 +24,7 @@ NEXT_STEPS: dict[str, str] = {
     "ENGINE_ERROR": "create the task again; if it fails the same way, report the taskId to the server's operator",
     "INTERNAL_ERROR": "create the task again; if it fails the same way, report the taskId to the server's operator",
     "WORKER_LOST": "create the task again (its worker stopped while running it)",
+    "WORK_DIR_UNWRITABLE": "ask the operator to make the server's work directory writable, then create the task again",
     "UPSTREAM_ERROR": "the hosted provider refused the task: change the input as its message says and create again",
     "UPSTREAM_UNAVAILABLE": "the hosted provider is busy or down: create the task again in a few minutes",
     "UPSTREAM_NOT_CONFIGURED": "ask the server's operator to set the provider's API key, then create again",

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     """A hosted provider did not answer, stayed busy or rate-limited past the retries, or ran out of time."""
     UPSTREAM_NOT_CONFIGURED = "UPSTREAM_NOT_CONFIGURED"
+    WORK_DIR_UNWRITABLE = "WORK_DIR_UNWRITABLE"
+    """A worker could not create the task's scratch folder in the work directory (a server fault; refunded)."""
     STORAGE_FULL = "STORAGE_FULL"
     """The server's disk (uploads, the database, the work directory) is full: retry later; nothing was taken."""
     """A model's hosted provider lacks its API key on this server (the named environment variable is unset)."""
@@ -58,6 +60,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INPUT_FETCH_FAILED: 400,
     ErrorCode.ENGINE_ERROR: 500,
     ErrorCode.WORKER_LOST: 500,
+    ErrorCode.WORK_DIR_UNWRITABLE: 500,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.UPSTREAM_UNAVAILABLE: 503,

@@ -112,7 +112,20 @@ class Worker:
     def execute(self, task: Task) -> None:
         service = self.services.work
         workdir = self.settings.work_dir / task.id / f"attempt-{task.attempts}"
-        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # Not the task's fault and no other worker on this host would do better: fail it now with the
+            # true cause (left RUNNING it was re-leased until the attempt cap and ended as WORKER_LOST).
+            log.error("task %s: cannot create its work directory %s: %s", task.id, workdir, exc)
+            service.fail(
+                task.id,
+                ErrorCode.WORK_DIR_UNWRITABLE,
+                "the worker cannot write its work directory (`work/` in the server's data directory); "
+                "the operator must make it a writable directory",
+                owner=self.name,
+            )
+            return
         lost = threading.Event()
         stop = _AnyEvent(self.stop_event, lost)
         done = threading.Event()

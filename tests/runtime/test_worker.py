@@ -151,3 +151,24 @@ def test_an_input_that_cannot_be_fetched_fails_the_task_with_refund(services: Se
     assert task.status == TaskStatus.FAILED and task.error_code == ErrorCode.INPUT_FETCH_FAILED
     assert "127.0.0.1:9" in task.error_message
     assert services.tasks.balance(key.id) == 10
+
+
+def test_an_unwritable_work_directory_fails_the_task_at_once_with_one_refund(services: Services) -> None:
+    """Root ignores chmod, so the work directory's path is a regular file: no scratch folder can be made. The
+    task fails on its first attempt with WORK_DIR_UNWRITABLE (it stayed RUNNING, was re-leased and ended as
+    WORKER_LOST after ~95 s), refunded once, and the message names no server path."""
+    work_dir = services.settings.work_dir
+    work_dir.parent.mkdir(parents=True, exist_ok=True)
+    if work_dir.is_dir():
+        work_dir.rmdir()
+    work_dir.write_text("not a directory")
+    key = services.keys.create(credits=10).key
+    task_id = submit(services, key.id)
+    assert Worker(services, name="w").run_once()
+    task = services.tasks.get(task_id)
+    assert task.status == TaskStatus.FAILED and task.attempts == 1
+    assert task.error_code == ErrorCode.WORK_DIR_UNWRITABLE
+    assert "work directory" in task.error_message and str(work_dir) not in task.error_message
+    assert ledger_reasons(services, task_id) == ["debit", "refund"]
+    assert services.tasks.balance(key.id) == 10
+    assert services.work.claim("anyone") is None
