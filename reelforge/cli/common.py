@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,10 +41,27 @@ def start_services(settings: Settings, command: str) -> Services:
     """
     from reelforge.runtime.loader import load_services
 
+    check_data_dir(settings.data_dir, command)
     try:
         return load_services(settings)
     except CatalogError as exc:
         typer.echo(f"reelforge {command}: cannot start: {exc.report()}", err=True)
+        raise typer.Exit(2) from None
+
+
+def check_data_dir(path: Path, command: str) -> None:
+    """End the command with one line (exit 2) when the data directory cannot be created or written: a raw
+    traceback from deep in the database or storage set-up named neither the directory nor the fix."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        typer.echo(
+            f"reelforge {command}: cannot start: the data directory {path} is not a writable directory "
+            f"({exc.strerror or exc}); make it one or point --data-dir / REELFORGE_DATA_DIR at one",
+            err=True,
+        )
         raise typer.Exit(2) from None
 
 

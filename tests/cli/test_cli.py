@@ -69,3 +69,16 @@ def test_fleet_servers_can_run_without_a_dev_key(tmp_path: Path) -> None:
         assert json.loads(run_cli(tmp_path, "keys", "list", "--json").stdout) == []
     finally:
         server.stop()
+
+
+def test_serve_with_an_unusable_data_dir_exits_2_with_one_line_naming_it(tmp_path: Path) -> None:
+    """A data directory that is not a writable directory (here a regular file: root ignores chmod) ends
+    `serve` with exit 2 and one line naming the directory and the fix, not a raw traceback."""
+    data_dir = tmp_path / "data"
+    data_dir.write_text("not a directory")
+    done = run_cli(data_dir, "serve", "--port", "0", check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert str(data_dir) in lines[0] and "writable directory" in lines[0]
