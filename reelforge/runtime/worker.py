@@ -22,6 +22,7 @@ from reelforge.domain.task import Task, TaskOutput, TaskStatus
 from reelforge.engines.base import Artifact, Engine, TaskCancelled, create_engine
 from reelforge.media.spritesheet import write_spritesheet
 from reelforge.runtime.context import WorkerContext
+from reelforge.runtime.scratch import sweep_scratch
 from reelforge.runtime.wakeup import ENV_FD, WakingEvent, listen_pipe, listen_postgres
 from reelforge.services import Services
 
@@ -86,11 +87,21 @@ class Worker:
         if now - self._last_reap >= max(1.0, self.settings.lease_seconds / 3):
             self._last_reap = now
             self.services.work.reap_expired_leases()
+            self.sweep_scratch()
         task = self.services.work.claim(self.name, queues=self.models)
         if task is None:
             return False
         self.execute(task)
         return True
+
+    def sweep_scratch(self) -> int:
+        """Remove scratch folders of attempts that died without cleaning up (at the first look for work, then
+        with every reap)."""
+        from reelforge.tasks.jobs import live_leases
+
+        with self.services.db.read() as conn:
+            live = live_leases(conn)
+        return sweep_scratch(self.settings.work_dir, live, min_age=max(self.settings.lease_seconds, 5.0))
 
     def start_engines(self) -> list[str]:
         """Before the first claim: each served engine checks this machine and starts what it does at a

@@ -335,3 +335,11 @@ def queued_of_key(conn: Connection, key_id: str) -> int:
     """How many of `key_id`'s jobs are queued (a range of ix_jobs_state_key_available)."""
     query = select(func.count()).where(jobs.c.state == QUEUED, jobs.c.key_id == key_id)
     return int(conn.execute(query).scalar_one())
+
+
+def live_leases(conn: Connection) -> dict[str, int]:
+    """{task_id: attempts} of jobs leased to a worker that is still renewing: whose scratch folders are in use."""
+    query = select(jobs.c.task_id, jobs.c.attempts).where(
+        and_(jobs.c.state == LEASED, jobs.c.lease_expires_at >= utcnow())
+    )
+    return {row.task_id: row.attempts for row in conn.execute(query)}

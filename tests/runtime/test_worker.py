@@ -172,3 +172,28 @@ def test_an_unwritable_work_directory_fails_the_task_at_once_with_one_refund(ser
     assert ledger_reasons(services, task_id) == ["debit", "refund"]
     assert services.tasks.balance(key.id) == 10
     assert services.work.claim("anyone") is None
+
+
+def test_a_worker_sweeps_scratch_folders_of_attempts_killed_outright(services: Services) -> None:
+    """A SIGKILLed attempt leaves work/<task>/attempt-<n> behind; a worker's first look for work removes every
+    folder that is not the current attempt of a live lease, and keeps the live one and any fresh one."""
+    import os
+
+    work_dir = services.settings.work_dir
+    key = services.keys.create(credits=10).key
+    live_id = submit(services, key.id)
+    leased = services.work.claim("other-worker")
+    assert leased is not None and leased.id == live_id
+    old = time.time() - 3600
+    dead = work_dir / "ck0deadtask000000000000" / "attempt-1"
+    earlier = work_dir / live_id / "attempt-0"
+    current = work_dir / live_id / f"attempt-{leased.attempts}"
+    fresh = work_dir / "ck0justclaimed0000000000" / "attempt-1"
+    for folder in (dead, earlier, current, fresh):
+        folder.mkdir(parents=True)
+        (folder / "frame.png").write_bytes(b"x" * 1000)
+    for folder in (dead, earlier, current):
+        os.utime(folder, (old, old))
+    Worker(services, name="w").run_once()
+    assert not dead.parent.exists() and not earlier.exists()
+    assert (current / "frame.png").exists() and (fresh / "frame.png").exists()
