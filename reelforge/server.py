@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from reelforge import __version__
-from reelforge.api import openapi_links, system
+from reelforge.api import metrics, openapi_links, system
 from reelforge.api.auth import require_key
 from reelforge.api.body_limit import BodyLimitMiddleware
 from reelforge.api.console import CONSOLE_ROUTERS
@@ -29,6 +29,7 @@ from reelforge.api.dialects.avs.routes import require_public_token
 from reelforge.api.dialects.openai_videos import OPENAI_VIDEOS_DIALECT
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.fastread import FastReads
+from reelforge.api.request_id import RequestIdMiddleware
 from reelforge.domain.task import Task
 from reelforge.edge.create import CreatePath
 from reelforge.edge.links import Links
@@ -115,7 +116,10 @@ def create_app(
         upload_max_bytes=settings.max_upload_bytes,
         upload_prefixes=("/api/v1/videos/",),
     )
-    routers = [system.router, *(router for dialect in DIALECTS for router in dialect.routers)]
+    app.state.metrics = metrics.Metrics(services)
+    app.add_middleware(metrics.HttpLatencyMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so even a refused body carries its id
+    routers = [system.router, metrics.router, *(router for dialect in DIALECTS for router in dialect.routers)]
     for router in routers:
         app.include_router(router)
     for router in CONSOLE_ROUTERS:  # the web console at /, its API under /api/console, /docs and /redoc

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from reelforge.api.dialect import ErrorRenderer, generic_body
 from reelforge.domain import jsontext
 from reelforge.domain.errors import ErrorCode, InvalidValue, ReelforgeError, storage_full
+from reelforge.observability.context import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,21 @@ def install_error_handlers(app: FastAPI, prefixes: Sequence[tuple[str, ErrorRend
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Answered by Starlette's outermost middleware, past RequestIdMiddleware: the id is set here instead.
+        response = _unexpected_response(request, exc)
+        response.headers[REQUEST_ID_HEADER] = current_request_id.get()
+        return response
+
+    def _unexpected_response(request: Request, exc: Exception) -> JSONResponse:
         full = storage_full(exc)
         if full is not None:  # a full disk (the database's, the uploads'): 503, retry later
             log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
             return error_response(request, full)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(
-            request, ReelforgeError(ErrorCode.INTERNAL_ERROR, "Internal server error; the failure was logged")
+            request,
+            ReelforgeError(
+                ErrorCode.INTERNAL_ERROR,
+                f"Internal server error; the failure was logged with request id {current_request_id.get()}",
+            ),
         )

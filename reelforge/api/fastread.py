@@ -34,6 +34,10 @@ from reelforge.tasks.reads import Credential, PollReads
 log = logging.getLogger(__name__)
 
 
+FAST_READ = "reelforge.fast_read"
+"""Scope key naming the fast read that matched (`/api/v1/tasks/{}/status`): api/metrics.py labels by it."""
+
+
 class _Matcher:
     """Matches `/prefix/{id}/suffix` paths by prefix and suffix (no regular expression per request)."""
 
@@ -72,6 +76,7 @@ class FastReads:
             await self.app(scope, receive, send)
             return
         read, task_id = found
+        scope[FAST_READ] = read.path  # for the HTTP latency metric: which declared route this answered for
         counted: set[str] = set()
         scope[COUNTED] = counted
         retry_after = await self.limits.ip_retry_after(client_ip(scope))

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.edge.links import expired_error
 from reelforge.engines.base import engine_class
+from reelforge.runtime.readiness import readiness
 from reelforge.services import Services
 
 router = APIRouter()
@@ -49,6 +50,21 @@ async def healthz(request: Request) -> JSONResponse:
             {"status": "unavailable", "store": "ok", "disk": "full", "freeBytes": free}, status_code=503
         )
     return JSONResponse({"status": "ok", "store": "ok", "disk": "ok"})
+
+
+@router.get(
+    "/readyz",
+    tags=["system"],
+    summary="200 when a create would succeed: database, storage and (with Celery) the broker all answer",
+    responses={503: {"description": "A dependency is not ready; `checks` names it"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    checks = await asyncio.to_thread(readiness, services)
+    ready = all(state in ("ok", "not used") for state in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 def _free_bytes(services: Services) -> int | None:

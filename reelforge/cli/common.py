@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +10,7 @@ import typer
 
 from reelforge.config import Settings
 from reelforge.domain.catalog import CatalogError
+from reelforge.observability import logs as observability_logs
 
 if TYPE_CHECKING:
     from reelforge.services import Services
@@ -65,20 +64,10 @@ def check_data_dir(path: Path, command: str) -> None:
         raise typer.Exit(2) from None
 
 
-class _RedactSignatures(logging.Filter):
-    """Keep download signatures (bearer-like capabilities) out of access logs."""
-
-    pattern = re.compile(r"(signature=)[0-9a-f]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.pattern.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
-
-
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("uvicorn.access").addFilter(_RedactSignatures())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    """Logging for a command (reelforge/observability/logs.py); a bad REELFORGE_LOG_FORMAT ends it, exit 2."""
+    try:
+        observability_logs.configure_logging(level)
+    except observability_logs.LogFormatError as exc:
+        typer.echo(f"reelforge: {exc}", err=True)
+        raise typer.Exit(2) from None

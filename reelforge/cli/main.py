@@ -16,6 +16,7 @@ from reelforge import __version__
 from reelforge.cli.client_commands import register as register_client_commands
 from reelforge.cli.client_commands import register_contract_aliases
 from reelforge.cli.common import DataDir, configure_logging, settings_for, start_services
+from reelforge.cli.db import db_app
 from reelforge.cli.keys import credits_app, keys_app, tokens_app
 from reelforge.cli.mcp_command import register as register_mcp_command
 from reelforge.cli.skill_command import skill_app
@@ -32,6 +33,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(skill_app, name="skill")
+app.add_typer(db_app, name="db")
 register_client_commands(app)
 register_contract_aliases(app)
 register_mcp_command(app)
