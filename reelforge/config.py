@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; default `sqlite:///<data_dir>/reelforge.db` (WAL mode)."""
     models_file: Path | None = None
     """A `models.toml` replacing the built-in catalog."""
+    log_format: Literal["text", "json"] = "text"
+    """Log lines as text or JSON objects; read from the environment before settings exist, when logging starts
+    (reelforge/observability/logs.py), and declared here so the setting is documented with the others."""
     public_url: str | None = None
     """Base URL of every link the server hands out. Default: the URL each request came in on, and for
     webhook bodies (which have no request) `http://<serve host>:<port>`."""
