@@ -192,10 +192,10 @@ class HttpLatencyMiddleware:
             return str(route.path)
         fast = scope.get(FAST_READ)  # answered before routing: label it as the declared route it stands for
         if fast is not None:
-            if self._templates is None:
-                paths = [str(r.path) for r in scope["app"].routes if getattr(r, "path", None)]
+            if self._templates is None:  # the declared paths (FastAPI caches its OpenAPI document)
+                paths = [str(path) for path in scope["app"].openapi().get("paths", {})]
                 self._templates = {re.sub(r"\{[^}]+\}", "{}", path): path for path in paths}
-            return self._templates.get(fast, fast)
+            return self._templates.get(str(fast), str(fast))
         return "unmatched"
 
 
