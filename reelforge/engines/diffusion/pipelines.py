@@ -29,6 +29,7 @@ from reelforge.engines.diffusion.levers import Applied, apply_levers, set_cache
 from reelforge.engines.diffusion.settings import DiffusionSettings, local_weights
 
 log = logging.getLogger(__name__)
+_LOAD_LOCK = threading.Lock()
 
 # mode -> diffusers pipeline class name, per family. `first_last` is Wan's image-to-video with `last_image`.
 PIPELINE_CLASSES: dict[str, dict[str, str]] = {
@@ -240,6 +241,13 @@ class PipelineSet:
         free_memory(self.device)
 
     def _load(self) -> None:
+        # One load at a time in a process: diffusers and accelerate build modules on the meta device by patching
+        # torch globally (`init_empty_weights`), so two threads loading at once (a start-up warm-up and a task's
+        # model) hand each other meta tensors ("Cannot copy out of meta tensor").
+        with _LOAD_LOCK:
+            self._load_unlocked()
+
+    def _load_unlocked(self) -> None:
         settings = self.settings
         path = local_weights(settings.weights)
         if path is not None:
@@ -259,6 +267,10 @@ class PipelineSet:
         try:
             import diffusers
             import torch  # noqa: F401  (the extra's other half: fail here, naming it, if it is missing)
+
+            # An explicit import, not attribute access on diffusers' lazy module: that raises "cannot access
+            # submodule 'pipelines'" when another thread is importing diffusers at the same moment.
+            from diffusers.pipelines import pipeline_utils
         except ImportError as exc:
             raise ReelforgeError(
                 ErrorCode.ENGINE_ERROR,
@@ -267,9 +279,7 @@ class PipelineSet:
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.dtype, self.device)
         # diffusers 0.36+ renamed `torch_dtype` to `dtype` (the old name warns); older ones know only the old.
-        dtype_kwarg = {
-            "dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype
-        }
+        dtype_kwarg = {"dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype}
         try:
             base = diffusers.DiffusionPipeline.from_pretrained(source, **dtype_kwarg)
             pipes = self._derive(base, dtype_kwarg)
@@ -283,14 +293,12 @@ class PipelineSet:
     def adopt(self, base: Any) -> None:
         """Serve an already built pipeline (its modules in memory, e.g. random full-size weights made by
         bench/gpu.py) as if loaded from `weights`: the same derived pipelines, memory options and levers."""
-        import diffusers
+        from diffusers.pipelines import pipeline_utils
 
         with self._lock:
             self.device = resolve_device(self.settings.device)
             self.dtype = resolve_dtype(self.settings.dtype, self.device)
-            dtype_kwarg = {
-                "dtype" if hasattr(diffusers.pipelines.pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype
-            }
+            dtype_kwarg = {"dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype": self.dtype}
             self._prepare(base, self._derive(base, dtype_kwarg))
 
     def _derive(self, base: Any, dtype_kwarg: dict[str, Any]) -> dict[str, Any]:
