@@ -59,7 +59,7 @@ class TaskCoreCollector(Collector):
                 )
             ).all()
             timestamps = conn.execute(
-                select(tasks.c.model, tasks.c.created_at, tasks.c.started_at, tasks.c.completed_at).where(
+                select(tasks.c.created_at, tasks.c.started_at, tasks.c.completed_at).where(
                     tasks.c.started_at.is_not(None)
                 )
             ).all()
@@ -101,7 +101,7 @@ class TaskCoreCollector(Collector):
 
         wait = _Buckets()
         run = _Buckets()
-        for _model, created, started, completed in timestamps:
+        for created, started, completed in timestamps:
             wait.observe(_seconds(created, started))
             if completed is not None:
                 run.observe(_seconds(started, completed))

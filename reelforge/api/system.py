@@ -10,12 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 
 from reelforge.domain.errors import ErrorCode, ReelforgeError
 from reelforge.edge.links import expired_error
 from reelforge.engines.base import engine_class
-from reelforge.runtime.readiness import readiness
+from reelforge.runtime.readiness import check_database, readiness
 from reelforge.services import Services
 
 router = APIRouter()
@@ -34,13 +33,8 @@ REDIRECT_SECONDS = 300
 @router.get("/healthz", tags=["system"], summary="200 when the server and its store are ready")
 async def healthz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
-
-    def ping() -> None:
-        with services.db.read() as conn:
-            conn.execute(text("SELECT 1"))
-
     try:
-        await asyncio.to_thread(ping)
+        await asyncio.to_thread(check_database, services)
     except Exception:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
     free = await asyncio.to_thread(_free_bytes, services)
