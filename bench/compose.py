@@ -81,6 +81,14 @@ class _Context:
 # ------------------------------------------------------------------ inputs
 
 
+HAND_ENCODE = (
+    *("-map", "[v]", "-map", "[a]"),
+    *("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"),
+    *("-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"),
+)
+"""The output options both hand-written baselines share (the same codec settings in each command)."""
+
+
 def make_inputs(directory: Path) -> dict[str, Path]:
     clip = directory / "clip.mp4"
     subprocess.run(
@@ -267,24 +275,7 @@ def run_handwritten_captioned(inputs: dict[str, Path], out: Path) -> Path:
             str(inputs["music"]),
             "-filter_complex",
             graph,
-            "-map",
-            "[v]",
-            "-map",
-            "[a]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "23",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-movflags",
-            "+faststart",
+            *HAND_ENCODE,
             str(out),
         ],
         check=True,
@@ -352,24 +343,7 @@ def run_handwritten(inputs: dict[str, Path], out: Path) -> Path:
             str(inputs["music"]),
             "-filter_complex",
             graph,
-            "-map",
-            "[v]",
-            "-map",
-            "[a]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "23",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-movflags",
-            "+faststart",
+            *HAND_ENCODE,
             str(out),
         ],
         check=True,
